@@ -1,0 +1,56 @@
+/** WebSocket close codes the server sends. */
+export const CloseCode = {
+  /** Normal closure (the default of `app.chat.disconnect`). */
+  NORMAL: 1000,
+  /** The server is shutting down (`app.close()`). */
+  GOING_AWAY: 1001,
+  /** Policy violation: persistently rate limited, or too slow to read its frames. */
+  POLICY: 1008,
+  /** A frame larger than `maxPayload` (sent by `ws` itself). */
+  TOO_BIG: 1009,
+  /** The server failed while handling this connection's frame. */
+  INTERNAL_ERROR: 1011
+} as const
+
+/** Codes of `{"type":"error"}` frames: what went wrong with one request. */
+export const ErrorCode = {
+  /** The text frame is not JSON. */
+  BAD_JSON: 'BAD_JSON',
+  /** JSON that fails the request schema: not an object, unknown action, bad room, content too long. */
+  BAD_REQUEST: 'BAD_REQUEST',
+  /** Only members may send to (or leave) a room. */
+  NOT_A_MEMBER: 'NOT_A_MEMBER',
+  /** Joining would exceed `maxRoomsPerConnection`. */
+  TOO_MANY_ROOMS: 'TOO_MANY_ROOMS',
+  /** Over the connection's token bucket: the frame was dropped. */
+  RATE_LIMITED: 'RATE_LIMITED',
+  /** A binary frame: the protocol is JSON text only. */
+  UNSUPPORTED: 'UNSUPPORTED'
+} as const
+export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]
+
+/** Why a member left a room, as `userLeft.reason` says. */
+export type LeaveReason = 'left' | 'closed' | 'removed' | 'timeout'
+
+/** Room names: 1 to 64 of these characters, nothing else (no spaces, no slashes). */
+export const ROOM_PATTERN = '^[A-Za-z0-9_.:-]{1,64}$'
+export const ROOM_REGEXP = new RegExp(ROOM_PATTERN)
+
+/** Longest `ref` string a client may attach to a request. */
+export const MAX_REF_LENGTH = 64
+
+/** The rate limiter closes a connection after this many refused frames within `VIOLATION_WINDOW_MS`. */
+export const VIOLATION_WINDOW_MS = 60_000
+
+/**
+ * Frames a connection may have waiting while an earlier one of its requests is still being
+ * handled (an async registry call). The rate limiter's burst keeps a client far below this;
+ * it exists so that no client can grow a queue without bound.
+ */
+export const MAX_PENDING_FRAMES = 256
+
+/** On `app.close()`, how long sockets get to finish their closing handshake before they are cut. */
+export const CLOSE_GRACE_MS = 2_000
+
+/** `from` of a message the server sent (`app.chat.broadcast`, `POST /rooms/:room/messages`). */
+export const SERVER_SENDER = 'server'

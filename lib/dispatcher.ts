@@ -1,0 +1,111 @@
+/**
+ * A client's frames, decided: rate limit, decode, then the registry calls and the replies.
+ * Knows neither `ws` nor HTTP. One client's bad frame is answered to that client only.
+ */
+import { performance } from 'node:perf_hooks'
+import type { RawData } from 'ws'
+import type { Connection, ConnectionEvents } from './connection.js'
+import { CloseCode, ErrorCode } from './constants.js'
+import type { ChatHub } from './hub.js'
+import type { ResolvedOptions } from './options.js'
+import type { Codec } from './protocol/codec.js'
+import type { ClientRequest, Ref } from './protocol/schemas.js'
+
+export class Dispatcher implements ConnectionEvents {
+  readonly #hub: ChatHub
+  readonly #codec: Codec
+  readonly #defaultRoom: string | false
+
+  constructor (hub: ChatHub, codec: Codec, opts: ResolvedOptions) {
+    this.#hub = hub
+    this.#codec = codec
+    this.#defaultRoom = opts.defaultRoom
+  }
+
+  /** A connection just opened: welcome and default room, ahead of any frame it sends. */
+  open (conn: Connection): void {
+    conn.schedule(() => this.#hub.open(conn))
+  }
+
+  onFrame (conn: Connection, data: RawData, isBinary: boolean): void {
+    this.#hub.countIn()
+    // The bucket is charged on arrival, whatever the frame holds: it is the frame rate we limit.
+    const verdict = conn.limiter === undefined ? 'ok' : conn.limiter.take(performance.now())
+    if (verdict === 'close') {
+      conn.log.warn('rate limited too often: closing')
+      conn.close(CloseCode.POLICY, 'rate limit exceeded')
+      return
+    }
+    const limited = verdict === 'limited'
+    if (!conn.schedule(() => this.#handle(conn, data, isBinary, limited))) {
+      if (!conn.closed) {
+        conn.log.warn('too many requests waiting: closing')
+        conn.close(CloseCode.POLICY, 'too many pending requests')
+      }
+    }
+  }
+
+  onClose (conn: Connection, code: number): void {
+    conn.log.debug({ code }, 'socket closed')
+    this.#hub.remove(conn, 'closed')
+  }
+
+  onTaskError (conn: Connection, error: unknown): void {
+    conn.log.error({ err: error }, 'failed to handle a request: closing with 1011')
+    conn.close(CloseCode.INTERNAL_ERROR, 'internal error')
+  }
+
+  #handle (conn: Connection, data: RawData, isBinary: boolean, limited: boolean): Promise<void> | undefined {
+    const decoded = this.#codec.decode(data as Buffer, isBinary)
+    if (limited) {
+      const ref = decoded.ok ? decoded.request.ref : decoded.ref
+      return this.#error(conn, ErrorCode.RATE_LIMITED, 'too many frames: this one was dropped, slow down', ref)
+    }
+    if (!decoded.ok) return this.#error(conn, decoded.code, decoded.message, decoded.ref)
+    return this.#request(conn, decoded.request)
+  }
+
+  #request (conn: Connection, request: ClientRequest): Promise<void> | undefined {
+    if (!('action' in request)) {
+      // The seed's plain client: `{"content"}` is a message to the default room.
+      if (this.#defaultRoom === false) {
+        return this.#error(conn, ErrorCode.BAD_REQUEST, 'there is no default room: send {"action":"message","room":...}', request.ref)
+      }
+      return this.#message(conn, this.#defaultRoom, request.content, request.ref)
+    }
+    switch (request.action) {
+      case 'join': return this.#join(conn, request.room, request.ref)
+      case 'leave': return this.#leave(conn, request.room, request.ref)
+      case 'message': return this.#message(conn, request.room, request.content, request.ref)
+    }
+  }
+
+  async #join (conn: Connection, room: string, ref: Ref | undefined): Promise<void> {
+    const outcome = await this.#hub.joinRoom(conn, room, ref)
+    if (outcome === 'full') {
+      this.#error(conn, ErrorCode.TOO_MANY_ROOMS, 'already in the most rooms a connection may be in: leave one first', ref)
+    }
+  }
+
+  #leave (conn: Connection, room: string, ref: Ref | undefined): Promise<void> | undefined {
+    if (!this.#hub.registry.has(room, conn.id)) return this.#error(conn, ErrorCode.NOT_A_MEMBER, `not a member of room "${room}"`, ref)
+    return this.#hub.leaveRoom(conn, room, 'left', ref).then(noop)
+  }
+
+  #message (conn: Connection, room: string, content: string, ref: Ref | undefined): Promise<void> | undefined {
+    if (!this.#hub.registry.has(room, conn.id)) {
+      return this.#error(conn, ErrorCode.NOT_A_MEMBER, `only members may send to room "${room}": join it first`, ref)
+    }
+    return this.#hub.publishMessage(room, conn.id, conn.userId, content).then((id) => {
+      if (ref !== undefined) this.#hub.send(conn, { type: 'ack', ref, id })
+    })
+  }
+
+  #error (conn: Connection, code: ErrorCode, message: string, ref: Ref | undefined): undefined {
+    conn.log.debug({ code }, 'request refused')
+    this.#hub.send(conn, ref === undefined ? { type: 'error', code, message } : { type: 'error', code, message, ref })
+    return undefined
+  }
+}
+
+function noop (): void {}

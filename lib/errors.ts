@@ -1,0 +1,94 @@
+/**
+ * Every error the plugin raises, in one place (as Fastify core's `lib/errors.js`).
+ * Each carries a stable `code` and, where it reaches an HTTP client, a `statusCode`
+ * that Fastify's default error handler turns into its usual error body.
+ *
+ * Wire-protocol error codes (`BAD_JSON`, `NOT_A_MEMBER`, ...) are not exceptions:
+ * they are frames, listed in `constants.ts`.
+ */
+import createError from '@fastify/error'
+
+// Registration
+/** An option passed to `register` is invalid; the message names it. */
+export const FST_CHAT_INVALID_OPTION = createError(
+  'FST_CHAT_INVALID_OPTION',
+  'Invalid fastify-chat option "%s": %s',
+  500,
+  TypeError
+)
+
+// Authentication and authorization (HTTP, before any upgrade)
+/** The request carries no token: neither `Authorization: Bearer` nor `?token=`. */
+export const FST_CHAT_NO_TOKEN = createError(
+  'FST_CHAT_NO_TOKEN',
+  'No token: send "Authorization: Bearer <jwt>" or the "token" query parameter',
+  401
+)
+/** The token verified but has no usable `sub` claim to identify the user. */
+export const FST_CHAT_TOKEN_NO_SUB = createError(
+  'FST_CHAT_TOKEN_NO_SUB',
+  'The token has no "sub" claim (a non-empty string naming the user)',
+  401
+)
+/** A changing REST endpoint was called by a user that `isAdmin` refused. */
+export const FST_CHAT_FORBIDDEN = createError(
+  'FST_CHAT_FORBIDDEN',
+  'This endpoint is for administrators only',
+  403
+)
+
+// Registry (`app.chat` and the REST routes)
+/** A room name does not match `^[A-Za-z0-9_.:-]{1,64}$`. */
+export const FST_CHAT_INVALID_ROOM = createError(
+  'FST_CHAT_INVALID_ROOM',
+  'Invalid room name %s: use 1 to 64 of A-Z a-z 0-9 _ . : -',
+  400
+)
+/** Message content is not a string of 1 to `maxMessageLength` characters. */
+export const FST_CHAT_INVALID_CONTENT = createError(
+  'FST_CHAT_INVALID_CONTENT',
+  'Message content must be a string of 1 to %d characters',
+  400
+)
+/** A close code that a server may not send (allowed: 1000, 1001, 1008, 1011, 3000-4999). */
+export const FST_CHAT_INVALID_CLOSE_CODE = createError(
+  'FST_CHAT_INVALID_CLOSE_CODE',
+  'Invalid close code %s: use 1000, 1001, 1008, 1011 or 3000-4999',
+  400
+)
+/** The room has no members (rooms exist only while they have members). */
+export const FST_CHAT_ROOM_NOT_FOUND = createError(
+  'FST_CHAT_ROOM_NOT_FOUND',
+  'Room %s has no members',
+  404
+)
+/** No connected client has this id. */
+export const FST_CHAT_CLIENT_NOT_FOUND = createError(
+  'FST_CHAT_CLIENT_NOT_FOUND',
+  'No connected client %s',
+  404
+)
+/** The client is not a member of the room. */
+export const FST_CHAT_NOT_A_MEMBER = createError(
+  'FST_CHAT_NOT_A_MEMBER',
+  'Client %s is not a member of room %s',
+  404
+)
+/** Joining would put the client in more rooms than `maxRoomsPerConnection`. */
+export const FST_CHAT_TOO_MANY_ROOMS = createError(
+  'FST_CHAT_TOO_MANY_ROOMS',
+  'Client %s is already in %d rooms, the most allowed',
+  409
+)
+/** The chat is shutting down and takes no new work. */
+export const FST_CHAT_CLOSING = createError(
+  'FST_CHAT_CLOSING',
+  'The chat server is shutting down',
+  503
+)
+/** A close reason longer than the 123 bytes a close frame can carry. */
+export const FST_CHAT_INVALID_CLOSE_REASON = createError(
+  'FST_CHAT_INVALID_CLOSE_REASON',
+  'A close reason must be a string of at most 123 bytes in UTF-8',
+  400
+)

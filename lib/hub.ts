@@ -1,0 +1,297 @@
+/**
+ * The chat core: the open connections, membership changes with the notifications they cause,
+ * and delivery of encoded frames to local sockets. It implements `app.chat` (through a facade
+ * that exposes only the public methods) and is the adapter's `AdapterNode`. It knows neither
+ * `ws` (that is `Connection`) nor HTTP (that is the routes).
+ */
+import { randomUUID } from 'node:crypto'
+import type { FastifyBaseLogger } from 'fastify'
+import type { AdapterNode, ChatAdapter } from './adapter/adapter.js'
+import type { Connection } from './connection.js'
+import { CLOSE_GRACE_MS, CloseCode, ROOM_REGEXP, SERVER_SENDER, type LeaveReason } from './constants.js'
+import {
+  FST_CHAT_CLIENT_NOT_FOUND, FST_CHAT_CLOSING, FST_CHAT_INVALID_CLOSE_CODE, FST_CHAT_INVALID_CLOSE_REASON,
+  FST_CHAT_INVALID_CONTENT, FST_CHAT_INVALID_ROOM, FST_CHAT_TOO_MANY_ROOMS
+} from './errors.js'
+import type { ResolvedOptions } from './options.js'
+import { encode } from './protocol/codec.js'
+import type { LeftFrame, Ref, ServerFrame } from './protocol/schemas.js'
+import { Registry, type Member } from './registry.js'
+import type { ChatRegistry, ChatStats } from './types.js'
+
+export type JoinOutcome = 'joined' | 'already' | 'full'
+
+function isCloseCode (code: unknown): code is number {
+  return code === 1000 || code === 1001 || code === 1008 || code === 1011 ||
+    (typeof code === 'number' && Number.isInteger(code) && code >= 3000 && code <= 4999)
+}
+
+/** A user-supplied value, made short and safe for an error message. */
+function shown (value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? value.slice(0, 80) + '...' : value)
+  if (typeof value === 'number') return String(value)
+  return typeof value
+}
+
+export class ChatHub implements AdapterNode {
+  readonly registry = new Registry()
+  readonly connections = new Map<string, Connection>()
+  /** The public `app.chat`. */
+  readonly facade: ChatRegistry
+
+  readonly #opts: ResolvedOptions
+  readonly #adapter: ChatAdapter
+  readonly #log: FastifyBaseLogger
+  #messagesIn = 0
+  #messagesOut = 0
+  #closing = false
+  #heartbeat: NodeJS.Timeout | undefined
+
+  constructor (opts: ResolvedOptions, adapter: ChatAdapter, log: FastifyBaseLogger) {
+    this.#opts = opts
+    this.#adapter = adapter
+    this.#log = log
+    this.facade = Object.freeze({
+      rooms: () => this.#adapter.rooms(),
+      room: async (name: string) => { this.#checkRoom(name); return await this.#adapter.room(name) },
+      members: async (name: string) => { this.#checkRoom(name); return await this.#adapter.members(name) },
+      join: (clientId: string, room: string) => this.#hostJoin(clientId, room),
+      leave: (clientId: string, room: string) => this.#hostLeave(clientId, room),
+      broadcast: (room: string, content: string) => this.#hostBroadcast(room, content),
+      disconnect: (clientId: string, code?: number, reason?: string) => this.#hostDisconnect(clientId, code, reason),
+      stats: async () => this.stats()
+    } satisfies ChatRegistry)
+  }
+
+  get closing (): boolean {
+    return this.#closing
+  }
+
+  /** Starts pinging every connection; a connection that has not answered the previous ping is terminated. */
+  startHeartbeat (): void {
+    const interval = this.#opts.heartbeatInterval
+    if (interval === 0 || this.#heartbeat !== undefined) return
+    this.#heartbeat = setInterval(() => this.#beat(), interval).unref()
+  }
+
+  #beat (): void {
+    for (const conn of this.connections.values()) {
+      if (conn.alive) {
+        conn.ping()
+        continue
+      }
+      conn.log.info('no pong since the last ping: terminating')
+      this.remove(conn, 'timeout')
+      conn.terminate()
+    }
+  }
+
+  /** Counts one frame received from a client. */
+  countIn (): void {
+    this.#messagesIn++
+  }
+
+  /** Sends one frame to one connection. */
+  send (conn: Connection, frame: ServerFrame): void {
+    if (conn.send(encode(frame))) this.#messagesOut++
+  }
+
+  /** AdapterNode: writes one encoded frame to this process's members of a room. */
+  deliver (room: string, frame: string, except?: string): void {
+    const members = this.registry.membersOf(room)
+    if (members === undefined) return
+    // Encoded to bytes once: ws would otherwise convert the string again for every socket.
+    const data = Buffer.from(frame)
+    let sent = 0
+    for (const clientId of members.keys()) {
+      if (clientId === except) continue
+      if (this.connections.get(clientId)?.send(data) === true) sent++
+    }
+    this.#messagesOut += sent
+  }
+
+  /** A newly opened, authenticated connection: welcome it and put it in the default room. */
+  async open (conn: Connection): Promise<void> {
+    if (this.#closing) {
+      conn.close(CloseCode.GOING_AWAY, 'server shutting down')
+      return
+    }
+    this.connections.set(conn.id, conn)
+    this.send(conn, { type: 'welcome', message: 'Connected to chat server', clientId: conn.id, userId: conn.userId })
+    conn.log.debug('connected')
+    if (this.#opts.defaultRoom !== false) await this.joinRoom(conn, this.#opts.defaultRoom)
+  }
+
+  /** Joins `conn` to `room`: `joined` to it, `userJoined` to the others. */
+  async joinRoom (conn: Connection, room: string, ref?: Ref): Promise<JoinOutcome> {
+    if (this.registry.has(room, conn.id)) {
+      // Already a member: answer again (the request may be a retry), announce nothing.
+      const info = await this.#adapter.room(room)
+      this.send(conn, withRef({ type: 'joined', room, members: info?.members ?? this.registry.count(room) }, ref))
+      return 'already'
+    }
+    if (this.registry.roomCountOf(conn.id) >= this.#opts.maxRoomsPerConnection) return 'full'
+    const member: Member = { clientId: conn.id, userId: conn.userId, joinedAt: Date.now() }
+    this.registry.add(room, member)
+    const members = await this.#adapter.join(room, member)
+    // Closed meanwhile: its close handler already took it out of the room and said so.
+    if (conn.closed) return 'joined'
+    this.send(conn, withRef({ type: 'joined', room, members }, ref))
+    await this.#adapter.publish(room, encode({ type: 'userJoined', room, clientId: conn.id, userId: conn.userId }), conn.id)
+    conn.log.debug({ room }, 'joined')
+    return 'joined'
+  }
+
+  /** Takes `conn` out of `room`: `left` to it (unless it is gone), `userLeft` to the others. */
+  async leaveRoom (conn: Connection, room: string, reason: LeaveReason, ref?: Ref): Promise<boolean> {
+    if (this.registry.remove(room, conn.id) === undefined) return false
+    const members = await this.#adapter.leave(room, conn.id)
+    if (reason === 'left' || reason === 'removed') {
+      const left: LeftFrame = { type: 'left', room, members }
+      if (reason === 'removed') left.reason = 'removed'
+      this.send(conn, withRef(left, ref))
+    }
+    await this.#adapter.publish(room, encode({ type: 'userLeft', room, clientId: conn.id, userId: conn.userId, reason }))
+    conn.log.debug({ room, reason }, 'left')
+    return true
+  }
+
+  /** Publishes a message to every member of `room`; resolves with its id. */
+  async publishMessage (room: string, from: string, userId: string, content: string): Promise<string> {
+    const id = randomUUID()
+    await this.#adapter.publish(room, encode({ type: 'message', room, id, from, userId, content, timestamp: Date.now() }))
+    return id
+  }
+
+  /** A connection is gone (socket closed, or a missed pong): it leaves all its rooms. Idempotent. */
+  remove (conn: Connection, reason: 'closed' | 'timeout'): void {
+    if (!this.connections.delete(conn.id)) return
+    const rooms = this.registry.roomsOf(conn.id)
+    conn.log.debug({ reason, rooms: rooms.length }, 'disconnected')
+    if (rooms.length === 0) return
+    const leaveAll = async (): Promise<void> => {
+      for (const room of rooms) await this.leaveRoom(conn, room, reason)
+    }
+    leaveAll().catch((err: unknown) => conn.log.error({ err }, 'failed to remove a closed connection from its rooms'))
+  }
+
+  stats (): ChatStats {
+    return {
+      connections: this.connections.size,
+      rooms: this.registry.roomCount,
+      members: this.registry.memberCount,
+      messagesIn: this.#messagesIn,
+      messagesOut: this.#messagesOut
+    }
+  }
+
+  /**
+   * Closes every socket with 1001 and waits for their closing handshakes, cutting the ones that
+   * have not finished after CLOSE_GRACE_MS. New connections are turned away from now on.
+   */
+  async shutdown (): Promise<void> {
+    this.#closing = true
+    this.#stopHeartbeat()
+    const open = [...this.connections.values()]
+    if (open.length === 0) return
+    this.#log.info({ connections: open.length }, 'closing chat connections')
+    await new Promise<void>((resolve) => {
+      let waiting = open.length
+      const grace = setTimeout(() => {
+        for (const conn of open) if (!conn.isClosed) conn.terminate()
+      }, CLOSE_GRACE_MS).unref()
+      const closed = (): void => {
+        if (--waiting > 0) return
+        clearTimeout(grace)
+        resolve()
+      }
+      for (const conn of open) {
+        conn.onceClosed(closed)
+        conn.close(CloseCode.GOING_AWAY, 'server shutting down')
+      }
+    })
+  }
+
+  /** Last step of `app.close()`: forget everything and release the adapter. */
+  async close (): Promise<void> {
+    this.#closing = true
+    this.#stopHeartbeat()
+    this.connections.clear()
+    this.registry.clear()
+    await this.#adapter.close()
+  }
+
+  #stopHeartbeat (): void {
+    clearInterval(this.#heartbeat)
+    this.#heartbeat = undefined
+  }
+
+  #checkRoom (room: unknown): asserts room is string {
+    if (typeof room !== 'string' || !ROOM_REGEXP.test(room)) throw new FST_CHAT_INVALID_ROOM(shown(room))
+  }
+
+  #connection (clientId: string): Connection {
+    if (this.#closing) throw new FST_CHAT_CLOSING()
+    const conn = this.connections.get(clientId)
+    if (conn === undefined) throw new FST_CHAT_CLIENT_NOT_FOUND(shown(clientId))
+    return conn
+  }
+
+  /** Runs `work` in the connection's queue, after its own pending requests, and resolves with the result. */
+  #onConnection<T> (conn: Connection, work: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const scheduled = conn.schedule(async () => {
+        try {
+          resolve(await work())
+        } catch (err) {
+          reject(err)
+        }
+      })
+      // Closed or swamped: treat as gone, as if it had closed a moment earlier.
+      if (!scheduled) reject(new FST_CHAT_CLIENT_NOT_FOUND(shown(conn.id)))
+    })
+  }
+
+  async #hostJoin (clientId: string, room: string): Promise<boolean> {
+    this.#checkRoom(room)
+    const conn = this.#connection(clientId)
+    const outcome = await this.#onConnection(conn, () => this.joinRoom(conn, room))
+    if (outcome === 'full') throw new FST_CHAT_TOO_MANY_ROOMS(shown(clientId), this.#opts.maxRoomsPerConnection)
+    return outcome === 'joined'
+  }
+
+  async #hostLeave (clientId: string, room: string): Promise<boolean> {
+    this.#checkRoom(room)
+    const conn = this.connections.get(clientId)
+    if (conn === undefined || this.#closing) return false
+    try {
+      return await this.#onConnection(conn, () => this.leaveRoom(conn, room, 'removed'))
+    } catch (err) {
+      if ((err as { code?: string }).code === 'FST_CHAT_CLIENT_NOT_FOUND') return false
+      throw err
+    }
+  }
+
+  async #hostBroadcast (room: string, content: string): Promise<{ id: string }> {
+    this.#checkRoom(room)
+    if (typeof content !== 'string' || content.length === 0 || content.length > this.#opts.maxMessageLength) {
+      throw new FST_CHAT_INVALID_CONTENT(this.#opts.maxMessageLength)
+    }
+    if (this.#closing) throw new FST_CHAT_CLOSING()
+    return { id: await this.publishMessage(room, SERVER_SENDER, SERVER_SENDER, content) }
+  }
+
+  async #hostDisconnect (clientId: string, code: number = CloseCode.NORMAL, reason = ''): Promise<boolean> {
+    if (!isCloseCode(code)) throw new FST_CHAT_INVALID_CLOSE_CODE(shown(code))
+    if (typeof reason !== 'string' || Buffer.byteLength(reason) > 123) throw new FST_CHAT_INVALID_CLOSE_REASON()
+    const conn = this.connections.get(clientId)
+    if (conn === undefined) return false
+    conn.close(code, reason)
+    return true
+  }
+}
+
+function withRef<T extends ServerFrame & { ref?: Ref }> (frame: T, ref: Ref | undefined): T {
+  if (ref !== undefined) frame.ref = ref
+  return frame
+}

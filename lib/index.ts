@@ -1,0 +1,84 @@
+/**
+ * fastify-chat: real-time chat for a Fastify 5 host API.
+ *
+ * ```ts
+ * await app.register(chatPlugin, { jwt: { secret: process.env.JWT_SECRET } })
+ * ```
+ */
+import fastifyJwt from '@fastify/jwt'
+import fastifyWebsocket from '@fastify/websocket'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
+import { memoryAdapter } from './adapter/memory.js'
+import { authHook, jwtPluginOptions } from './auth.js'
+import { Dispatcher } from './dispatcher.js'
+import { ChatHub } from './hub.js'
+import { resolveOptions } from './options.js'
+import { createCodec } from './protocol/codec.js'
+import { roomsRoutes } from './routes/rooms.js'
+import { socketRoute } from './routes/socket.js'
+import type { ChatPluginOptions } from './types.js'
+
+const plugin: FastifyPluginAsync<ChatPluginOptions> = async function fastifyChat (fastify, options) {
+  const opts = resolveOptions(fastify, options)
+  const adapter = opts.adapter ?? memoryAdapter()
+  const hub = new ChatHub(opts, adapter, fastify.log)
+  await adapter.init(hub)
+  const dispatcher = new Dispatcher(hub, createCodec(opts.maxMessageLength), opts)
+
+  fastify.decorate('chat', hub.facade)
+
+  // Added before @fastify/websocket is registered so that it runs first: the sockets are closed
+  // with 1001 here (its own preClose would close them with no code, which clients see as 1005).
+  fastify.addHook('preClose', async () => { await hub.shutdown() })
+  fastify.addHook('onClose', async () => { await hub.close() })
+
+  if (fastify.hasDecorator('websocketServer')) {
+    // The host registered @fastify/websocket itself: its options (maxPayload above all) rule.
+    const hostMax = (fastify.websocketServer.options as { maxPayload?: number }).maxPayload
+    if (hostMax === undefined || hostMax > opts.maxPayload) {
+      fastify.log.warn({ hostMaxPayload: hostMax, maxPayload: opts.maxPayload },
+        'fastify-chat: @fastify/websocket was registered by the host with a larger maxPayload, which applies to the chat too')
+    }
+  } else {
+    // On the host's context, so that the host gets `app.injectWS` to test its app.
+    await fastify.register(fastifyWebsocket, {
+      options: { maxPayload: opts.maxPayload, perMessageDeflate: false },
+      // The hub's preClose has closed the sockets; only the server is left to close.
+      preClose: function (this: FastifyInstance, done: () => void) {
+        this.websocketServer.close(() => done())
+      }
+    })
+  }
+
+  // Our routes live in a context of their own, so that the auth hook (and our @fastify/jwt, if
+  // we register it) guard them and nothing of the host's. fastify-plugin ignores `prefix` on
+  // this wrapper, so it is applied here.
+  await fastify.register(async function chatContext (instance: FastifyInstance) {
+    if (opts.jwt !== undefined) await instance.register(fastifyJwt, jwtPluginOptions(opts.jwt))
+    instance.addHook('onRequest', authHook(opts.jwt !== undefined))
+    await instance.register(socketRoute, { opts, dispatcher })
+    await instance.register(roomsRoutes, { prefix: opts.roomsPrefix, opts, chat: hub.facade })
+  }, { prefix: opts.prefix })
+
+  hub.startHeartbeat()
+}
+
+/** The plugin. Register it with `await app.register(chatPlugin, options)`. */
+export const chatPlugin = fp(plugin, {
+  name: 'fastify-chat',
+  fastify: '5.x'
+})
+
+export default chatPlugin
+export { chatPlugin as fastifyChat }
+export { memoryAdapter, MemoryAdapter } from './adapter/memory.js'
+export type { AdapterNode, ChatAdapter } from './adapter/adapter.js'
+export type { Member } from './registry.js'
+export { Registry } from './registry.js'
+export { CloseCode, ErrorCode, ROOM_PATTERN, type LeaveReason } from './constants.js'
+export * as errors from './errors.js'
+export * from './protocol/schemas.js'
+export type {
+  ChatPluginOptions, ChatRegistry, ChatStats, ChatUser, MemberInfo, RateLimitOptions, RoomInfo
+} from './types.js'

@@ -1,0 +1,142 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyJWTOptions } from '@fastify/jwt'
+import { FST_CHAT_INVALID_OPTION } from './errors.js'
+import { ROOM_REGEXP } from './constants.js'
+import type { ChatPluginOptions, ChatUser } from './types.js'
+import type { ChatAdapter } from './adapter/adapter.js'
+
+/** The options after defaults and validation: what every module reads. Frozen. */
+export interface ResolvedOptions {
+  /** `undefined` when the host's own `@fastify/jwt` is reused. */
+  readonly jwt: FastifyJWTOptions | undefined
+  readonly path: string
+  readonly roomsPrefix: string
+  readonly defaultRoom: string | false
+  readonly maxPayload: number
+  readonly maxMessageLength: number
+  readonly maxRoomsPerConnection: number
+  readonly rateLimit: Readonly<Required<Exclude<ChatPluginOptions['rateLimit'], false | undefined>>> | false
+  readonly heartbeatInterval: number
+  readonly maxBufferedAmount: number
+  readonly isAdmin: (user: ChatUser, request: FastifyRequest) => boolean | Promise<boolean>
+  readonly adapter: ChatAdapter | undefined
+  readonly prefix: string | undefined
+}
+
+const KNOWN = new Set([
+  'jwt', 'path', 'roomsPrefix', 'defaultRoom', 'maxPayload', 'maxMessageLength',
+  'maxRoomsPerConnection', 'rateLimit', 'heartbeatInterval', 'maxBufferedAmount', 'isAdmin',
+  'adapter', 'prefix',
+  // Fastify's own register options, passed along with ours
+  'logLevel', 'logSerializers'
+])
+
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+function fail (name: string, why: string, value: unknown): never {
+  let shown: string
+  try {
+    shown = typeof value === 'function' ? 'a function' : JSON.stringify(value) ?? String(value)
+  } catch {
+    shown = String(value)
+  }
+  throw new FST_CHAT_INVALID_OPTION(name, `${why} (got ${shown})`)
+}
+
+function integer (name: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    fail(name, `must be an integer from ${min} to ${max}`, value)
+  }
+  return value
+}
+
+function number (name: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    fail(name, `must be a number from ${min} to ${max}`, value)
+  }
+  return value
+}
+
+function routePath (name: string, value: unknown, fallback: string): string {
+  if (value === undefined) return fallback
+  if (typeof value !== 'string' || !/^\/[A-Za-z0-9_.~\-/]*$/.test(value) || value.includes('//')) {
+    fail(name, 'must be a path starting with "/" (letters, digits, "_.~-/"), with no parameters', value)
+  }
+  return value.length > 1 && value.endsWith('/') ? value.slice(0, -1) : value
+}
+
+function defaultIsAdmin (user: ChatUser): boolean {
+  return user.role === 'admin'
+}
+
+/**
+ * Applies defaults and validates every option once, up front. A bad option throws
+ * `FST_CHAT_INVALID_OPTION` naming it, which fails `register`.
+ */
+export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOptions): ResolvedOptions {
+  if (opts === null || typeof opts !== 'object') fail('options', 'must be an object', opts)
+  for (const key of Object.keys(opts)) {
+    if (!KNOWN.has(key)) fail(key, 'is not an option of fastify-chat', (opts as Record<string, unknown>)[key])
+  }
+
+  const hostJwt = (fastify as { jwt?: unknown }).jwt !== undefined
+  let jwt: FastifyJWTOptions | undefined
+  if (opts.jwt === undefined) {
+    if (!hostJwt) fail('jwt', 'is required (at least { secret }) unless @fastify/jwt is already registered', opts.jwt)
+  } else {
+    if (opts.jwt === null || typeof opts.jwt !== 'object') fail('jwt', 'must be an object of @fastify/jwt options', opts.jwt)
+    if (hostJwt) fail('jwt', '@fastify/jwt is already registered on this instance: leave "jwt" out to reuse it', '{...}')
+    const secret = (opts.jwt as { secret?: unknown }).secret
+    if (secret === undefined || secret === null || secret === '') {
+      fail('jwt.secret', 'is required', secret)
+    }
+    jwt = opts.jwt
+  }
+
+  const defaultRoom = opts.defaultRoom === undefined ? 'lobby' : opts.defaultRoom
+  if (defaultRoom !== false && (typeof defaultRoom !== 'string' || !ROOM_REGEXP.test(defaultRoom))) {
+    fail('defaultRoom', 'must be a room name (1 to 64 of A-Z a-z 0-9 _ . : -) or false', defaultRoom)
+  }
+
+  let rateLimit: ResolvedOptions['rateLimit'] = false
+  if (opts.rateLimit !== false) {
+    const rl = opts.rateLimit ?? {}
+    if (rl === null || typeof rl !== 'object') fail('rateLimit', 'must be an object or false', rl)
+    for (const key of Object.keys(rl)) {
+      if (key !== 'perSecond' && key !== 'burst' && key !== 'maxViolations') fail(`rateLimit.${key}`, 'is not a rate limit option', (rl as Record<string, unknown>)[key])
+    }
+    rateLimit = Object.freeze({
+      perSecond: number('rateLimit.perSecond', rl.perSecond, 20, Number.MIN_VALUE, 1e6),
+      burst: integer('rateLimit.burst', rl.burst, 40, 1, 1e6),
+      maxViolations: integer('rateLimit.maxViolations', rl.maxViolations, 100, 0, 1e9)
+    })
+  }
+
+  if (opts.isAdmin !== undefined && typeof opts.isAdmin !== 'function') fail('isAdmin', 'must be a function (user, request) => boolean', opts.isAdmin)
+  const adapter = opts.adapter
+  if (adapter !== undefined) {
+    const a = adapter as unknown as Record<string, unknown>
+    for (const method of ['init', 'join', 'leave', 'publish', 'rooms', 'room', 'members', 'close']) {
+      if (typeof a?.[method] !== 'function') fail('adapter', `must implement the ChatAdapter contract (missing ${method}())`, typeof adapter)
+    }
+  }
+  if (opts.prefix !== undefined) routePath('prefix', opts.prefix, '')
+
+  return Object.freeze({
+    jwt,
+    path: routePath('path', opts.path, '/chat'),
+    roomsPrefix: routePath('roomsPrefix', opts.roomsPrefix, '/rooms'),
+    defaultRoom,
+    maxPayload: integer('maxPayload', opts.maxPayload, 65536, 64, 100 * 1024 * 1024),
+    maxMessageLength: integer('maxMessageLength', opts.maxMessageLength, 4000, 1, 10 * 1024 * 1024),
+    maxRoomsPerConnection: integer('maxRoomsPerConnection', opts.maxRoomsPerConnection, 100, 1, 100000),
+    rateLimit,
+    heartbeatInterval: integer('heartbeatInterval', opts.heartbeatInterval, 30000, 0, MAX_TIMER_MS),
+    maxBufferedAmount: integer('maxBufferedAmount', opts.maxBufferedAmount, 4 * 1024 * 1024, 1024, 2 ** 40),
+    isAdmin: opts.isAdmin ?? defaultIsAdmin,
+    adapter,
+    prefix: opts.prefix
+  })
+}

@@ -1,0 +1,82 @@
+/**
+ * Frames in and out: `decode` turns one raw WebSocket message into a validated request or an
+ * error to answer; `encode` serializes a server frame (once per broadcast, not per recipient).
+ */
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
+import type { TSchema } from '@sinclair/typebox'
+import { ErrorCode } from '../constants.js'
+import { clientSchemas, Ref, type ClientRequest, type ServerFrame } from './schemas.js'
+
+export type Decoded =
+  | { ok: true, request: ClientRequest }
+  | { ok: false, code: ErrorCode, message: string, ref?: Ref }
+
+export interface Codec {
+  decode (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): Decoded
+}
+
+const checkRef = TypeCompiler.Compile(Ref)
+
+function describe (check: TypeCheck<TSchema>, value: unknown): string {
+  const first = check.Errors(value).First()
+  if (first === undefined) return 'invalid request'
+  return first.path === '' ? first.message : `${first.path.slice(1)}: ${first.message}`
+}
+
+function toText (data: Buffer | ArrayBuffer | Buffer[]): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8')
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8')
+  return Buffer.from(data).toString('utf8')
+}
+
+/** Builds the decoder for one plugin instance (the content limit is an option). */
+export function createCodec (maxMessageLength: number): Codec {
+  const schemas = clientSchemas(maxMessageLength)
+  // A Map, not an object: `action` is user input ("__proto__" must be just an unknown action).
+  const byAction = new Map<unknown, TypeCheck<TSchema>>([
+    ['join', TypeCompiler.Compile(schemas.join)],
+    ['leave', TypeCompiler.Compile(schemas.leave)],
+    ['message', TypeCompiler.Compile(schemas.message)],
+    [undefined, TypeCompiler.Compile(schemas.plain)]
+  ])
+
+  return {
+    decode (data, isBinary) {
+      if (isBinary) {
+        return { ok: false, code: ErrorCode.UNSUPPORTED, message: 'binary frames are not supported: send JSON text' }
+      }
+      let value: unknown
+      try {
+        value = JSON.parse(toText(data))
+      } catch {
+        return { ok: false, code: ErrorCode.BAD_JSON, message: 'the frame is not valid JSON' }
+      }
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        return { ok: false, code: ErrorCode.BAD_REQUEST, message: 'a request must be a JSON object' }
+      }
+      const record = value as Record<string, unknown>
+      // Own properties only: JSON.parse makes "__proto__" an own key, never the prototype.
+      const ref = Object.hasOwn(record, 'ref') && checkRef.Check(record.ref) ? record.ref as Ref : undefined
+      const action = Object.hasOwn(record, 'action') ? record.action : undefined
+      const check = byAction.get(action)
+      if (check === undefined) {
+        const shown = typeof action === 'string' ? `"${action.slice(0, 32)}"` : typeof action
+        return withRef({ ok: false, code: ErrorCode.BAD_REQUEST, message: `unknown action ${shown}: use join, leave or message` }, ref)
+      }
+      if (!check.Check(value)) {
+        return withRef({ ok: false, code: ErrorCode.BAD_REQUEST, message: describe(check, value) }, ref)
+      }
+      return { ok: true, request: value as ClientRequest }
+    }
+  }
+}
+
+function withRef (result: Extract<Decoded, { ok: false }>, ref: Ref | undefined): Decoded {
+  if (ref !== undefined) result.ref = ref
+  return result
+}
+
+/** Serializes a server frame. Call once per broadcast and send the same string to every member. */
+export function encode (frame: ServerFrame): string {
+  return JSON.stringify(frame)
+}

@@ -1,0 +1,129 @@
+/**
+ * The wire protocol: TypeBox schemas of every frame, client to server and server to client.
+ * Client schemas are compiled (TypeCompiler) by the codec; server schemas document the frames
+ * the server builds and give them their static types.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { MAX_REF_LENGTH, ROOM_PATTERN } from '../constants.js'
+
+export const Ref = Type.Union([
+  Type.String({ maxLength: MAX_REF_LENGTH }),
+  Type.Integer({ minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER })
+], { description: 'Echoed by the direct reply: a string of at most 64 characters, or an integer' })
+export type Ref = Static<typeof Ref>
+
+export const RoomName = Type.String({ pattern: ROOM_PATTERN, description: '1 to 64 of A-Z a-z 0-9 _ . : -' })
+
+function content (maxMessageLength: number) {
+  return Type.String({ minLength: 1, maxLength: maxMessageLength })
+}
+
+/** Client-to-server requests, keyed by `action` (`''` is the seed's plain `{"content"}` message). */
+export function clientSchemas (maxMessageLength: number) {
+  return {
+    join: Type.Object({
+      action: Type.Literal('join'),
+      room: RoomName,
+      ref: Type.Optional(Ref)
+    }, { additionalProperties: false }),
+    leave: Type.Object({
+      action: Type.Literal('leave'),
+      room: RoomName,
+      ref: Type.Optional(Ref)
+    }, { additionalProperties: false }),
+    message: Type.Object({
+      action: Type.Literal('message'),
+      room: RoomName,
+      content: content(maxMessageLength),
+      ref: Type.Optional(Ref)
+    }, { additionalProperties: false }),
+    /** The seed's plain client: a message to the default room. */
+    plain: Type.Object({
+      content: content(maxMessageLength),
+      ref: Type.Optional(Ref)
+    }, { additionalProperties: false })
+  } satisfies Record<string, TSchema>
+}
+
+type ClientSchemas = ReturnType<typeof clientSchemas>
+export type JoinRequest = Static<ClientSchemas['join']>
+export type LeaveRequest = Static<ClientSchemas['leave']>
+export type MessageRequest = Static<ClientSchemas['message']>
+export type PlainMessageRequest = Static<ClientSchemas['plain']>
+export type ClientRequest = JoinRequest | LeaveRequest | MessageRequest | PlainMessageRequest
+
+const Timestamp = Type.Integer({ description: 'ms since the epoch' })
+const LeaveReasonSchema = Type.Union([
+  Type.Literal('left'), Type.Literal('closed'), Type.Literal('removed'), Type.Literal('timeout')
+])
+
+/** Server-to-client frames. */
+export const ServerFrames = {
+  welcome: Type.Object({
+    type: Type.Literal('welcome'),
+    message: Type.String(),
+    clientId: Type.String(),
+    userId: Type.String()
+  }),
+  joined: Type.Object({
+    type: Type.Literal('joined'),
+    room: RoomName,
+    members: Type.Integer(),
+    ref: Type.Optional(Ref)
+  }),
+  userJoined: Type.Object({
+    type: Type.Literal('userJoined'),
+    room: RoomName,
+    clientId: Type.String(),
+    userId: Type.String()
+  }),
+  left: Type.Object({
+    type: Type.Literal('left'),
+    room: RoomName,
+    members: Type.Integer(),
+    reason: Type.Optional(Type.Literal('removed')),
+    ref: Type.Optional(Ref)
+  }),
+  userLeft: Type.Object({
+    type: Type.Literal('userLeft'),
+    room: RoomName,
+    clientId: Type.String(),
+    userId: Type.String(),
+    reason: LeaveReasonSchema
+  }),
+  message: Type.Object({
+    type: Type.Literal('message'),
+    room: RoomName,
+    id: Type.String(),
+    from: Type.String({ description: 'the sender\'s clientId, or "server"' }),
+    userId: Type.String({ description: 'the sender\'s user id, or "server"' }),
+    content: Type.String(),
+    timestamp: Timestamp
+  }),
+  ack: Type.Object({
+    type: Type.Literal('ack'),
+    ref: Ref,
+    id: Type.String()
+  }),
+  error: Type.Object({
+    type: Type.Literal('error'),
+    code: Type.Union([
+      Type.Literal('BAD_JSON'), Type.Literal('BAD_REQUEST'), Type.Literal('NOT_A_MEMBER'),
+      Type.Literal('TOO_MANY_ROOMS'), Type.Literal('RATE_LIMITED'), Type.Literal('UNSUPPORTED')
+    ]),
+    message: Type.String(),
+    ref: Type.Optional(Ref)
+  })
+}
+
+export type WelcomeFrame = Static<typeof ServerFrames.welcome>
+export type JoinedFrame = Static<typeof ServerFrames.joined>
+export type UserJoinedFrame = Static<typeof ServerFrames.userJoined>
+export type LeftFrame = Static<typeof ServerFrames.left>
+export type UserLeftFrame = Static<typeof ServerFrames.userLeft>
+export type MessageFrame = Static<typeof ServerFrames.message>
+export type AckFrame = Static<typeof ServerFrames.ack>
+export type ErrorFrame = Static<typeof ServerFrames.error>
+export type ServerFrame =
+  | WelcomeFrame | JoinedFrame | UserJoinedFrame | LeftFrame | UserLeftFrame
+  | MessageFrame | AckFrame | ErrorFrame

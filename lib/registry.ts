@@ -1,0 +1,97 @@
+/**
+ * This process's room membership, indexed both ways (room -> members, member -> rooms) so
+ * that a message finds its recipients and a closing connection finds its rooms without a scan.
+ * Pure data: no I/O, no sockets, no notifications. Keys are user input, so everything lives in
+ * `Map`s and `Set`s: `__proto__` or `constructor` are rooms like any other.
+ */
+
+/** One membership: who is in a room, since when. */
+export interface Member {
+  clientId: string
+  userId: string
+  /** When the client joined the room, in ms since the epoch. */
+  joinedAt: number
+}
+
+export class Registry {
+  readonly #rooms = new Map<string, Map<string, Member>>()
+  readonly #clients = new Map<string, Set<string>>()
+
+  /** Adds a membership; returns false (and changes nothing) if it already exists. */
+  add (room: string, member: Member): boolean {
+    let members = this.#rooms.get(room)
+    if (members === undefined) {
+      members = new Map()
+      this.#rooms.set(room, members)
+    } else if (members.has(member.clientId)) {
+      return false
+    }
+    members.set(member.clientId, member)
+    let rooms = this.#clients.get(member.clientId)
+    if (rooms === undefined) {
+      rooms = new Set()
+      this.#clients.set(member.clientId, rooms)
+    }
+    rooms.add(room)
+    return true
+  }
+
+  /** Removes a membership; returns the removed member, or undefined if there was none. A room left empty is gone. */
+  remove (room: string, clientId: string): Member | undefined {
+    const members = this.#rooms.get(room)
+    const member = members?.get(clientId)
+    if (member === undefined) return undefined
+    members!.delete(clientId)
+    if (members!.size === 0) this.#rooms.delete(room)
+    const rooms = this.#clients.get(clientId)!
+    rooms.delete(room)
+    if (rooms.size === 0) this.#clients.delete(clientId)
+    return member
+  }
+
+  has (room: string, clientId: string): boolean {
+    return this.#rooms.get(room)?.has(clientId) === true
+  }
+
+  /** Number of members of a room (0 when it does not exist). */
+  count (room: string): number {
+    return this.#rooms.get(room)?.size ?? 0
+  }
+
+  /** The members of a room, live view: do not change it while iterating. */
+  membersOf (room: string): ReadonlyMap<string, Member> | undefined {
+    return this.#rooms.get(room)
+  }
+
+  /** The rooms a client is in (a copy: safe to leave them while iterating). */
+  roomsOf (clientId: string): string[] {
+    const rooms = this.#clients.get(clientId)
+    return rooms === undefined ? [] : [...rooms]
+  }
+
+  /** Number of rooms a client is in. */
+  roomCountOf (clientId: string): number {
+    return this.#clients.get(clientId)?.size ?? 0
+  }
+
+  /** Every room with its member count. */
+  * rooms (): IterableIterator<[name: string, members: number]> {
+    for (const [name, members] of this.#rooms) yield [name, members.size]
+  }
+
+  get roomCount (): number {
+    return this.#rooms.size
+  }
+
+  /** Total memberships across all rooms. */
+  get memberCount (): number {
+    let n = 0
+    for (const members of this.#rooms.values()) n += members.size
+    return n
+  }
+
+  clear (): void {
+    this.#rooms.clear()
+    this.#clients.clear()
+  }
+}

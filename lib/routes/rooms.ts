@@ -1,0 +1,105 @@
+/** The REST room endpoints: HTTP in, `app.chat` calls, JSON out. Every route has its schemas. */
+import { Type, type Static } from '@sinclair/typebox'
+import type { FastifyInstance } from 'fastify'
+import { adminOnly } from '../auth.js'
+import { FST_CHAT_NOT_A_MEMBER, FST_CHAT_ROOM_NOT_FOUND } from '../errors.js'
+import type { ResolvedOptions } from '../options.js'
+import { RoomName } from '../protocol/schemas.js'
+import type { ChatRegistry } from '../types.js'
+
+export const RoomParams = Type.Object({ room: RoomName })
+export const MemberParams = Type.Object({
+  room: RoomName,
+  clientId: Type.String({ minLength: 1, maxLength: 128 })
+})
+export const RoomInfoSchema = Type.Object({
+  name: Type.String(),
+  members: Type.Integer({ minimum: 1 })
+})
+export const RoomList = Type.Object({ rooms: Type.Array(RoomInfoSchema) })
+export const MemberList = Type.Object({
+  room: Type.String(),
+  members: Type.Array(Type.Object({
+    clientId: Type.String(),
+    userId: Type.String(),
+    joinedAt: Type.Integer({ description: 'ms since the epoch' })
+  }))
+})
+export const MessageBody = (maxMessageLength: number) => Type.Object({
+  content: Type.String({ minLength: 1, maxLength: maxMessageLength })
+}, { additionalProperties: false })
+export const MessageAccepted = Type.Object({ id: Type.String() })
+
+const ERROR = Type.Object({
+  statusCode: Type.Integer(),
+  code: Type.Optional(Type.String()),
+  error: Type.String(),
+  message: Type.String()
+})
+
+export interface RoomsRouteOptions {
+  opts: ResolvedOptions
+  chat: ChatRegistry
+}
+
+export async function roomsRoutes (fastify: FastifyInstance, { opts, chat }: RoomsRouteOptions): Promise<void> {
+  const admin = adminOnly(opts.isAdmin)
+  const errors = { 400: ERROR, 401: ERROR }
+
+  fastify.get('/', {
+    schema: { response: { 200: RoomList, ...errors } }
+  }, async () => ({ rooms: await chat.rooms() }))
+
+  fastify.get<{ Params: Static<typeof RoomParams> }>('/:room', {
+    schema: { params: RoomParams, response: { 200: RoomInfoSchema, 404: ERROR, ...errors } }
+  }, async (request) => {
+    const room = await chat.room(request.params.room)
+    if (room === null) throw new FST_CHAT_ROOM_NOT_FOUND(JSON.stringify(request.params.room))
+    return room
+  })
+
+  fastify.get<{ Params: Static<typeof RoomParams> }>('/:room/members', {
+    schema: { params: RoomParams, response: { 200: MemberList, 404: ERROR, ...errors } }
+  }, async (request) => {
+    const { room } = request.params
+    const members = await chat.members(room)
+    if (members.length === 0) throw new FST_CHAT_ROOM_NOT_FOUND(JSON.stringify(room))
+    return { room, members }
+  })
+
+  fastify.put<{ Params: Static<typeof MemberParams> }>('/:room/members/:clientId', {
+    preHandler: admin,
+    schema: {
+      params: MemberParams,
+      response: { 204: Type.Null(), 403: ERROR, 404: ERROR, 409: ERROR, ...errors }
+    }
+  }, async (request, reply) => {
+    await chat.join(request.params.clientId, request.params.room)
+    return reply.code(204).send()
+  })
+
+  fastify.delete<{ Params: Static<typeof MemberParams> }>('/:room/members/:clientId', {
+    preHandler: admin,
+    schema: {
+      params: MemberParams,
+      response: { 204: Type.Null(), 403: ERROR, 404: ERROR, ...errors }
+    }
+  }, async (request, reply) => {
+    const { room, clientId } = request.params
+    if (!await chat.leave(clientId, room)) throw new FST_CHAT_NOT_A_MEMBER(JSON.stringify(clientId), JSON.stringify(room))
+    return reply.code(204).send()
+  })
+
+  const body = MessageBody(opts.maxMessageLength)
+  fastify.post<{ Params: Static<typeof RoomParams>, Body: Static<typeof body> }>('/:room/messages', {
+    preHandler: admin,
+    schema: {
+      params: RoomParams,
+      body,
+      response: { 202: MessageAccepted, 403: ERROR, ...errors }
+    }
+  }, async (request, reply) => {
+    const { id } = await chat.broadcast(request.params.room, request.body.content)
+    return reply.code(202).send({ id })
+  })
+}

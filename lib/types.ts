@@ -1,0 +1,131 @@
+import type { FastifyJWTOptions } from '@fastify/jwt'
+import type { FastifyRequest } from 'fastify'
+import type { ChatAdapter } from './adapter/adapter.js'
+
+/**
+ * The verified token's claims, as `request.jwtVerify()` returned them. `sub` is the user id,
+ * `name` the display name. Extend it by declaration merging to type your own claims:
+ *
+ * ```ts
+ * declare module 'fastify-chat' {
+ *   interface ChatUser { tenant: string }
+ * }
+ * ```
+ */
+export interface ChatUser {
+  sub: string
+  name?: string
+  role?: string
+  exp?: number
+  [claim: string]: unknown
+}
+
+/** The token bucket every connection's frames go through. */
+export interface RateLimitOptions {
+  /** Tokens added per second. Default 20. */
+  perSecond?: number
+  /** Bucket size; a new connection starts full. Default 40. */
+  burst?: number
+  /** A connection with more refused frames than this within a minute is closed with 1008. Default 100. */
+  maxViolations?: number
+}
+
+/** Options of `app.register(chatPlugin, options)`. All optional but `jwt` (unless the host registered `@fastify/jwt`). */
+export interface ChatPluginOptions {
+  /** Options for `@fastify/jwt` (at least `secret`); leave out to reuse the host's `@fastify/jwt`. */
+  jwt?: FastifyJWTOptions
+  /** The WebSocket route. Default `/chat`. */
+  path?: string
+  /** Prefix of the REST room endpoints. Default `/rooms`. */
+  roomsPrefix?: string
+  /** The room every connection joins on open; `false` for none. Default `'lobby'`. */
+  defaultRoom?: string | false
+  /** Largest accepted frame, in bytes; a larger one closes its socket with 1009. Default 65536. */
+  maxPayload?: number
+  /** Longest message `content`, in characters (UTF-16 code units). Default 4000. */
+  maxMessageLength?: number
+  /** Most rooms one connection may be in at once. Default 100. */
+  maxRoomsPerConnection?: number
+  /** Per-connection token bucket over every frame, or `false` for none. Default 20/s, burst 40, close after 100 refusals a minute. */
+  rateLimit?: RateLimitOptions | false
+  /** Ping period in ms; a peer that has not answered the previous ping is terminated. `0` disables. Default 30000. */
+  heartbeatInterval?: number
+  /**
+   * Most bytes a socket may have queued for sending before it is closed with 1008 as too slow:
+   * one slow reader must not make the server buffer a room's traffic without bound. Default 4 MiB.
+   */
+  maxBufferedAmount?: number
+  /** Who may use the changing REST endpoints. Default: the token's claims have `role: 'admin'`. */
+  isAdmin?: (user: ChatUser, request: FastifyRequest) => boolean | Promise<boolean>
+  /** Where membership lives and how messages reach other processes. Default: in memory, one process. */
+  adapter?: ChatAdapter
+  /** Route prefix for both the socket route and the REST endpoints (Fastify's usual register option). */
+  prefix?: string
+}
+
+/** A room with members. */
+export interface RoomInfo {
+  name: string
+  /** Number of members. */
+  members: number
+}
+
+/** A member of a room. */
+export interface MemberInfo {
+  clientId: string
+  userId: string
+  /** When it joined the room, in ms since the epoch. */
+  joinedAt: number
+}
+
+/** Counters since the plugin started. */
+export interface ChatStats {
+  /** Open sockets. */
+  connections: number
+  /** Rooms with at least one member. */
+  rooms: number
+  /** Memberships across all rooms. */
+  members: number
+  /** Frames received from clients. */
+  messagesIn: number
+  /** Frames sent to clients (a broadcast to 10 members counts 10). */
+  messagesOut: number
+}
+
+/**
+ * The room registry, `app.chat`. Methods that a multi-process deployment answers by asking
+ * other processes return Promises. Invalid arguments reject with the coded errors of
+ * `errors.ts` (each with a `statusCode`, so a route can let them propagate).
+ */
+export interface ChatRegistry {
+  /** Every room with members, sorted by name (code-unit order). */
+  rooms (): Promise<RoomInfo[]>
+  /** One room, or `null` if it has no members. */
+  room (name: string): Promise<RoomInfo | null>
+  /** The members of a room, in join order; empty if it has none. */
+  members (name: string): Promise<MemberInfo[]>
+  /**
+   * Joins a connected client to a room: it gets `joined`, the other members `userJoined`.
+   * Resolves `false` if it was already a member. Rejects `FST_CHAT_CLIENT_NOT_FOUND`,
+   * `FST_CHAT_TOO_MANY_ROOMS`, `FST_CHAT_INVALID_ROOM`.
+   */
+  join (clientId: string, room: string): Promise<boolean>
+  /**
+   * Removes a client from a room: it gets `left` with `reason: "removed"`, the others `userLeft`.
+   * Resolves `false` if it was not a member (or is not connected).
+   */
+  leave (clientId: string, room: string): Promise<boolean>
+  /** Sends a server message (`from: "server"`) to every member of a room; resolves with its id. */
+  broadcast (room: string, content: string): Promise<{ id: string }>
+  /** Closes a client's socket (default code 1000); resolves `false` if no such client is connected. */
+  disconnect (clientId: string, code?: number, reason?: string): Promise<boolean>
+  /** Connection, room and frame counters. */
+  stats (): Promise<ChatStats>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** fastify-chat's room registry. */
+    chat: ChatRegistry
+  }
+}

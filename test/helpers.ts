@@ -1,0 +1,136 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { createSigner } from 'fast-jwt'
+import WebSocket from 'ws'
+import type { Test } from 'tap'
+import chatPlugin, { type ChatPluginOptions } from '../lib/index.js'
+
+export const SECRET = 'a-test-secret-that-is-long-enough-for-hs256'
+
+const sign = createSigner({ key: SECRET, algorithm: 'HS256', expiresIn: 3_600_000 })
+
+/** A valid HS256 token for `sub` (default "alice") with extra claims. */
+export function token (claims: Record<string, unknown> = {}): string {
+  return sign({ sub: 'alice', ...claims })
+}
+
+/** An admin's token. */
+export function adminToken (sub = 'root'): string {
+  return token({ sub, role: 'admin' })
+}
+
+export type Frame = Record<string, any>
+
+/** Every frame a client receives, to be taken in order by `next`, with a deadline. */
+export class Client {
+  readonly ws: WebSocket
+  readonly queue: Frame[] = []
+  readonly closed: Promise<{ code: number, reason: string }>
+  #wake: (() => void) | undefined
+  welcome: Frame | undefined
+
+  constructor (ws: WebSocket) {
+    this.ws = ws
+    ws.on('message', (data, isBinary) => {
+      this.queue.push(isBinary ? { binary: data } : JSON.parse(data.toString()))
+      this.#wake?.()
+    })
+    this.closed = new Promise((resolve) => {
+      ws.on('close', (code, reason) => {
+        resolve({ code, reason: reason.toString() })
+        this.#wake?.()
+      })
+    })
+  }
+
+  get id (): string {
+    return this.welcome?.clientId
+  }
+
+  send (frame: unknown): void {
+    this.ws.send(typeof frame === 'string' || Buffer.isBuffer(frame) ? frame : JSON.stringify(frame))
+  }
+
+  /**
+   * Takes the first received frame that matches (a `type`, or a predicate), waiting for it up to
+   * `ms`; frames before it stay queued. Rejects with what did arrive when the deadline passes.
+   */
+  async next (match?: string | ((f: Frame) => boolean), ms = 5000): Promise<Frame> {
+    const test = typeof match === 'string' ? (f: Frame) => f.type === match : match ?? (() => true)
+    const deadline = Date.now() + ms
+    for (;;) {
+      const i = this.queue.findIndex(test)
+      if (i !== -1) return this.queue.splice(i, 1)[0]
+      const left = deadline - Date.now()
+      if (left <= 0 || this.ws.readyState === WebSocket.CLOSED) {
+        throw new Error(`no frame matching ${String(match)} within ${ms} ms; queued: ${JSON.stringify(this.queue)}`)
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left)
+        this.#wake = () => { clearTimeout(timer); resolve() }
+      })
+      this.#wake = undefined
+    }
+  }
+
+  /** Sends a request with a `ref` and waits for the reply carrying it. */
+  async request (frame: Frame, ms?: number): Promise<Frame> {
+    const ref = `r${Math.random().toString(36).slice(2)}`
+    this.send({ ...frame, ref })
+    return await this.next((f) => f.ref === ref, ms)
+  }
+
+  /**
+   * A round trip through the server: once it returns, every frame the server sent this client
+   * before handling this request has arrived. Used to show that nothing else came.
+   */
+  async barrier (room = 'barrier-probe'): Promise<void> {
+    await this.request({ action: 'join', room })
+    await this.request({ action: 'leave', room })
+  }
+
+  close (): void {
+    this.ws.terminate()
+  }
+}
+
+export interface BuildOptions extends Partial<ChatPluginOptions> {
+  /** Options for the Fastify instance. */
+  server?: FastifyServerOptions
+  /** Runs on the instance before the plugin is registered. */
+  before?: (app: FastifyInstance) => Promise<void> | void
+  /** Don't add `jwt` to the options. */
+  noJwt?: boolean
+}
+
+/** A Fastify app with the plugin, closed when the test ends. */
+export async function build (t: Test, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const { server, before, noJwt, ...chat } = options
+  const app = Fastify({ logger: false, ...server })
+  t.after(() => app.close())
+  if (before !== undefined) await before(app)
+  await app.register(chatPlugin, {
+    ...(noJwt === true ? {} : { jwt: { secret: SECRET } }),
+    heartbeatInterval: 0,
+    ...chat
+  } as ChatPluginOptions)
+  await app.ready()
+  return app
+}
+
+/**
+ * Opens a socket through `injectWS` with a Bearer token and waits for `welcome` (and, when the
+ * app has a default room, the `joined` for it, consumed unless `keepJoined`).
+ */
+export async function connect (
+  app: FastifyInstance,
+  jwt: string = token(),
+  { path = '/chat', defaultRoom = true, headers }: { path?: string, defaultRoom?: boolean, headers?: Record<string, string> } = {}
+): Promise<Client> {
+  let client: Client | undefined
+  await app.injectWS(path, { headers: { authorization: `Bearer ${jwt}`, ...headers } }, {
+    onInit: (ws: WebSocket) => { client = new Client(ws) }
+  })
+  client!.welcome = await client!.next('welcome')
+  if (defaultRoom) await client!.next('joined')
+  return client!
+}
