@@ -3,6 +3,8 @@
  * The only module that touches `ws`: everything above it speaks in connections and strings.
  */
 import { randomUUID } from 'node:crypto'
+import { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import type { WebSocket, RawData } from 'ws'
 import { CloseCode, MAX_PENDING_FRAMES } from './constants.js'
@@ -23,6 +25,21 @@ export interface ConnectionEvents {
 
 /** One unit of this connection's work: handling a frame, or a host's join/leave on it. */
 export type Task = () => Promise<void> | void
+
+/**
+ * `injectWS` runs a socket over an in-memory duplex that, unlike a `net.Socket`, does not destroy
+ * itself once both directions have ended, so `ws` would wait its 30 s close timeout for a 'close'
+ * that never comes and a host's tests would see members that already left. Destroy it as a TCP
+ * socket would. Real sockets are left alone.
+ */
+function settleInMemoryTransport (socket: WebSocket): void {
+  const transport = (socket as unknown as { _socket?: Duplex })._socket
+  if (transport === undefined || transport instanceof Socket) return
+  let ended = 0
+  const settle = (): void => { if (++ended === 2) transport.destroy() }
+  transport.once('end', settle)
+  transport.once('finish', settle)
+}
 
 export class Connection {
   /** Unique to this connection, also across processes (a random UUID). */
@@ -66,6 +83,7 @@ export class Connection {
       this.closed = true
       events.onClose(this, code)
     })
+    settleInMemoryTransport(socket)
   }
 
   /**
