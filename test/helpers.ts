@@ -98,13 +98,15 @@ export interface BuildOptions extends Partial<ChatPluginOptions> {
   server?: FastifyServerOptions
   /** Runs on the instance before the plugin is registered. */
   before?: (app: FastifyInstance) => Promise<void> | void
+  /** Runs on the instance after the plugin is registered, before `ready()`. */
+  after?: (app: FastifyInstance) => Promise<void> | void
   /** Don't add `jwt` to the options. */
   noJwt?: boolean
 }
 
 /** A Fastify app with the plugin, closed when the test ends. */
 export async function build (t: Test, options: BuildOptions = {}): Promise<FastifyInstance> {
-  const { server, before, noJwt, ...chat } = options
+  const { server, before, after, noJwt, ...chat } = options
   const app = Fastify({ logger: false, ...server })
   t.after(() => app.close())
   if (before !== undefined) await before(app)
@@ -113,6 +115,7 @@ export async function build (t: Test, options: BuildOptions = {}): Promise<Fasti
     heartbeatInterval: 0,
     ...chat
   } as ChatPluginOptions)
+  if (after !== undefined) await after(app)
   await app.ready()
   return app
 }

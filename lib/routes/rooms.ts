@@ -1,6 +1,8 @@
 /** The REST room endpoints: HTTP in, `app.chat` calls, JSON out. Every route has its schemas. */
-import { Type, type Static } from '@sinclair/typebox'
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { FastifyInstance } from 'fastify'
+import type { FastifyRouteSchemaDef } from 'fastify/types/schema.js'
 import { adminOnly } from '../auth.js'
 import { FST_CHAT_NOT_A_MEMBER, FST_CHAT_ROOM_NOT_FOUND } from '../errors.js'
 import type { ResolvedOptions } from '../options.js'
@@ -42,7 +44,22 @@ export interface RoomsRouteOptions {
   chat: ChatRegistry
 }
 
+/**
+ * Validates with TypeBox's compiler instead of the host's Ajv, whose defaults (type coercion,
+ * removal of unknown properties) would turn `{"content":1}` into `"1"` and accept anything.
+ */
+function typeboxValidator ({ schema, httpPart }: FastifyRouteSchemaDef<TSchema>) {
+  const check = TypeCompiler.Compile(schema)
+  return (data: unknown) => {
+    if (check.Check(data)) return { value: data }
+    const first = check.Errors(data).First()
+    const where = first === undefined || first.path === '' ? '' : first.path
+    return { error: new Error(`${httpPart ?? 'request'}${where} ${first?.message ?? 'is invalid'}`) }
+  }
+}
+
 export async function roomsRoutes (fastify: FastifyInstance, { opts, chat }: RoomsRouteOptions): Promise<void> {
+  fastify.setValidatorCompiler(typeboxValidator)
   const admin = adminOnly(opts.isAdmin)
   const errors = { 400: ERROR, 401: ERROR }
 
