@@ -32,8 +32,8 @@ export class Dispatcher implements ConnectionEvents {
     // The bucket is charged on arrival, whatever the frame holds: it is the frame rate we limit.
     const verdict = conn.limiter === undefined ? 'ok' : conn.limiter.take(performance.now())
     if (verdict === 'close') {
-      conn.log.warn('rate limited too often: closing')
-      conn.close(CloseCode.POLICY, 'rate limit exceeded')
+      // Queued, so that the frames accepted before this one are still answered.
+      if (!conn.schedule(() => this.#rateLimitClose(conn))) this.#rateLimitClose(conn)
       return
     }
     const limited = verdict === 'limited'
@@ -43,6 +43,12 @@ export class Dispatcher implements ConnectionEvents {
         conn.close(CloseCode.POLICY, 'too many pending requests')
       }
     }
+  }
+
+  #rateLimitClose (conn: Connection): undefined {
+    if (conn.closed) return
+    conn.log.warn('rate limited too often: closing')
+    conn.close(CloseCode.POLICY, 'rate limit exceeded')
   }
 
   onClose (conn: Connection, code: number): void {

@@ -12,7 +12,7 @@ export class RateLimiter {
   readonly #maxViolations: number
   #tokens: number
   #last: number
-  // Times of the last maxViolations + 1 refusals, as a ring; made on the first refusal only.
+  // Times of the last maxViolations refusals, as a ring; made on the first refusal only.
   #violations: Float64Array | undefined
   #next = 0
 
@@ -39,10 +39,11 @@ export class RateLimiter {
   }
 
   #refuse (now: number): Verdict {
-    const size = this.#maxViolations + 1
+    const size = this.#maxViolations
+    if (size === 0) return 'close'
     const ring = this.#violations ??= new Float64Array(size).fill(-Infinity)
-    // The slot we overwrite holds the refusal `size` refusals ago: if it is within the window,
-    // this refusal makes more than maxViolations in it.
+    // The slot we overwrite holds the refusal maxViolations refusals ago: if it is within the
+    // window, this one makes more than maxViolations in it.
     const oldest = ring[this.#next]
     ring[this.#next] = now
     this.#next = (this.#next + 1) % size

@@ -62,7 +62,8 @@ export class Client {
       if (i !== -1) return this.queue.splice(i, 1)[0]
       const left = deadline - Date.now()
       if (left <= 0 || this.ws.readyState === WebSocket.CLOSED) {
-        throw new Error(`no frame matching ${String(match)} within ${ms} ms; queued: ${JSON.stringify(this.queue)}`)
+        const queued = JSON.stringify(this.queue)
+        throw new Error(`no frame matching ${String(match)} within ${ms} ms; queued: ${queued.length > 600 ? queued.slice(0, 600) + '...' : queued}`)
       }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left)
@@ -127,11 +128,20 @@ export async function build (t: Test, options: BuildOptions = {}): Promise<Fasti
 export async function connect (
   app: FastifyInstance,
   jwt: string = token(),
-  { path = '/chat', defaultRoom = true, headers }: { path?: string, defaultRoom?: boolean, headers?: Record<string, string> } = {}
+  { path = '/chat', defaultRoom = true, headers, pong = true }: {
+    path?: string
+    defaultRoom?: boolean
+    headers?: Record<string, string>
+    /** injectWS's client does not answer pings by itself; ours does unless this is false. */
+    pong?: boolean
+  } = {}
 ): Promise<Client> {
   let client: Client | undefined
   await app.injectWS(path, { headers: { authorization: `Bearer ${jwt}`, ...headers } }, {
-    onInit: (ws: WebSocket) => { client = new Client(ws) }
+    onInit: (ws: WebSocket) => {
+      client = new Client(ws)
+      if (pong) ws.on('ping', (data) => ws.pong(data))
+    }
   })
   client!.welcome = await client!.next('welcome')
   if (defaultRoom) await client!.next('joined')

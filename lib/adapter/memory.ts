@@ -52,7 +52,8 @@ export class MemoryAdapter implements ChatAdapter {
   }
 
   async close (): Promise<void> {
-    this.#node = undefined
+    // Nothing to release: the registry is the node's and is cleared by it. Queries after close
+    // keep answering (with nothing), as the registry is empty.
   }
 }
 

@@ -1,0 +1,99 @@
+import t from 'tap'
+import { RateLimiter } from '../lib/rate-limit.js'
+import { build, connect, token } from './helpers.js'
+
+t.test('a frame over maxPayload closes its sender with 1009; the others keep chatting', async (t) => {
+  const app = await build(t, { maxPayload: 1024 })
+  const a = await connect(app, token({ sub: 'alice' }))
+  const b = await connect(app, token({ sub: 'bob' }))
+  await a.next('userJoined')
+  a.send({ action: 'message', room: 'lobby', content: 'x'.repeat(2000) })
+  t.equal((await a.closed).code, 1009)
+  t.match(await b.next('userLeft'), { clientId: a.id, reason: 'closed' })
+  t.match(await b.request({ action: 'message', room: 'lobby', content: 'still fine' }), { type: 'ack' })
+  t.match(await b.next('message'), { content: 'still fine' })
+  t.equal(b.queue.find((f) => f.type === 'message'), undefined, 'nothing of the big frame reached b')
+  b.close()
+})
+
+t.test('the token bucket: RATE_LIMITED over the limit, then 1008 after too many', async (t) => {
+  const app = await build(t, { rateLimit: { perSecond: 0.001, burst: 3, maxViolations: 5 } })
+  const a = await connect(app, token({ sub: 'alice' }))
+  const b = await connect(app, token({ sub: 'bob' }))
+  for (let i = 0; i < 12; i++) a.send({ action: 'message', room: 'lobby', content: `m${i}`, ref: i })
+  for (let i = 0; i < 3; i++) t.match(await a.next('ack'), { ref: i }, `frame ${i} is within the burst`)
+  for (let i = 3; i < 8; i++) {
+    t.match(await a.next('error'), { code: 'RATE_LIMITED', ref: i }, `frame ${i} is refused`)
+  }
+  t.same(await a.closed, { code: 1008, reason: 'rate limit exceeded' }, 'the 6th refusal in a minute closes')
+  const got = []
+  for (let i = 0; i < 3; i++) got.push((await b.next('message')).content)
+  t.same(got, ['m0', 'm1', 'm2'], 'only the accepted frames were delivered')
+  await b.barrier()
+  t.equal(b.queue.find((f) => f.type === 'message'), undefined)
+  b.close()
+})
+
+t.test('the default bucket lets a burst of 40 through and refuses the 41st', async (t) => {
+  const app = await build(t)
+  const a = await connect(app)
+  for (let i = 0; i < 41; i++) a.send({ action: 'join', room: 'lobby', ref: i })
+  for (let i = 0; i < 40; i++) t.equal((await a.next((f) => f.ref === i)).type, 'joined')
+  // A few ms passed, far from the 50 ms a new token takes at 20 per second.
+  t.match(await a.next((f) => f.ref === 40), { type: 'error', code: 'RATE_LIMITED' })
+  a.close()
+})
+
+t.test('RateLimiter: refill, burst cap, and the sliding minute of refusals', async (t) => {
+  const r = new RateLimiter(20, 40, 100, 0)
+  for (let i = 0; i < 40; i++) t.equal(r.take(0), 'ok')
+  t.equal(r.take(0), 'limited')
+  t.equal(r.take(50), 'ok', 'one token after 50 ms at 20/s')
+  t.equal(r.take(50), 'limited')
+  t.equal(r.take(10_000_000), 'ok')
+  for (let i = 0; i < 39; i++) r.take(10_000_000)
+  t.equal(r.take(10_000_000), 'limited', 'the bucket never holds more than the burst')
+
+  const v = new RateLimiter(1, 1, 100, 0)
+  v.take(0)
+  for (let i = 1; i < 100; i++) t.equal(v.take(0), 'limited')
+  // 99 refusals so far, each at t=0; the bucket refills one token a second.
+  t.equal(v.take(0), 'limited', '100 refusals within the minute is not yet too many')
+  t.equal(v.take(0), 'close', 'the 101st is')
+  const slow = new RateLimiter(0.0001, 1, 2, 0)
+  slow.take(0)
+  t.equal(slow.take(0), 'limited')
+  t.equal(slow.take(30_000), 'limited')
+  t.equal(slow.take(61_000), 'limited', 'the first refusal has left the window')
+  t.equal(slow.take(62_000), 'close', 'three within the minute')
+  t.equal(new RateLimiter(1, 1, 0, 0).take(0), 'ok')
+})
+
+t.test('rateLimit: false turns the bucket off', async (t) => {
+  const app = await build(t, { rateLimit: false })
+  const a = await connect(app)
+  for (let i = 0; i < 100; i++) a.send({ action: 'join', room: 'lobby', ref: i })
+  for (let i = 0; i < 100; i++) t.equal((await a.next((f) => f.ref === i)).type, 'joined')
+  a.close()
+})
+
+t.test('a reader that lets frames pile up is closed with 1008; the room goes on', async (t) => {
+  const app = await build(t, { maxBufferedAmount: 64 * 1024, rateLimit: false })
+  const a = await connect(app, token({ sub: 'alice' }))
+  const slow = await connect(app, token({ sub: 'slow' }))
+  await a.next('userJoined')
+  slow.ws.pause()
+  const content = 'y'.repeat(2000)
+  // One at a time, so that only the paused reader falls behind.
+  for (let i = 0; i < 100; i++) {
+    a.send({ action: 'message', room: 'lobby', content, ref: i })
+    await a.next('ack')
+    await a.next('message')
+  }
+  slow.ws.resume()
+  t.same(await slow.closed, { code: 1008, reason: 'too slow: frames are piling up' })
+  const received = slow.queue.filter((f) => f.type === 'message').length
+  t.ok(received > 0 && received < 100, `the slow reader got ${received} of 100 messages before it was cut`)
+  t.match(await a.next('userLeft'), { userId: 'slow', reason: 'closed' })
+  a.close()
+})
