@@ -1,0 +1,58 @@
+// A small host API with the chat plugin: `npm start`. It reads PORT (default 3000), HOST
+// (default 127.0.0.1), JWT_SECRET (default: a development secret, with a warning) and LOG_LEVEL.
+import fastifyJwt from '@fastify/jwt'
+import Fastify from 'fastify'
+import chatPlugin from '../lib/index.js'
+
+const DEV_SECRET = 'fastify-chat-development-secret-do-not-use-in-production'
+
+async function main (): Promise<void> {
+  const port = Number(process.env.PORT ?? 3000)
+  const host = process.env.HOST ?? '127.0.0.1'
+  const app = Fastify({ logger: { level: process.env.LOG_LEVEL ?? 'info' } })
+
+  const secret = process.env.JWT_SECRET ?? DEV_SECRET
+  if (process.env.JWT_SECRET === undefined) {
+    app.log.warn('JWT_SECRET is not set: using a development secret. Never do this in production.')
+  }
+
+  // The host owns @fastify/jwt here (to sign the sample tokens); the plugin reuses it.
+  await app.register(fastifyJwt, { secret })
+  await app.register(chatPlugin, {})
+
+  // A route of the host's own, not guarded by the chat's auth.
+  app.get('/health', async () => ({ status: 'ok', chat: await app.chat.stats() }))
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      app.log.info({ signal }, 'shutting down')
+      app.close().then(() => process.exit(0), (err: unknown) => {
+        app.log.error({ err }, 'failed to close')
+        process.exit(1)
+      })
+    })
+  }
+
+  await app.listen({ port, host })
+  const alice = app.jwt.sign({ sub: 'alice', name: 'Alice' }, { expiresIn: '24h' })
+  const bob = app.jwt.sign({ sub: 'bob', name: 'Bob' }, { expiresIn: '24h' })
+  const base = `ws://${host}:${port}/chat`
+  console.log([
+    '',
+    'fastify-chat example is ready. Sample tokens (valid 24 hours):',
+    `  alice: ${alice}`,
+    `  bob:   ${bob}`,
+    '',
+    'Connect two terminal clients and chat:',
+    `  npm run client -- ${base} ${alice}`,
+    `  npm run client -- ${base} ${bob}`,
+    'or any WebSocket client:',
+    `  ${base}?token=<token>`,
+    ''
+  ].join('\n'))
+}
+
+main().catch((err: unknown) => {
+  console.error(err)
+  process.exit(1)
+})
