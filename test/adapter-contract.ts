@@ -1,0 +1,56 @@
+// The contract every ChatAdapter must meet, run against each implementation by its own test file.
+import type { Test } from 'tap'
+import type { AdapterNode, ChatAdapter } from '../lib/adapter/adapter.js'
+import { Registry, type Member } from '../lib/registry.js'
+
+interface Delivery { room: string, frame: string, except?: string }
+
+/** A node as the plugin would give it: a registry, and deliveries recorded instead of sent. */
+function fakeNode (): AdapterNode & { deliveries: Delivery[] } {
+  const deliveries: Delivery[] = []
+  return {
+    registry: new Registry(),
+    deliveries,
+    deliver (room, frame, except) { deliveries.push({ room, frame, except }) }
+  }
+}
+
+export function adapterContract (t: Test, name: string, create: () => ChatAdapter | Promise<ChatAdapter>): void {
+  t.test(`${name}: the ChatAdapter contract`, async (t) => {
+    const adapter = await create()
+    const node = fakeNode()
+    await adapter.init(node)
+    t.after(() => adapter.close())
+
+    const member = (clientId: string, userId: string, joinedAt: number): Member => ({ clientId, userId, joinedAt })
+    const join = async (room: string, m: Member) => { node.registry.add(room, m); return await adapter.join(room, m) }
+    const leave = async (room: string, clientId: string) => { node.registry.remove(room, clientId); return await adapter.leave(room, clientId) }
+
+    t.same(await adapter.rooms(), [])
+    t.equal(await adapter.room('a'), null)
+    t.same(await adapter.members('a'), [])
+
+    t.equal(await join('b', member('c1', 'u1', 1)), 1, 'join resolves the member count')
+    t.equal(await join('b', member('c2', 'u2', 2)), 2)
+    t.equal(await join('a', member('c1', 'u1', 3)), 1)
+    t.equal(await join('__proto__', member('c2', 'u2', 4)), 1)
+    t.same(await adapter.rooms(), [{ name: '__proto__', members: 1 }, { name: 'a', members: 1 }, { name: 'b', members: 2 }], 'sorted by code unit')
+    t.same(await adapter.room('b'), { name: 'b', members: 2 })
+    t.same(await adapter.members('b'), [
+      { clientId: 'c1', userId: 'u1', joinedAt: 1 },
+      { clientId: 'c2', userId: 'u2', joinedAt: 2 }
+    ], 'in join order')
+
+    await adapter.publish('b', '{"x":1}', 'c1')
+    await adapter.publish('a', '{"x":2}')
+    t.same(node.deliveries, [
+      { room: 'b', frame: '{"x":1}', except: 'c1' },
+      { room: 'a', frame: '{"x":2}', except: undefined }
+    ], 'publish reaches the local node once per frame, with the exception')
+
+    t.equal(await leave('b', 'c1'), 1, 'leave resolves the remaining count')
+    t.equal(await leave('b', 'c2'), 0)
+    t.equal(await adapter.room('b'), null, 'an empty room is gone')
+    t.same((await adapter.rooms()).map((r) => r.name), ['__proto__', 'a'])
+  })
+}

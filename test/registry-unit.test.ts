@@ -1,0 +1,27 @@
+import t from 'tap'
+import { Registry } from '../lib/registry.js'
+
+t.test('Registry: indexed both ways, empty rooms and clients disappear', async (t) => {
+  const r = new Registry()
+  t.equal(r.add('x', { clientId: 'a', userId: 'u', joinedAt: 1 }), true)
+  t.equal(r.add('x', { clientId: 'a', userId: 'u', joinedAt: 2 }), false, 'no duplicate membership')
+  t.equal(r.add('constructor', { clientId: 'a', userId: 'u', joinedAt: 3 }), true)
+  t.equal(r.add('x', { clientId: 'b', userId: 'v', joinedAt: 4 }), true)
+  t.same(r.roomsOf('a').sort(), ['constructor', 'x'])
+  t.equal(r.roomCountOf('a'), 2)
+  t.equal(r.count('x'), 2)
+  t.equal(r.count('toString'), 0)
+  t.equal(r.has('toString', 'a'), false)
+  t.equal(r.memberCount, 3)
+  t.equal(r.roomCount, 2)
+  t.match(r.remove('x', 'a'), { clientId: 'a', joinedAt: 1 })
+  t.equal(r.remove('x', 'a'), undefined)
+  t.equal(r.remove('nowhere', 'a'), undefined)
+  t.same(r.roomsOf('a'), ['constructor'])
+  r.remove('constructor', 'a')
+  t.same(r.roomsOf('a'), [])
+  t.equal(r.roomCount, 1)
+  r.remove('x', 'b')
+  t.equal(r.roomCount, 0)
+  t.same([...r.rooms()], [])
+})
