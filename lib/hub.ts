@@ -63,10 +63,6 @@ export class ChatHub implements AdapterNode {
     } satisfies ChatRegistry)
   }
 
-  get closing (): boolean {
-    return this.#closing
-  }
-
   /** Starts pinging every connection; a connection that has not answered the previous ping is terminated. */
   startHeartbeat (): void {
     const interval = this.#opts.heartbeatInterval
