@@ -1,0 +1,249 @@
+// `npm run bench`: the plugin beside its baselines in one run, each server pinned to CPU 0 and
+// the load generator to CPU 1 (taskset), all on 127.0.0.1, repetitions interleaved. Writes a
+// markdown table of medians (min-max) and ratios to bench/results.md and prints it.
+//
+//   npm run bench -- [--reps 3] [--only plugin,floor-frame] [--sessions fanout1,fanout10,idle,setup]
+//                    [--idle 10000] [--setup 5000] [--duration 3000]
+import { spawn, type ChildProcess } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import type { FanoutRun, Job } from './loadgen.js'
+
+const { values: args } = parseArgs({
+  options: {
+    reps: { type: 'string', default: '3' },
+    only: { type: 'string' },
+    sessions: { type: 'string', default: 'fanout1,fanout10,idle,setup' },
+    idle: { type: 'string', default: '10000' },
+    setup: { type: 'string', default: '5000' },
+    duration: { type: 'string', default: '3000' },
+    out: { type: 'string', default: join(__dirname, 'results.md') }
+  }
+})
+
+interface Target { name: string, script: string, dialect: 'json' | 'socketio', env?: Record<string, string> }
+const TARGETS: Target[] = [
+  { name: 'floor-coalesce', script: 'ws.ts', dialect: 'json', env: { BENCH_MODE: 'coalesce' } },
+  { name: 'floor-frame', script: 'ws.ts', dialect: 'json', env: { BENCH_MODE: 'frame' } },
+  { name: 'ws', script: 'ws.ts', dialect: 'json', env: { BENCH_MODE: 'plain' } },
+  { name: 'fastify-naive', script: 'fastify-naive.ts', dialect: 'json' },
+  { name: 'socket.io', script: 'socketio.ts', dialect: 'socketio' },
+  { name: 'plugin', script: 'plugin.ts', dialect: 'json' }
+]
+const targets = args.only === undefined ? TARGETS : TARGETS.filter((t) => args.only!.split(',').includes(t.name))
+const sessions = args.sessions!.split(',')
+const reps = Number(args.reps)
+const duration = Number(args.duration)
+const idleClients = Number(args.idle)
+const setupClients = Number(args.setup)
+const pinned = cpus().length >= 2
+const TSX = ['--import', 'tsx']
+
+function node (cpu: number, argv: string[], env: Record<string, string> = {}): ChildProcess {
+  const cmd = pinned ? 'taskset' : process.execPath
+  const full = pinned ? ['-c', String(cpu), process.execPath, ...argv] : argv
+  return spawn(cmd, full, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...env } })
+}
+
+function message<T> (child: ChildProcess, type: string, timeoutMs = 180_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "${type}" within ${timeoutMs} ms`)), timeoutMs)
+    const onMessage = (m: any): void => {
+      if (m?.type !== type) return
+      clearTimeout(timer)
+      child.off('message', onMessage)
+      child.off('exit', onExit)
+      resolve(m as T)
+    }
+    const onExit = (code: number): void => { clearTimeout(timer); reject(new Error(`exited with ${code} before "${type}"`)) }
+    child.on('message', onMessage)
+    child.once('exit', onExit)
+  })
+}
+
+async function startServer (target: Target): Promise<{ child: ChildProcess, port: number }> {
+  const child = node(0, ['--expose-gc', ...TSX, join(__dirname, 'servers', target.script)], target.env)
+  const { port } = await message<{ port: number }>(child, 'ready', 30_000)
+  return { child, port }
+}
+
+async function stop (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGKILL')
+  await exited
+}
+
+async function loadgen (job: Job): Promise<any[]> {
+  const child = node(1, [...TSX, join(__dirname, 'loadgen.ts')])
+  child.send(job)
+  try {
+    return (await message<{ results: any[] }>(child, 'result')).results
+  } finally {
+    await stop(child)
+  }
+}
+
+async function memory (server: ChildProcess): Promise<{ rss: number, heapUsed: number }> {
+  server.send({ type: 'mem' })
+  return await message(server, 'mem', 30_000)
+}
+
+// results[metric][target] = values over repetitions
+const results = new Map<string, Map<string, number[]>>()
+const saturation = new Map<string, Map<string, number[]>>()
+function record (metric: string, target: string, value: number, table = results): void {
+  if (!Number.isFinite(value)) return
+  let byTarget = table.get(metric)
+  if (byTarget === undefined) table.set(metric, byTarget = new Map())
+  let values = byTarget.get(target)
+  if (values === undefined) byTarget.set(target, values = [])
+  values.push(value)
+}
+
+const fanoutRuns = (withExtras: boolean): FanoutRun[] => [
+  { name: 'A', inFlight: 32, warmupMs: 1000, durationMs: duration },
+  ...(withExtras
+    ? [
+        { name: 'A1', inFlight: 1, warmupMs: 500, durationMs: duration },
+        { name: 'B', rate: 100, warmupMs: 1000, durationMs: Math.max(duration, 5000) }
+      ]
+    : [])
+]
+
+async function session (name: string, target: Target): Promise<void> {
+  const { child, port } = await startServer(target)
+  const serverPid = child.pid!
+  try {
+    if (name === 'fanout1' || name === 'fanout10') {
+      const one = name === 'fanout1'
+      const shape = one ? '1x1000' : '10x100'
+      const out = await loadgen({ kind: 'fanout', port, dialect: target.dialect, serverPid, rooms: one ? 1 : 10, perRoom: one ? 1000 : 100, runs: fanoutRuns(one) })
+      for (const r of out) {
+        if (r.name === 'B') {
+          record('B p50 ms (1x1000, 100 msg/s)', target.name, r.p50)
+          record('B p99 ms (1x1000, 100 msg/s)', target.name, r.p99)
+          record('B max ms (1x1000, 100 msg/s)', target.name, r.max)
+          continue
+        }
+        const label = `${r.name} ${shape}${r.name === 'A1' ? ' (1 in flight)' : ' (32 in flight)'}`
+        record(`${label} deliveries/s`, target.name, r.perSecond)
+        record(`${label} CPU µs/delivery`, target.name, r.cpuPerDelivery)
+        record(`${label} server CPU`, target.name, r.serverUtil, saturation)
+        record(`${label} loadgen CPU`, target.name, r.loadgenUtil, saturation)
+      }
+    } else if (name === 'idle') {
+      const before = await memory(child)
+      const perProcess = 9_500
+      const gens: ChildProcess[] = []
+      let offset = 0
+      while (offset < idleClients) {
+        const n = Math.min(perProcess, idleClients - offset)
+        const gen = node(1, [...TSX, join(__dirname, 'loadgen.ts')])
+        gen.send({ kind: 'idle', port, dialect: target.dialect, clients: n, rooms: 100, offset } satisfies Job)
+        gens.push(gen)
+        offset += n
+      }
+      try {
+        await Promise.all(gens.map((g) => message(g, 'held')))
+        const after = await memory(child)
+        record(`C heap KiB/connection (${idleClients} idle)`, target.name, (after.heapUsed - before.heapUsed) / idleClients / 1024)
+        record(`C RSS KiB/connection (${idleClients} idle)`, target.name, (after.rss - before.rss) / idleClients / 1024)
+      } finally {
+        for (const g of gens) { g.send('release'); await stop(g) }
+      }
+    } else if (name === 'setup') {
+      const [r] = await loadgen({ kind: 'setup', port, dialect: target.dialect, serverPid, clients: setupClients, concurrency: 50 })
+      record(`D setup CPU µs/connection (${setupClients})`, target.name, r.cpuPerConnection)
+      record(`D setup server CPU`, target.name, r.serverUtil, saturation)
+      record(`D setup loadgen CPU`, target.name, r.loadgenUtil, saturation)
+    }
+  } finally {
+    await stop(child)
+  }
+}
+
+const median = (v: number[]) => { const s = [...v].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2 }
+function fmt (x: number): string {
+  if (x >= 10000) return Math.round(x).toLocaleString('en-US')
+  if (x >= 100) return x.toFixed(0)
+  if (x >= 10) return x.toFixed(1)
+  return x.toFixed(2)
+}
+
+/** The baseline each metric is compared with, as the targets name it. */
+function baselineOf (metric: string): string {
+  if (metric.startsWith('A ')) return 'floor-coalesce'
+  if (metric.startsWith('A1') || metric.startsWith('B ')) return 'floor-frame'
+  return 'ws'
+}
+
+function table (): string {
+  const names = targets.map((t) => t.name)
+  const lines = [
+    `| metric | ${names.join(' | ')} |`,
+    `|---|${names.map(() => '---').join('|')}|`
+  ]
+  for (const [metric, byTarget] of results) {
+    const base = byTarget.get(baselineOf(metric))
+    const baseMedian = base === undefined ? undefined : median(base)
+    const cells = names.map((n) => {
+      const v = byTarget.get(n)
+      if (v === undefined || v.length === 0) return '-'
+      const m = median(v)
+      const range = v.length > 1 ? ` (${fmt(Math.min(...v))}-${fmt(Math.max(...v))})` : ''
+      const ratio = baseMedian !== undefined && n !== baselineOf(metric) ? ` **${(m / baseMedian).toFixed(2)}x**` : ''
+      return `${fmt(m)}${range}${ratio}`
+    })
+    lines.push(`| ${metric} | ${cells.join(' | ')} |`)
+  }
+  lines.push('', 'CPU use during each measured window (1.00 = one core saturated): server / load generator', '')
+  lines.push(`| window | ${names.join(' | ')} |`, `|---|${names.map(() => '---').join('|')}|`)
+  const windows = new Set([...saturation.keys()].map((k) => k.replace(/ (server|loadgen) CPU$/, '')))
+  for (const w of windows) {
+    const s = saturation.get(`${w} server CPU`); const l = saturation.get(`${w} loadgen CPU`)
+    lines.push(`| ${w} | ${names.map((n) => {
+      const sv = s?.get(n); const lv = l?.get(n)
+      return sv === undefined ? '-' : `${median(sv).toFixed(2)} / ${lv === undefined ? '-' : median(lv).toFixed(2)}`
+    }).join(' | ')} |`)
+  }
+  return lines.join('\n')
+}
+
+async function main (): Promise<void> {
+  const started = new Date()
+  console.log(`fastify-chat benchmark: ${reps} repetition(s), sessions ${sessions.join(', ')}, targets ${targets.map((t) => t.name).join(', ')}${pinned ? '' : ' (NOT pinned: fewer than 2 CPUs)'}`)
+  for (let rep = 0; rep < reps; rep++) {
+    for (const name of sessions) {
+      // Rotate the order each repetition so that no target always runs first or last.
+      const order = targets.map((_, i) => targets[(i + rep) % targets.length])
+      for (const target of order) {
+        process.stdout.write(`  rep ${rep + 1}/${reps} ${name} ${target.name} ... `)
+        const t0 = Date.now()
+        try {
+          await session(name, target)
+          console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s`)
+        } catch (err) {
+          console.log(`FAILED: ${(err as Error).message}`)
+        }
+      }
+    }
+  }
+  const header = [
+    `# fastify-chat benchmark results`,
+    '',
+    `${started.toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), ` +
+      `${reps} interleaved repetition(s): median (min-max) and, in bold, the ratio to the baseline the targets name ` +
+      '(A: floor-coalesce; A1 and B: floor-frame; C and D: ws). Lower is better for CPU, latency and memory; higher for deliveries/s.',
+    `Command: \`npm run bench -- ${process.argv.slice(2).join(' ')}\`. Servers pinned to CPU 0, the load generator to CPU 1.`,
+    'The plugin runs with every feature on; its rate limit is raised to 1,000,000 frames/s (burst 1,000,000) so that the publisher may send as fast as the room drains, and still runs.',
+    ''
+  ].join('\n')
+  const text = `${header}\n${table()}\n`
+  writeFileSync(args.out!, text)
+  console.log(`\n${text}\nwritten to ${args.out}`)
+}
+
+void main()
