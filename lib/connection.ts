@@ -1,18 +1,20 @@
 /**
- * One client socket: its identity, a safe `send`, backpressure, heartbeat state and closing.
- * The only module that touches `ws`: everything above it speaks in connections and strings.
+ * One client socket: its identity, a safe send with backpressure and per-turn coalescing,
+ * heartbeat state, its request queue and closing. The only module that touches `ws`: everything
+ * above it speaks in connections, strings and pre-built frames.
  */
 import { randomUUID } from 'node:crypto'
 import { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
-import type { WebSocket, RawData } from 'ws'
+import WebSocket, { type RawData } from 'ws'
 import { CloseCode, MAX_PENDING_FRAMES } from './constants.js'
 import type { RateLimiter } from './rate-limit.js'
 import type { ChatUser } from './types.js'
 
 // ws.readyState values, named here so nothing else needs ws.
 const OPEN = 1
+const CLOSED = 3
 
 export interface ConnectionEvents {
   /** A frame arrived (text or binary). Called synchronously from the socket's 'message' event. */
@@ -26,19 +28,82 @@ export interface ConnectionEvents {
 /** One unit of this connection's work: handling a frame, or a host's join/leave on it. */
 export type Task = () => Promise<void> | void
 
+/** A complete, unmasked WebSocket text frame (header and payload in one buffer). */
+export type Frame = Buffer & { readonly __frame: true }
+
+// ws builds frames with its Sender at run time; @types/ws does not describe it.
+const { Sender } = WebSocket as unknown as { Sender: { frame (data: Buffer, options: object): Buffer[] } }
+const FRAME_OPTIONS = Object.freeze({ fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false })
+
+/**
+ * Builds the WebSocket frame of a text message once, so that a broadcast writes the same bytes
+ * to every member instead of asking `ws` to encode and frame it again for each.
+ */
+export function textFrame (text: string): Frame {
+  const parts = Sender.frame(Buffer.from(text), FRAME_OPTIONS)
+  return (parts.length === 1 ? parts[0] : Buffer.concat(parts)) as Frame
+}
+
+/** The payload of a frame built by `textFrame`. */
+function payloadOf (frame: Frame): Buffer {
+  const len = frame[1] & 0x7f
+  return frame.subarray(len < 126 ? 2 : len === 126 ? 4 : 10)
+}
+
+// Coalescing: the first frame for a socket in an event-loop turn corks it; every corked socket
+// is uncorked once, at the end of the turn (setImmediate runs in the same loop iteration), so
+// all the frames a socket gets in one turn leave in one writev and none waits past its turn.
+const corked: Connection[] = []
+let flushScheduled = false
+function flush (): void {
+  flushScheduled = false
+  for (let i = 0; i < corked.length; i++) corked[i].uncork()
+  corked.length = 0
+}
+
 /**
  * `injectWS` runs a socket over an in-memory duplex that, unlike a `net.Socket`, does not destroy
  * itself once both directions have ended, so `ws` would wait its 30 s close timeout for a 'close'
  * that never comes and a host's tests would see members that already left. Destroy it as a TCP
  * socket would. Real sockets are left alone.
  */
-function settleInMemoryTransport (socket: WebSocket): void {
-  const transport = (socket as unknown as { _socket?: Duplex })._socket
-  if (transport === undefined || transport instanceof Socket) return
+function settleInMemoryTransport (transport: Duplex): void {
+  if (transport instanceof Socket) return
   let ended = 0
   const settle = (): void => { if (++ended === 2) transport.destroy() }
   transport.once('end', settle)
   transport.once('finish', settle)
+}
+
+// Listeners shared by every socket (`this` is the socket), so that a connection costs no closures.
+const kConnection = Symbol('fastify-chat.connection')
+type Tagged = WebSocket & { [kConnection]: Connection }
+function onMessage (this: WebSocket, data: RawData, isBinary: boolean): void {
+  const conn = (this as Tagged)[kConnection]
+  conn.events.onFrame(conn, data, isBinary)
+}
+function onPong (this: WebSocket): void {
+  (this as Tagged)[kConnection].alive = true
+}
+function onClose (this: WebSocket, code: number): void {
+  const conn = (this as Tagged)[kConnection]
+  conn.closed = true
+  conn.events.onClose(conn, code)
+}
+function onError (this: WebSocket, err: Error): void {
+  // ws follows every error with 'close', where the connection is cleaned up.
+  (this as Tagged)[kConnection].log.debug({ err }, 'socket error')
+}
+
+export interface ConnectionOptions {
+  user: ChatUser
+  /** The plugin's logger; the connection's child logger is made on first use. */
+  log: FastifyBaseLogger
+  /** Id of the upgrade request, for the logs. */
+  reqId: string
+  limiter: RateLimiter | undefined
+  maxBuffered: number
+  events: ConnectionEvents
 }
 
 export class Connection {
@@ -46,61 +111,107 @@ export class Connection {
   readonly id: string = randomUUID()
   readonly userId: string
   readonly user: ChatUser
-  readonly log: FastifyBaseLogger
   /** The connection's token bucket, if rate limiting is on. */
   readonly limiter: RateLimiter | undefined
+  readonly events: ConnectionEvents
   /** Whether the peer answered the last ping. */
   alive = true
   /** Set once the socket is closing or closed: nothing more is sent. */
   closed = false
-  // Tasks waiting while an earlier one is in flight (an async registry call).
-  readonly #pending: Task[] = []
-  #busy = false
-  readonly #events: ConnectionEvents
 
   readonly #socket: WebSocket
+  // The transport under ws, written directly with pre-built frames; undefined when ws must frame
+  // (an extension such as permessage-deflate was negotiated).
+  readonly #raw: Duplex | undefined
   readonly #maxBuffered: number
+  #corked = false
+  // Tasks waiting while an earlier one is in flight (an async registry call); made when needed.
+  #pending: Task[] | undefined
+  #busy = false
+  #log: FastifyBaseLogger | undefined
+  readonly #baseLog: FastifyBaseLogger
+  readonly #reqId: string
 
-  constructor (
-    socket: WebSocket,
-    user: ChatUser,
-    log: FastifyBaseLogger,
-    limiter: RateLimiter | undefined,
-    maxBuffered: number,
-    events: ConnectionEvents
-  ) {
+  constructor (socket: WebSocket, options: ConnectionOptions) {
     this.#socket = socket
-    this.user = user
-    this.userId = user.sub
-    this.limiter = limiter
-    this.#maxBuffered = maxBuffered
-    this.#events = events
-    this.log = log.child({ clientId: this.id, userId: this.userId })
-    // Listeners are attached synchronously, before any await, so no frame is missed.
-    socket.on('message', (data, isBinary) => events.onFrame(this, data, isBinary))
-    socket.on('pong', () => { this.alive = true })
-    socket.once('close', (code) => {
-      this.closed = true
-      events.onClose(this, code)
-    })
-    settleInMemoryTransport(socket)
+    this.user = options.user
+    this.userId = options.user.sub
+    this.limiter = options.limiter
+    this.events = options.events
+    this.#maxBuffered = options.maxBuffered
+    this.#baseLog = options.log
+    this.#reqId = options.reqId
+    const transport = (socket as unknown as { _socket?: Duplex })._socket
+    this.#raw = socket.extensions === '' ? transport : undefined
+
+    const tagged = socket as Tagged
+    tagged[kConnection] = this
+    // @fastify/websocket's error listener holds the upgrade's request and reply for the socket's
+    // whole life (several KiB per connection); ours logs and lets 'close' clean up.
+    socket.removeAllListeners('error')
+    socket.on('error', onError)
+    // Attached synchronously, before any await, so no frame is missed.
+    socket.on('message', onMessage)
+    socket.on('pong', onPong)
+    socket.once('close', onClose)
+    if (transport !== undefined) {
+      // The HTTP response object of the upgrade stays attached to the socket (and through it the
+      // request); nothing will be written with it again.
+      const response = (transport as { _httpMessage?: { detachSocket?: (s: unknown) => void } })._httpMessage
+      response?.detachSocket?.(transport)
+      settleInMemoryTransport(transport)
+    }
+  }
+
+  /** A child logger with `clientId`, `userId` and `reqId`, made on first use. */
+  get log (): FastifyBaseLogger {
+    return this.#log ??= this.#baseLog.child({ reqId: this.#reqId, clientId: this.id, userId: this.userId })
+  }
+
+  /** Sends one text message (encoded and framed for this socket alone). */
+  send (data: string): boolean {
+    return this.sendFrame(textFrame(data))
   }
 
   /**
-   * Sends one text frame. A Buffer is sent as is (a broadcast encodes its frame once and hands
-   * every member the same Buffer). A reader that lets more than `maxBufferedAmount` bytes pile up
-   * is closed with 1008: one slow client must not make the server hold a room's traffic.
+   * Writes a pre-built frame, coalesced with the other frames of this turn. A reader that lets
+   * more than `maxBufferedAmount` bytes pile up is closed with 1008: one slow client must not make
+   * the server hold a room's traffic.
    */
-  send (data: string | Buffer): boolean {
+  sendFrame (frame: Frame): boolean {
+    if (this.closed) return false
     const socket = this.#socket
-    if (this.closed || socket.readyState !== OPEN) return false
-    if (socket.bufferedAmount > this.#maxBuffered) {
-      this.log.warn({ bufferedAmount: socket.bufferedAmount }, 'closing a client too slow to read its frames')
-      this.close(CloseCode.POLICY, 'too slow: frames are piling up')
-      return false
+    if (socket.readyState !== OPEN) return false
+    const raw = this.#raw
+    if (raw === undefined) {
+      if (socket.bufferedAmount > this.#maxBuffered) return this.#tooSlow(socket.bufferedAmount)
+      socket.send(payloadOf(frame), { binary: false })
+      return true
     }
-    socket.send(data, { binary: false })
+    if (raw.writableLength > this.#maxBuffered) return this.#tooSlow(raw.writableLength)
+    if (!this.#corked) {
+      this.#corked = true
+      raw.cork()
+      corked.push(this)
+      if (!flushScheduled) {
+        flushScheduled = true
+        setImmediate(flush)
+      }
+    }
+    raw.write(frame)
     return true
+  }
+
+  /** Ends this turn's coalescing (called by the flush). */
+  uncork (): void {
+    this.#corked = false
+    this.#raw!.uncork()
+  }
+
+  #tooSlow (buffered: number): false {
+    this.log.warn({ bufferedAmount: buffered }, 'closing a client too slow to read its frames')
+    this.close(CloseCode.POLICY, 'too slow: frames are piling up')
+    return false
   }
 
   /**
@@ -112,8 +223,9 @@ export class Connection {
   schedule (task: Task): boolean {
     if (this.closed) return false
     if (this.#busy) {
-      if (this.#pending.length >= MAX_PENDING_FRAMES) return false
-      this.#pending.push(task)
+      const pending = this.#pending ??= []
+      if (pending.length >= MAX_PENDING_FRAMES) return false
+      pending.push(task)
       return true
     }
     this.#run(task)
@@ -130,24 +242,24 @@ export class Connection {
       return
     }
     if (result === undefined) this.#next()
-    else result.then(this.#next, (err: unknown) => this.#fail(err))
+    else result.then(() => this.#next(), (err: unknown) => this.#fail(err))
   }
 
-  readonly #next = (): void => {
+  #next (): void {
     this.#busy = false
-    const task = this.#pending.shift()
+    const task = this.#pending?.shift()
     if (task !== undefined && !this.closed) this.#run(task)
   }
 
   #fail (err: unknown): void {
     this.#busy = false
-    this.#pending.length = 0
-    this.#events.onTaskError(this, err)
+    if (this.#pending !== undefined) this.#pending.length = 0
+    this.events.onTaskError(this, err)
   }
 
   /** Calls `listener` once the socket has fully closed (at once if it already has). */
   onceClosed (listener: () => void): void {
-    if (this.#socket.readyState === 3) listener()
+    if (this.#socket.readyState === CLOSED) listener()
     else this.#socket.once('close', () => listener())
   }
 
@@ -173,6 +285,6 @@ export class Connection {
 
   /** Whether the socket has fully closed. */
   get isClosed (): boolean {
-    return this.#socket.readyState === 3
+    return this.#socket.readyState === CLOSED
   }
 }

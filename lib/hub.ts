@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { AdapterNode, ChatAdapter } from './adapter/adapter.js'
-import type { Connection } from './connection.js'
+import { textFrame, type Connection } from './connection.js'
 import { CLOSE_GRACE_MS, CloseCode, ROOM_REGEXP, SERVER_SENDER, type LeaveReason } from './constants.js'
 import {
   FST_CHAT_CLIENT_NOT_FOUND, FST_CHAT_CLOSING, FST_CHAT_INVALID_CLOSE_CODE, FST_CHAT_INVALID_CLOSE_REASON,
@@ -20,6 +20,11 @@ import { Registry, type Member } from './registry.js'
 import type { ChatRegistry, ChatStats } from './types.js'
 
 export type JoinOutcome = 'joined' | 'already' | 'full'
+
+/** A membership of a local connection: the registry keeps the connection for delivery. */
+interface LocalMember extends Member {
+  readonly conn: Connection
+}
 
 function isCloseCode (code: unknown): code is number {
   return code === 1000 || code === 1001 || code === 1008 || code === 1011 ||
@@ -34,7 +39,7 @@ function shown (value: unknown): string {
 }
 
 export class ChatHub implements AdapterNode {
-  readonly registry = new Registry()
+  readonly registry = new Registry<LocalMember>()
   readonly connections = new Map<string, Connection>()
   /** The public `app.chat`. */
   readonly facade: ChatRegistry
@@ -93,15 +98,14 @@ export class ChatHub implements AdapterNode {
   }
 
   /** AdapterNode: writes one encoded frame to this process's members of a room. */
-  deliver (room: string, frame: string, except?: string): void {
+  deliver (room: string, text: string, except?: string): void {
     const members = this.registry.membersOf(room)
     if (members === undefined) return
-    // Encoded to bytes once: ws would otherwise convert the string again for every socket.
-    const data = Buffer.from(frame)
+    // Framed once for everyone: each member gets the same bytes, coalesced per turn.
+    const frame = textFrame(text)
     let sent = 0
-    for (const clientId of members.keys()) {
-      if (clientId === except) continue
-      if (this.connections.get(clientId)?.send(data) === true) sent++
+    for (const member of members.values()) {
+      if (member.clientId !== except && member.conn.sendFrame(frame)) sent++
     }
     this.#messagesOut += sent
   }
@@ -127,13 +131,15 @@ export class ChatHub implements AdapterNode {
       return 'already'
     }
     if (this.registry.roomCountOf(conn.id) >= this.#opts.maxRoomsPerConnection) return 'full'
-    const member: Member = { clientId: conn.id, userId: conn.userId, joinedAt: Date.now() }
+    const member: LocalMember = { clientId: conn.id, userId: conn.userId, joinedAt: Date.now(), conn }
     this.registry.add(room, member)
     const members = await this.#adapter.join(room, member)
     // Closed meanwhile: its close handler already took it out of the room and said so.
     if (conn.closed) return 'joined'
     this.send(conn, withRef({ type: 'joined', room, members }, ref))
-    await this.#adapter.publish(room, encode({ type: 'userJoined', room, clientId: conn.id, userId: conn.userId }), conn.id)
+    if (members <= this.#opts.presenceLimit) {
+      await this.#adapter.publish(room, encode({ type: 'userJoined', room, clientId: conn.id, userId: conn.userId }), conn.id)
+    }
     conn.log.debug({ room }, 'joined')
     return 'joined'
   }
@@ -147,7 +153,10 @@ export class ChatHub implements AdapterNode {
       if (reason === 'removed') left.reason = 'removed'
       this.send(conn, withRef(left, ref))
     }
-    await this.#adapter.publish(room, encode({ type: 'userLeft', room, clientId: conn.id, userId: conn.userId, reason }))
+    // Counted with the leaver, as a join is counted with the joiner.
+    if (members + 1 <= this.#opts.presenceLimit) {
+      await this.#adapter.publish(room, encode({ type: 'userLeft', room, clientId: conn.id, userId: conn.userId, reason }))
+    }
     conn.log.debug({ room, reason }, 'left')
     return true
   }

@@ -18,6 +18,8 @@ export interface ResolvedOptions {
   readonly rateLimit: Readonly<Required<Exclude<ChatPluginOptions['rateLimit'], false | undefined>>> | false
   readonly heartbeatInterval: number
   readonly maxBufferedAmount: number
+  /** Announce joins and leaves in rooms of at most this many members (Infinity: always, 0: never). */
+  readonly presenceLimit: number
   readonly isAdmin: (user: ChatUser, request: FastifyRequest) => boolean | Promise<boolean>
   readonly adapter: ChatAdapter | undefined
   readonly prefix: string | undefined
@@ -25,7 +27,7 @@ export interface ResolvedOptions {
 
 const KNOWN = new Set([
   'jwt', 'path', 'roomsPrefix', 'defaultRoom', 'maxPayload', 'maxMessageLength',
-  'maxRoomsPerConnection', 'rateLimit', 'heartbeatInterval', 'maxBufferedAmount', 'isAdmin',
+  'maxRoomsPerConnection', 'rateLimit', 'heartbeatInterval', 'maxBufferedAmount', 'presence', 'isAdmin',
   'adapter', 'prefix',
   // Fastify's own register options, passed along with ours
   'logLevel', 'logSerializers'
@@ -123,6 +125,11 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
     }
   }
   if (opts.prefix !== undefined) routePath('prefix', opts.prefix, '')
+  const presence = opts.presence ?? 100
+  let presenceLimit: number
+  if (presence === true) presenceLimit = Infinity
+  else if (presence === false) presenceLimit = 0
+  else presenceLimit = integer('presence', presence, 100, 1, 1e9)
 
   return Object.freeze({
     jwt,
@@ -135,6 +142,7 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
     rateLimit,
     heartbeatInterval: integer('heartbeatInterval', opts.heartbeatInterval, 30000, 0, MAX_TIMER_MS),
     maxBufferedAmount: integer('maxBufferedAmount', opts.maxBufferedAmount, 4 * 1024 * 1024, 1024, 2 ** 40),
+    presenceLimit,
     isAdmin: opts.isAdmin ?? defaultIsAdmin,
     adapter,
     prefix: opts.prefix

@@ -13,12 +13,16 @@ export interface Member {
   joinedAt: number
 }
 
-export class Registry {
-  readonly #rooms = new Map<string, Map<string, Member>>()
+/**
+ * @typeParam M what a membership holds: at least a `Member`; the plugin's registry also keeps the
+ * local connection there, so that a broadcast reaches it without another lookup.
+ */
+export class Registry<M extends Member = Member> {
+  readonly #rooms = new Map<string, Map<string, M>>()
   readonly #clients = new Map<string, Set<string>>()
 
   /** Adds a membership; returns false (and changes nothing) if it already exists. */
-  add (room: string, member: Member): boolean {
+  add (room: string, member: M): boolean {
     let members = this.#rooms.get(room)
     if (members === undefined) {
       members = new Map()
@@ -37,7 +41,7 @@ export class Registry {
   }
 
   /** Removes a membership; returns the removed member, or undefined if there was none. A room left empty is gone. */
-  remove (room: string, clientId: string): Member | undefined {
+  remove (room: string, clientId: string): M | undefined {
     const members = this.#rooms.get(room)
     const member = members?.get(clientId)
     if (member === undefined) return undefined
@@ -59,7 +63,7 @@ export class Registry {
   }
 
   /** The members of a room, live view: do not change it while iterating. */
-  membersOf (room: string): ReadonlyMap<string, Member> | undefined {
+  membersOf (room: string): ReadonlyMap<string, M> | undefined {
     return this.#rooms.get(room)
   }
 

@@ -55,6 +55,13 @@ export interface ChatPluginOptions {
    * one slow reader must not make the server buffer a room's traffic without bound. Default 4 MiB.
    */
   maxBufferedAmount?: number
+  /**
+   * When `userJoined`/`userLeft` are sent to a room's other members: `true` always, `false` never,
+   * or a number N: only while the room has at most N members (counted with the member who joins or
+   * leaves). Presence costs one frame per member per join, so 1,000 clients joining one room would
+   * be half a million frames; the default keeps big rooms cheap. Default 100.
+   */
+  presence?: boolean | number
   /** Who may use the changing REST endpoints. Default: the token's claims have `role: 'admin'`. */
   isAdmin?: (user: ChatUser, request: FastifyRequest) => boolean | Promise<boolean>
   /** Where membership lives and how messages reach other processes. Default: in memory, one process. */

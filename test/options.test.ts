@@ -30,6 +30,8 @@ t.test('a bad option fails register with a coded error naming it', async (t) => 
     ['heartbeatInterval', -5],
     ['heartbeatInterval', 2 ** 31],
     ['maxBufferedAmount', 10],
+    ['presence', 0],
+    ['presence', 'small'],
     ['isAdmin', true],
     ['adapter', {}],
     ['prefix', 'api'],

@@ -204,3 +204,22 @@ t.test('a connection is closed and leaves its rooms: others get userLeft with re
   t.equal((await app.chat.stats()).connections, 1)
   a.close()
 })
+
+t.test('presence: announced only in rooms up to the limit, or always, or never', async (t) => {
+  for (const [presence, expectJoins, expectLeave] of [[2, 1, false], [true, 2, true], [false, 0, false]] as const) {
+    const app = await build(t, { presence, defaultRoom: false })
+    const a = await connect(app, token({ sub: 'a' }), { defaultRoom: false })
+    const b = await connect(app, token({ sub: 'b' }), { defaultRoom: false })
+    const c = await connect(app, token({ sub: 'c' }), { defaultRoom: false })
+    for (const x of [a, b, c]) await x.request({ action: 'join', room: 'p' })
+    await c.request({ action: 'leave', room: 'p' }) // the room had 3 members
+    await a.barrier()
+    const joins = a.queue.filter((f) => f.type === 'userJoined').length
+    const leaves = a.queue.filter((f) => f.type === 'userLeft').length
+    t.equal(joins, expectJoins, `presence ${presence}: userJoined seen by the first member`)
+    t.equal(leaves, expectLeave ? 1 : 0, `presence ${presence}: userLeft from a room of 3`)
+    t.match(await b.request({ action: 'leave', room: 'p' }), { type: 'left', members: 1 }, 'joined/left counts are always sent')
+    a.close(); b.close(); c.close()
+    await app.close()
+  }
+})

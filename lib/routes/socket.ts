@@ -20,7 +20,14 @@ export async function socketRoute (fastify: FastifyInstance, { opts, dispatcher 
       ? undefined
       : new RateLimiter(rateLimit.perSecond, rateLimit.burst, rateLimit.maxViolations, performance.now())
     // The constructor attaches the socket's listeners synchronously: no frame can be missed.
-    const conn = new Connection(socket, chatUser(request), request.log, limiter, maxBufferedAmount, dispatcher)
+    const conn = new Connection(socket, {
+      user: chatUser(request),
+      log: fastify.log,
+      reqId: request.id,
+      limiter,
+      maxBuffered: maxBufferedAmount,
+      events: dispatcher
+    })
     dispatcher.open(conn)
   })
 }
