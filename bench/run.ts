@@ -3,7 +3,9 @@
 // markdown table of medians (min-max) and ratios to bench/results.md and prints it.
 //
 //   npm run bench -- [--reps 3] [--only plugin,floor-frame] [--sessions fanout1,fanout10,idle,setup]
-//                    [--idle 10000] [--setup 5000] [--duration 3000]
+//                    [--idle 10000] [--setup 5000] [--duration 3000] [--profile DIR]
+// With --profile, each server runs with --cpu-prof and writes its profile to DIR
+// (summarize one with `npx tsx bench/top-frames.ts FILE`).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
@@ -19,7 +21,8 @@ const { values: args } = parseArgs({
     idle: { type: 'string', default: '10000' },
     setup: { type: 'string', default: '5000' },
     duration: { type: 'string', default: '3000' },
-    out: { type: 'string', default: join(__dirname, 'results.md') }
+    out: { type: 'string', default: join(__dirname, 'results.md') },
+    profile: { type: 'string' }
   }
 })
 
@@ -64,7 +67,10 @@ function message<T> (child: ChildProcess, type: string, timeoutMs = 180_000): Pr
 }
 
 async function startServer (target: Target): Promise<{ child: ChildProcess, port: number }> {
-  const child = node(0, ['--expose-gc', ...TSX, join(__dirname, 'servers', target.script)], target.env)
+  // One folder per target; the main thread's profile is the largest file there (tsx's loader
+  // thread writes a small one beside it).
+  const prof = args.profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(args.profile, target.name)}`]
+  const child = node(0, ['--expose-gc', ...prof, ...TSX, join(__dirname, 'servers', target.script)], target.env)
   const { port } = await message<{ port: number }>(child, 'ready', 30_000)
   return { child, port }
 }
@@ -72,8 +78,11 @@ async function startServer (target: Target): Promise<{ child: ChildProcess, port
 async function stop (child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return
   const exited = new Promise((resolve) => child.once('exit', resolve))
-  child.kill('SIGKILL')
+  // SIGTERM first: a clean exit lets a profiled server write its profile.
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
   await exited
+  clearTimeout(timer)
 }
 
 async function loadgen (job: Job): Promise<any[]> {

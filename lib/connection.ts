@@ -50,15 +50,15 @@ function payloadOf (frame: Frame): Buffer {
   return frame.subarray(len < 126 ? 2 : len === 126 ? 4 : 10)
 }
 
-// Coalescing: the first frame for a socket in an event-loop turn corks it; every corked socket
-// is uncorked once, at the end of the turn (setImmediate runs in the same loop iteration), so
-// all the frames a socket gets in one turn leave in one writev and none waits past its turn.
-const corked: Connection[] = []
+// Coalescing: the frames a socket gets in one event-loop turn are held and written together at
+// the end of the turn (setImmediate runs in the same loop iteration): a lone frame with one
+// write, several with one writev. None waits past its turn.
+const queued: Connection[] = []
 let flushScheduled = false
 function flush (): void {
   flushScheduled = false
-  for (let i = 0; i < corked.length; i++) corked[i].uncork()
-  corked.length = 0
+  for (let i = 0; i < queued.length; i++) queued[i].flush()
+  queued.length = 0
 }
 
 /**
@@ -124,7 +124,8 @@ export class Connection {
   // (an extension such as permessage-deflate was negotiated).
   readonly #raw: Duplex | undefined
   readonly #maxBuffered: number
-  #corked = false
+  // This turn's frames: none, one, or several.
+  #queue: Frame | Frame[] | undefined
   // Tasks waiting while an earlier one is in flight (an async registry call); made when needed.
   #pending: Task[] | undefined
   #busy = false
@@ -189,23 +190,37 @@ export class Connection {
       return true
     }
     if (raw.writableLength > this.#maxBuffered) return this.#tooSlow(raw.writableLength)
-    if (!this.#corked) {
-      this.#corked = true
-      raw.cork()
-      corked.push(this)
+    const queue = this.#queue
+    if (queue === undefined) {
+      this.#queue = frame
+      queued.push(this)
       if (!flushScheduled) {
         flushScheduled = true
         setImmediate(flush)
       }
+    } else if (Array.isArray(queue)) {
+      queue.push(frame)
+    } else {
+      this.#queue = [queue, frame]
     }
-    raw.write(frame)
     return true
   }
 
-  /** Ends this turn's coalescing (called by the flush). */
-  uncork (): void {
-    this.#corked = false
-    this.#raw!.uncork()
+  /** Writes this turn's frames (called at the end of the turn, and before a close or a ping). */
+  flush (): void {
+    const queue = this.#queue
+    if (queue === undefined) return
+    this.#queue = undefined
+    const raw = this.#raw!
+    // Closing: ws has written (or is writing) its close frame; nothing may follow it.
+    if (this.#socket.readyState !== OPEN) return
+    if (!Array.isArray(queue)) {
+      raw.write(queue)
+      return
+    }
+    raw.cork()
+    for (let i = 0; i < queue.length; i++) raw.write(queue[i])
+    raw.uncork()
   }
 
   #tooSlow (buffered: number): false {
@@ -263,9 +278,10 @@ export class Connection {
     else this.#socket.once('close', () => listener())
   }
 
-  /** Starts the closing handshake; idempotent. */
+  /** Starts the closing handshake after the frames already sent; idempotent. */
   close (code: number, reason = ''): void {
     if (this.#socket.readyState >= 2) return
+    this.flush()
     this.closed = true
     this.#socket.close(code, reason)
   }
@@ -280,6 +296,7 @@ export class Connection {
   ping (): void {
     if (this.#socket.readyState !== OPEN) return
     this.alive = false
+    this.flush()
     this.#socket.ping()
   }
 

@@ -12,6 +12,8 @@ export function ready (port: number): void {
     process.send?.({ type: 'mem', rss: m.rss, heapUsed: m.heapUsed, external: m.external })
   })
   process.on('disconnect', () => process.exit(0))
+  // A clean exit writes the --cpu-prof profile.
+  process.on('SIGTERM', () => process.exit(0))
 }
 
 export const SECRET = process.env.BENCH_SECRET ?? 'bench-secret-bench-secret-bench-secret'
