@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto'
 import { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
-import WebSocket, { type RawData } from 'ws'
+import type { RawData, WebSocket } from 'ws'
 import { CloseCode, MAX_PENDING_FRAMES } from './constants.js'
 import type { RateLimiter } from './rate-limit.js'
 import type { ChatUser } from './types.js'
@@ -31,17 +31,28 @@ export type Task = () => Promise<void> | void
 /** A complete, unmasked WebSocket text frame (header and payload in one buffer). */
 export type Frame = Buffer & { readonly __frame: true }
 
-// ws builds frames with its Sender at run time; @types/ws does not describe it.
-const { Sender } = WebSocket as unknown as { Sender: { frame (data: Buffer, options: object): Buffer[] } }
-const FRAME_OPTIONS = Object.freeze({ fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false })
-
 /**
- * Builds the WebSocket frame of a text message once, so that a broadcast writes the same bytes
- * to every member instead of asking `ws` to encode and frame it again for each.
+ * Builds the WebSocket frame of a text message once (RFC 6455 5.2: FIN, opcode 1, unmasked, as
+ * a server sends), in one buffer, so that a broadcast writes the same bytes to every member
+ * instead of asking `ws` to encode and frame it again for each.
  */
 export function textFrame (text: string): Frame {
-  const parts = Sender.frame(Buffer.from(text), FRAME_OPTIONS)
-  return (parts.length === 1 ? parts[0] : Buffer.concat(parts)) as Frame
+  const length = Buffer.byteLength(text)
+  const head = length < 126 ? 2 : length < 65536 ? 4 : 10
+  const frame = Buffer.allocUnsafe(head + length)
+  frame[0] = 0x81
+  if (head === 2) {
+    frame[1] = length
+  } else if (head === 4) {
+    frame[1] = 126
+    frame.writeUInt16BE(length, 2)
+  } else {
+    frame[1] = 127
+    frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2)
+    frame.writeUInt32BE(length >>> 0, 6)
+  }
+  frame.write(text, head, 'utf8')
+  return frame as Frame
 }
 
 /** The payload of a frame built by `textFrame`. */
@@ -154,7 +165,7 @@ export class Connection {
     // Attached synchronously, before any await, so no frame is missed.
     socket.on('message', onMessage)
     socket.on('pong', onPong)
-    socket.once('close', onClose)
+    socket.on('close', onClose)
     if (transport !== undefined) {
       // The HTTP response object of the upgrade stays attached to the socket (and through it the
       // request); nothing will be written with it again.
