@@ -160,6 +160,7 @@ async function session (name: string, target: Target): Promise<void> {
         const after = await memory(child)
         record(`C heap KiB/connection (${idleClients} idle)`, target.name, (after.heapUsed - before.heapUsed) / idleClients / 1024)
         record(`C RSS KiB/connection (${idleClients} idle)`, target.name, (after.rss - before.rss) / idleClients / 1024)
+        record('C RSS MiB before connections', target.name, before.rss / 1024 / 1024)
       } finally {
         for (const g of gens) { g.send('release'); await stop(g) }
       }
@@ -221,6 +222,20 @@ function table (): string {
   return lines.join('\n')
 }
 
+/** Memory for a million idle connections over 50 processes of 20,000, from the measured RSS. */
+function projection (): string {
+  const perConn = [...results].find(([m]) => m.startsWith('C RSS KiB/connection'))?.[1]
+  const base = results.get('C RSS MiB before connections')
+  const lines: string[] = []
+  for (const t of targets) {
+    const k = perConn?.get(t.name); const b = base?.get(t.name)
+    if (k === undefined || b === undefined) continue
+    const perProcess = median(b) + 20_000 * median(k) / 1024
+    lines.push(`- ${t.name}: ${perProcess.toFixed(0)} MiB RSS per process of 20,000 (${median(b).toFixed(0)} MiB at rest + 20,000 x ${median(k).toFixed(2)} KiB), ${(50 * perProcess / 1024).toFixed(1)} GiB for 1,000,000 connections over 50 processes`)
+  }
+  return lines.length === 0 ? '' : `\nProjection from scenario C:\n\n${lines.join('\n')}\n`
+}
+
 async function main (): Promise<void> {
   const started = new Date()
   console.log(`fastify-chat benchmark: ${reps} repetition(s), sessions ${sessions.join(', ')}, targets ${targets.map((t) => t.name).join(', ')}${pinned ? '' : ' (NOT pinned: fewer than 2 CPUs)'}`)
@@ -250,7 +265,7 @@ async function main (): Promise<void> {
     'The plugin runs with every feature on; its rate limit is raised to 1,000,000 frames/s (burst 1,000,000) so that the publisher may send as fast as the room drains, and still runs.',
     ''
   ].join('\n')
-  const text = `${header}\n${table()}\n`
+  const text = `${header}\n${table()}\n${projection()}`
   writeFileSync(args.out!, text)
   console.log(`\n${text}\nwritten to ${args.out}`)
 }

@@ -76,3 +76,24 @@ t.test('the process exits by itself after close(): no timer or handle left behin
   t.match(out, /client closed 1001/)
   t.match(out, /app closed/)
 })
+
+t.test('frames sent in the same turn as a close still arrive before it', async (t) => {
+  const app = await build(t)
+  const a = await connect(app, token({ sub: 'alice' }))
+  // broadcast delivers synchronously into this turn's queue; disconnect closes in the same turn
+  const sent = app.chat.broadcast('lobby', 'last words')
+  const closed = app.chat.disconnect(a.id, 4000, 'bye')
+  await Promise.all([sent, closed])
+  t.same(await a.closed, { code: 4000, reason: 'bye' })
+  t.match(a.queue, [{ type: 'message', content: 'last words' }], 'the message came before the close')
+})
+
+t.test('many frames in one turn arrive whole and in order', async (t) => {
+  const app = await build(t)
+  const a = await connect(app, token({ sub: 'alice' }))
+  const sends = []
+  for (let i = 0; i < 500; i++) sends.push(app.chat.broadcast('lobby', `n${i}`))
+  await Promise.all(sends)
+  for (let i = 0; i < 500; i++) t.equal((await a.next('message')).content, `n${i}`)
+  a.close()
+})
