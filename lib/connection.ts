@@ -103,7 +103,7 @@ function onClose (this: WebSocket, code: number): void {
 }
 function onError (this: WebSocket, err: Error): void {
   // ws follows every error with 'close', where the connection is cleaned up.
-  (this as Tagged)[kConnection].log.debug({ err }, 'socket error')
+  (this as Tagged)[kConnection].debug({ err }, 'socket error')
 }
 
 export interface ConnectionOptions {
@@ -178,6 +178,16 @@ export class Connection {
   /** A child logger with `clientId`, `userId` and `reqId`, made on first use. */
   get log (): FastifyBaseLogger {
     return this.#log ??= this.#baseLog.child({ reqId: this.#reqId, clientId: this.id, userId: this.userId })
+  }
+
+  /**
+   * Logs at debug level through the connection's child logger, without making that child (a cost
+   * in CPU and memory for every connection) when debug is off.
+   */
+  debug (obj: object, msg: string): void {
+    const isLevelEnabled = (this.#baseLog as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled
+    if (isLevelEnabled !== undefined && !isLevelEnabled.call(this.#baseLog, 'debug')) return
+    this.log.debug(obj, msg)
   }
 
   /** Sends one text message (encoded and framed for this socket alone). */

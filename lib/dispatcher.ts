@@ -52,7 +52,7 @@ export class Dispatcher implements ConnectionEvents {
   }
 
   onClose (conn: Connection, code: number): void {
-    conn.log.debug({ code }, 'socket closed')
+    conn.debug({ code }, 'socket closed')
     this.#hub.remove(conn, 'closed')
   }
 
@@ -108,7 +108,7 @@ export class Dispatcher implements ConnectionEvents {
   }
 
   #error (conn: Connection, code: ErrorCode, message: string, ref: Ref | undefined): undefined {
-    conn.log.debug({ code }, 'request refused')
+    conn.debug({ code }, 'request refused')
     this.#hub.send(conn, ref === undefined ? { type: 'error', code, message } : { type: 'error', code, message, ref })
     return undefined
   }

@@ -118,7 +118,7 @@ export class ChatHub implements AdapterNode {
     }
     this.connections.set(conn.id, conn)
     this.send(conn, { type: 'welcome', message: 'Connected to chat server', clientId: conn.id, userId: conn.userId })
-    conn.log.debug('connected')
+    conn.debug({}, 'connected')
     if (this.#opts.defaultRoom !== false) await this.joinRoom(conn, this.#opts.defaultRoom)
   }
 
@@ -140,7 +140,7 @@ export class ChatHub implements AdapterNode {
     if (members <= this.#opts.presenceLimit) {
       await this.#adapter.publish(room, encode({ type: 'userJoined', room, clientId: conn.id, userId: conn.userId }), conn.id)
     }
-    conn.log.debug({ room }, 'joined')
+    conn.debug({ room }, 'joined')
     return 'joined'
   }
 
@@ -157,7 +157,7 @@ export class ChatHub implements AdapterNode {
     if (members + 1 <= this.#opts.presenceLimit) {
       await this.#adapter.publish(room, encode({ type: 'userLeft', room, clientId: conn.id, userId: conn.userId, reason }))
     }
-    conn.log.debug({ room, reason }, 'left')
+    conn.debug({ room, reason }, 'left')
     return true
   }
 
@@ -172,7 +172,7 @@ export class ChatHub implements AdapterNode {
   remove (conn: Connection, reason: 'closed' | 'timeout'): void {
     if (!this.connections.delete(conn.id)) return
     const rooms = this.registry.roomsOf(conn.id)
-    conn.log.debug({ reason, rooms: rooms.length }, 'disconnected')
+    conn.debug({ reason, rooms: rooms.length }, 'disconnected')
     if (rooms.length === 0) return
     const leaveAll = async (): Promise<void> => {
       for (const room of rooms) await this.leaveRoom(conn, room, reason)

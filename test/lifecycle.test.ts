@@ -97,3 +97,13 @@ t.test('many frames in one turn arrive whole and in order', async (t) => {
   for (let i = 0; i < 500; i++) t.equal((await a.next('message')).content, `n${i}`)
   a.close()
 })
+
+t.test('connection logs carry clientId, userId and reqId at debug level', async (t) => {
+  const lines: any[] = []
+  const app = await build(t, { server: { logger: { level: 'debug', stream: { write: (l: string) => { lines.push(JSON.parse(l)) } } } } })
+  const a = await connect(app, token({ sub: 'alice' }))
+  const connected = lines.find((l) => l.msg === 'connected')
+  t.match(connected, { level: 20, clientId: a.id, userId: 'alice', reqId: String })
+  t.match(lines.find((l) => l.msg === 'joined'), { clientId: a.id, room: 'lobby' })
+  a.close()
+})
