@@ -25,7 +25,9 @@ export const ErrorCode = {
   /** Over the connection's token bucket: the frame was dropped. */
   RATE_LIMITED: 'RATE_LIMITED',
   /** A binary frame: the protocol is JSON text only. */
-  UNSUPPORTED: 'UNSUPPORTED'
+  UNSUPPORTED: 'UNSUPPORTED',
+  /** The backend (Redis) is unreachable: nothing was done; resend later with the same `ref`. */
+  UNAVAILABLE: 'UNAVAILABLE'
 } as const
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]
 

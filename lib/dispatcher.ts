@@ -68,7 +68,14 @@ export class Dispatcher implements ConnectionEvents {
       return this.#error(conn, ErrorCode.RATE_LIMITED, 'too many frames: this one was dropped, slow down', ref)
     }
     if (!decoded.ok) return this.#error(conn, decoded.code, decoded.message, decoded.ref)
-    return this.#request(conn, decoded.request)
+    const request = decoded.request
+    const pending = this.#request(conn, request)
+    if (pending === undefined) return undefined
+    // The backend is unreachable: nothing was done; say so, retryable, and keep the socket.
+    return pending.catch((err: { code?: string }) => {
+      if (err?.code !== 'FST_CHAT_UNAVAILABLE') throw err
+      this.#error(conn, ErrorCode.UNAVAILABLE, 'the chat backend is unavailable: resend later with the same ref', request.ref)
+    })
   }
 
   #request (conn: Connection, request: ClientRequest): Promise<void> | undefined {

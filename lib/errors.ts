@@ -92,3 +92,15 @@ export const FST_CHAT_INVALID_CLOSE_REASON = createError(
   'A close reason must be a string of at most 123 bytes in UTF-8',
   400
 )
+/** The backing store (Redis) cannot be reached: retry later. */
+export const FST_CHAT_UNAVAILABLE = createError(
+  'FST_CHAT_UNAVAILABLE',
+  'The chat backend is unavailable: %s',
+  503
+)
+/** The process holding a client did not answer in time. */
+export const FST_CHAT_TIMEOUT = createError(
+  'FST_CHAT_TIMEOUT',
+  'The process holding client %s did not answer in time',
+  504
+)

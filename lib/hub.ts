@@ -6,12 +6,12 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import type { AdapterNode, ChatAdapter } from './adapter/adapter.js'
+import type { AdapterNode, ChatAdapter, RemoteCommand, RemoteResult } from './adapter/adapter.js'
 import { textFrame, type Connection } from './connection.js'
 import { CLOSE_GRACE_MS, CloseCode, ROOM_REGEXP, SERVER_SENDER, type LeaveReason } from './constants.js'
 import {
   FST_CHAT_CLIENT_NOT_FOUND, FST_CHAT_CLOSING, FST_CHAT_INVALID_CLOSE_CODE, FST_CHAT_INVALID_CLOSE_REASON,
-  FST_CHAT_INVALID_CONTENT, FST_CHAT_INVALID_ROOM, FST_CHAT_TOO_MANY_ROOMS
+  FST_CHAT_INVALID_CONTENT, FST_CHAT_INVALID_ROOM, FST_CHAT_TIMEOUT, FST_CHAT_TOO_MANY_ROOMS
 } from './errors.js'
 import type { ResolvedOptions } from './options.js'
 import { encode } from './protocol/codec.js'
@@ -51,6 +51,9 @@ export class ChatHub implements AdapterNode {
   #messagesOut = 0
   #closing = false
   #heartbeat: NodeJS.Timeout | undefined
+  // Removals of closed connections still telling the adapter: close() waits for them, so that a
+  // graceful shutdown has removed this process's members (and said so) before it resolves.
+  readonly #removals = new Set<Promise<void>>()
 
   constructor (opts: ResolvedOptions, adapter: ChatAdapter, log: FastifyBaseLogger) {
     this.#opts = opts
@@ -64,7 +67,7 @@ export class ChatHub implements AdapterNode {
       leave: (clientId: string, room: string) => this.#hostLeave(clientId, room),
       broadcast: (room: string, content: string) => this.#hostBroadcast(room, content),
       disconnect: (clientId: string, code?: number, reason?: string) => this.#hostDisconnect(clientId, code, reason),
-      stats: async () => this.stats()
+      stats: async () => await this.#adapter.stats(this.stats())
     } satisfies ChatRegistry)
   }
 
@@ -117,9 +120,22 @@ export class ChatHub implements AdapterNode {
       return
     }
     this.connections.set(conn.id, conn)
+    try {
+      await this.#adapter.connect(conn.id, conn.userId)
+    } catch (err) {
+      // Not fatal: the socket works locally, and an adapter that lost its store rewrites its
+      // clients when the store is back.
+      conn.log.warn({ err }, 'could not record the connection in the adapter')
+    }
     this.send(conn, { type: 'welcome', message: 'Connected to chat server', clientId: conn.id, userId: conn.userId })
     conn.debug({}, 'connected')
-    if (this.#opts.defaultRoom !== false) await this.joinRoom(conn, this.#opts.defaultRoom)
+    if (this.#opts.defaultRoom === false) return
+    try {
+      await this.joinRoom(conn, this.#opts.defaultRoom)
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'FST_CHAT_UNAVAILABLE') throw err
+      this.send(conn, { type: 'error', code: 'UNAVAILABLE', message: `could not join the default room "${this.#opts.defaultRoom}": the chat backend is unavailable, join it later` })
+    }
   }
 
   /** Joins `conn` to `room`: `joined` to it, `userJoined` to the others. */
@@ -173,11 +189,22 @@ export class ChatHub implements AdapterNode {
     if (!this.connections.delete(conn.id)) return
     const rooms = this.registry.roomsOf(conn.id)
     conn.debug({ reason, rooms: rooms.length }, 'disconnected')
-    if (rooms.length === 0) return
     const leaveAll = async (): Promise<void> => {
-      for (const room of rooms) await this.leaveRoom(conn, room, reason)
+      for (const room of rooms) {
+        try {
+          await this.leaveRoom(conn, room, reason)
+        } catch (err) {
+          // The store is unreachable: the local registry is already right, and the adapter
+          // rewrites this process's members when the store is back.
+          conn.log.warn({ err, room }, 'could not record leaving a room')
+        }
+      }
+      await this.#adapter.disconnect(conn.id)
     }
-    leaveAll().catch((err: unknown) => conn.log.error({ err }, 'failed to remove a closed connection from its rooms'))
+    const removal = leaveAll()
+      .catch((err: unknown) => conn.log.warn({ err }, 'could not record the disconnection in the adapter'))
+      .finally(() => this.#removals.delete(removal))
+    this.#removals.add(removal)
   }
 
   stats (): ChatStats {
@@ -221,6 +248,7 @@ export class ChatHub implements AdapterNode {
   async close (): Promise<void> {
     this.#closing = true
     this.#stopHeartbeat()
+    await Promise.all(this.#removals)
     this.connections.clear()
     this.registry.clear()
     await this.#adapter.close()
@@ -235,46 +263,66 @@ export class ChatHub implements AdapterNode {
     if (typeof room !== 'string' || !ROOM_REGEXP.test(room)) throw new FST_CHAT_INVALID_ROOM(shown(room))
   }
 
-  #connection (clientId: string): Connection {
-    if (this.#closing) throw new FST_CHAT_CLOSING()
+  /** AdapterNode: a command on a local client, run in its queue after its own requests. */
+  async execute (clientId: string, command: RemoteCommand): Promise<RemoteResult> {
     const conn = this.connections.get(clientId)
-    if (conn === undefined) throw new FST_CHAT_CLIENT_NOT_FOUND(shown(clientId))
-    return conn
-  }
-
-  /** Runs `work` in the connection's queue, after its own pending requests, and resolves with the result. */
-  #onConnection<T> (conn: Connection, work: () => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
+    if (conn === undefined || this.#closing) return 'not-found'
+    return await new Promise<RemoteResult>((resolve, reject) => {
       const scheduled = conn.schedule(async () => {
         try {
-          resolve(await work())
+          resolve(await this.#execute(conn, command))
         } catch (err) {
           reject(err)
         }
       })
-      // Closed or swamped: treat as gone, as if it had closed a moment earlier.
-      if (!scheduled) reject(new FST_CHAT_CLIENT_NOT_FOUND(shown(conn.id)))
+      // Closed or swamped: as if it had closed a moment earlier.
+      if (!scheduled) resolve('not-found')
     })
+  }
+
+  async #execute (conn: Connection, command: RemoteCommand): Promise<RemoteResult> {
+    switch (command.op) {
+      case 'join': return await this.joinRoom(conn, command.room)
+      case 'leave': return await this.leaveRoom(conn, command.room, 'removed') ? 'left' : 'not-member'
+      case 'disconnect':
+        conn.close(command.code, command.reason)
+        return 'closed'
+    }
+  }
+
+  /** AdapterNode: the user id of a local client. */
+  userOf (clientId: string): string | undefined {
+    return this.connections.get(clientId)?.userId
+  }
+
+  /** AdapterNode: this process's counters. */
+  localStats (): ChatStats {
+    return this.stats()
+  }
+
+  /** A command on any client: here if this process holds it, else through the adapter. */
+  async #command (clientId: string, command: RemoteCommand): Promise<RemoteResult> {
+    if (this.#closing) throw new FST_CHAT_CLOSING()
+    if (typeof clientId !== 'string' || clientId === '') return 'not-found'
+    const result = this.connections.has(clientId)
+      ? await this.execute(clientId, command)
+      : await this.#adapter.command(clientId, command)
+    if (result === 'timeout') throw new FST_CHAT_TIMEOUT(shown(clientId))
+    return result
   }
 
   async #hostJoin (clientId: string, room: string): Promise<boolean> {
     this.#checkRoom(room)
-    const conn = this.#connection(clientId)
-    const outcome = await this.#onConnection(conn, () => this.joinRoom(conn, room))
-    if (outcome === 'full') throw new FST_CHAT_TOO_MANY_ROOMS(shown(clientId), this.#opts.maxRoomsPerConnection)
-    return outcome === 'joined'
+    const result = await this.#command(clientId, { op: 'join', room })
+    if (result === 'not-found') throw new FST_CHAT_CLIENT_NOT_FOUND(shown(clientId))
+    if (result === 'full') throw new FST_CHAT_TOO_MANY_ROOMS(shown(clientId), this.#opts.maxRoomsPerConnection)
+    return result === 'joined'
   }
 
   async #hostLeave (clientId: string, room: string): Promise<boolean> {
     this.#checkRoom(room)
-    const conn = this.connections.get(clientId)
-    if (conn === undefined || this.#closing) return false
-    try {
-      return await this.#onConnection(conn, () => this.leaveRoom(conn, room, 'removed'))
-    } catch (err) {
-      if ((err as { code?: string }).code === 'FST_CHAT_CLIENT_NOT_FOUND') return false
-      throw err
-    }
+    if (this.#closing) return false
+    return await this.#command(clientId, { op: 'leave', room }) === 'left'
   }
 
   async #hostBroadcast (room: string, content: string): Promise<{ id: string }> {
@@ -289,10 +337,8 @@ export class ChatHub implements AdapterNode {
   async #hostDisconnect (clientId: string, code: number = CloseCode.NORMAL, reason = ''): Promise<boolean> {
     if (!isCloseCode(code)) throw new FST_CHAT_INVALID_CLOSE_CODE(shown(code))
     if (typeof reason !== 'string' || Buffer.byteLength(reason) > 123) throw new FST_CHAT_INVALID_CLOSE_REASON()
-    const conn = this.connections.get(clientId)
-    if (conn === undefined) return false
-    conn.close(code, reason)
-    return true
+    if (this.#closing) return false
+    return await this.#command(clientId, { op: 'disconnect', code, reason }) === 'closed'
   }
 }
 

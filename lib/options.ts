@@ -120,7 +120,7 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
   const adapter = opts.adapter
   if (adapter !== undefined) {
     const a = adapter as unknown as Record<string, unknown>
-    for (const method of ['init', 'join', 'leave', 'publish', 'rooms', 'room', 'members', 'close']) {
+    for (const method of ['init', 'connect', 'disconnect', 'join', 'leave', 'publish', 'rooms', 'room', 'members', 'command', 'stats', 'close']) {
       if (typeof a?.[method] !== 'function') fail('adapter', `must implement the ChatAdapter contract (missing ${method}())`, typeof adapter)
     }
   }

@@ -11,7 +11,10 @@ function fakeNode (): AdapterNode & { deliveries: Delivery[] } {
   return {
     registry: new Registry(),
     deliveries,
-    deliver (room, frame, except) { deliveries.push({ room, frame, except }) }
+    deliver (room, frame, except) { deliveries.push({ room, frame, except }) },
+    async execute () { return 'not-found' },
+    localStats () { return { connections: 0, rooms: 0, members: 0, messagesIn: 0, messagesOut: 0 } },
+    userOf () { return undefined }
   }
 }
 

@@ -1,6 +1,6 @@
-import type { AdapterNode, ChatAdapter } from './adapter.js'
+import type { AdapterNode, ChatAdapter, RemoteResult } from './adapter.js'
 import type { Member } from '../registry.js'
-import type { MemberInfo, RoomInfo } from '../types.js'
+import type { ChatStats, MemberInfo, RoomInfo } from '../types.js'
 
 /**
  * The single-process adapter: the node's registry is the whole truth and publishing is local
@@ -18,6 +18,10 @@ export class MemoryAdapter implements ChatAdapter {
     if (this.#node === undefined) throw new Error('MemoryAdapter used before init()')
     return this.#node.registry
   }
+
+  async connect (): Promise<void> {}
+
+  async disconnect (): Promise<void> {}
 
   async join (room: string, _member: Member): Promise<number> {
     return this.#registry().count(room)
@@ -49,6 +53,15 @@ export class MemoryAdapter implements ChatAdapter {
     const list: MemberInfo[] = []
     for (const m of members.values()) list.push({ clientId: m.clientId, userId: m.userId, joinedAt: m.joinedAt })
     return list
+  }
+
+  /** One process holds every client: one it does not hold does not exist. */
+  async command (): Promise<RemoteResult> {
+    return 'not-found'
+  }
+
+  async stats (local: ChatStats): Promise<ChatStats> {
+    return local
   }
 
   async close (): Promise<void> {

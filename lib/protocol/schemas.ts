@@ -109,7 +109,8 @@ export const ServerFrames = {
     type: Type.Literal('error'),
     code: Type.Union([
       Type.Literal('BAD_JSON'), Type.Literal('BAD_REQUEST'), Type.Literal('NOT_A_MEMBER'),
-      Type.Literal('TOO_MANY_ROOMS'), Type.Literal('RATE_LIMITED'), Type.Literal('UNSUPPORTED')
+      Type.Literal('TOO_MANY_ROOMS'), Type.Literal('RATE_LIMITED'), Type.Literal('UNSUPPORTED'),
+      Type.Literal('UNAVAILABLE')
     ]),
     message: Type.String(),
     ref: Type.Optional(Ref)
