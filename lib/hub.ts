@@ -149,12 +149,19 @@ export class ChatHub implements AdapterNode {
     if (this.registry.roomCountOf(conn.id) >= this.#opts.maxRoomsPerConnection) return 'full'
     const member: LocalMember = { clientId: conn.id, userId: conn.userId, joinedAt: Date.now(), conn }
     this.registry.add(room, member)
-    const members = await this.#adapter.join(room, member)
+    let members: number
+    try {
+      members = await this.#adapter.join(room, member)
+    } catch (err) {
+      // Nothing was done: the caller hears why (UNAVAILABLE) and may retry.
+      this.registry.remove(room, conn.id)
+      throw err
+    }
     // Closed meanwhile: its close handler already took it out of the room and said so.
     if (conn.closed) return 'joined'
     this.send(conn, withRef({ type: 'joined', room, members }, ref))
     if (members <= this.#opts.presenceLimit) {
-      await this.#adapter.publish(room, encode({ type: 'userJoined', room, clientId: conn.id, userId: conn.userId }), conn.id)
+      this.#announce(room, encode({ type: 'userJoined', room, clientId: conn.id, userId: conn.userId }), conn.id)
     }
     conn.debug({ room }, 'joined')
     return 'joined'
@@ -162,8 +169,16 @@ export class ChatHub implements AdapterNode {
 
   /** Takes `conn` out of `room`: `left` to it (unless it is gone), `userLeft` to the others. */
   async leaveRoom (conn: Connection, room: string, reason: LeaveReason, ref?: Ref): Promise<boolean> {
-    if (this.registry.remove(room, conn.id) === undefined) return false
-    const members = await this.#adapter.leave(room, conn.id)
+    const member = this.registry.remove(room, conn.id)
+    if (member === undefined) return false
+    let members: number
+    try {
+      members = await this.#adapter.leave(room, conn.id)
+    } catch (err) {
+      // Nothing was done (for a connection still open): it stays a member and may retry.
+      if (reason === 'left' || reason === 'removed') this.registry.add(room, member)
+      throw err
+    }
     if (reason === 'left' || reason === 'removed') {
       const left: LeftFrame = { type: 'left', room, members }
       if (reason === 'removed') left.reason = 'removed'
@@ -171,10 +186,19 @@ export class ChatHub implements AdapterNode {
     }
     // Counted with the leaver, as a join is counted with the joiner.
     if (members + 1 <= this.#opts.presenceLimit) {
-      await this.#adapter.publish(room, encode({ type: 'userLeft', room, clientId: conn.id, userId: conn.userId, reason }))
+      this.#announce(room, encode({ type: 'userLeft', room, clientId: conn.id, userId: conn.userId, reason }))
     }
     conn.debug({ room, reason }, 'left')
     return true
+  }
+
+  /**
+   * Publishes a presence frame. The membership change it reports is done, so a failure to tell the
+   * others is logged, not reported to the member.
+   */
+  #announce (room: string, frame: string, except?: string): void {
+    this.#adapter.publish(room, frame, except)
+      .catch((err: unknown) => this.#log.warn({ err, room }, 'could not announce a presence change'))
   }
 
   /** Publishes a message to every member of `room`; resolves with its id. */
@@ -288,6 +312,22 @@ export class ChatHub implements AdapterNode {
         conn.close(command.code, command.reason)
         return 'closed'
     }
+  }
+
+  /** AdapterNode: every local client. */
+  * localClients (): Iterable<{ clientId: string, userId: string }> {
+    for (const conn of this.connections.values()) yield { clientId: conn.id, userId: conn.userId }
+  }
+
+  /** AdapterNode: a member removed by the adapter (its process died): tell the room. */
+  lost (room: string, clientId: string, userId: string, members: number, reason: LeaveReason): void {
+    if (members + 1 > this.#opts.presenceLimit || members === 0) return
+    this.#adapter.publish(room, encode({ type: 'userLeft', room, clientId, userId, reason }))
+      .catch((err: unknown) => this.#log.warn({ err, room }, 'could not announce a lost member'))
+  }
+
+  get log (): FastifyBaseLogger {
+    return this.#log
   }
 
   /** AdapterNode: the user id of a local client. */

@@ -73,7 +73,8 @@ export const chatPlugin = fp(plugin, {
 export default chatPlugin
 export { chatPlugin as fastifyChat }
 export { memoryAdapter, MemoryAdapter } from './adapter/memory.js'
-export type { AdapterNode, ChatAdapter } from './adapter/adapter.js'
+export { redisAdapter, RedisAdapter, type RedisAdapterOptions } from './adapter/redis.js'
+export type { AdapterNode, ChatAdapter, RemoteCommand, RemoteResult } from './adapter/adapter.js'
 export type { Member } from './registry.js'
 export { Registry } from './registry.js'
 export { CloseCode, ErrorCode, ROOM_PATTERN, type LeaveReason } from './constants.js'

@@ -5,6 +5,10 @@ import { Registry, type Member } from '../lib/registry.js'
 
 interface Delivery { room: string, frame: string, except?: string }
 
+const noop = (): void => {}
+const abstractLogger: any = { info: noop, warn: noop, error: noop, debug: noop, trace: noop, fatal: noop, level: 'silent' }
+abstractLogger.child = () => abstractLogger
+
 /** A node as the plugin would give it: a registry, and deliveries recorded instead of sent. */
 function fakeNode (): AdapterNode & { deliveries: Delivery[] } {
   const deliveries: Delivery[] = []
@@ -14,7 +18,10 @@ function fakeNode (): AdapterNode & { deliveries: Delivery[] } {
     deliver (room, frame, except) { deliveries.push({ room, frame, except }) },
     async execute () { return 'not-found' },
     localStats () { return { connections: 0, rooms: 0, members: 0, messagesIn: 0, messagesOut: 0 } },
-    userOf () { return undefined }
+    userOf () { return undefined },
+    * localClients () {},
+    lost () {},
+    log: abstractLogger
   }
 }
 

@@ -1,3 +1,5 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { LeaveReason } from '../constants.js'
 import type { Member, Registry } from '../registry.js'
 import type { ChatStats, MemberInfo, RoomInfo } from '../types.js'
 
@@ -32,6 +34,15 @@ export interface AdapterNode {
   localStats (): ChatStats
   /** The user id of a local client, or undefined. */
   userOf (clientId: string): string | undefined
+  /** Every client this process holds. */
+  localClients (): Iterable<{ clientId: string, userId: string }>
+  /**
+   * A member was removed by the adapter, not by its connection (its process died, or it left
+   * while the store was unreachable): tell the room (`userLeft` with `reason`).
+   */
+  lost (room: string, clientId: string, userId: string, members: number, reason: LeaveReason): void
+  /** The plugin's logger. */
+  readonly log: FastifyBaseLogger
 }
 
 /**
