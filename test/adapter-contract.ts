@@ -36,6 +36,8 @@ export function adapterContract (t: Test, name: string, create: () => ChatAdapte
     const join = async (room: string, m: Member) => { node.registry.add(room, m); return await adapter.join(room, m) }
     const leave = async (room: string, clientId: string) => { node.registry.remove(room, clientId); return await adapter.leave(room, clientId) }
 
+    await adapter.connect('c1', 'u1')
+    await adapter.connect('c2', 'u2')
     t.same(await adapter.rooms(), [])
     t.equal(await adapter.room('a'), null)
     t.same(await adapter.members('a'), [])
@@ -53,6 +55,9 @@ export function adapterContract (t: Test, name: string, create: () => ChatAdapte
 
     await adapter.publish('b', '{"x":1}', 'c1')
     await adapter.publish('a', '{"x":2}')
+    // An adapter may deliver through its backend, a moment later.
+    const deadline = Date.now() + 5000
+    while (node.deliveries.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
     t.same(node.deliveries, [
       { room: 'b', frame: '{"x":1}', except: 'c1' },
       { room: 'a', frame: '{"x":2}', except: undefined }
@@ -62,5 +67,14 @@ export function adapterContract (t: Test, name: string, create: () => ChatAdapte
     t.equal(await leave('b', 'c2'), 0)
     t.equal(await adapter.room('b'), null, 'an empty room is gone')
     t.same((await adapter.rooms()).map((r) => r.name), ['__proto__', 'a'])
+
+    t.equal(await adapter.command('nobody', { op: 'join', room: 'a' }), 'not-found', 'a client no process holds')
+    const local = { connections: 2, rooms: 2, members: 2, messagesIn: 5, messagesOut: 7 }
+    t.same(await adapter.stats(local), local, 'one process: its own counters')
+    await leave('a', 'c1')
+    await leave('__proto__', 'c2')
+    await adapter.disconnect('c1')
+    await adapter.disconnect('c2')
+    t.same(await adapter.rooms(), [], 'all gone')
   })
 }

@@ -1,0 +1,126 @@
+// Several Fastify instances in one test process, one Redis: the whole plugin across processes.
+import t from 'tap'
+import Fastify, { type FastifyInstance } from 'fastify'
+import Redis from 'ioredis'
+import type { Test } from 'tap'
+import chatPlugin, { redisAdapter, type ChatPluginOptions } from '../lib/index.js'
+import { adminToken, connect, SECRET, token, type Client } from './helpers.js'
+import { dropPrefix, REDIS_URL, redisReady, testPrefix, until } from './redis-helpers.js'
+
+async function cluster (t: Test, n: number, options: Partial<ChatPluginOptions> = {}, prefix = testPrefix()): Promise<FastifyInstance[]> {
+  const apps: FastifyInstance[] = []
+  const clients: Redis[] = []
+  t.after(async () => {
+    for (const app of apps) await app.close()
+    for (const c of clients) c.disconnect()
+    await dropPrefix(prefix)
+  })
+  for (let i = 0; i < n; i++) {
+    const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
+    client.on('error', () => {})
+    clients.push(client)
+    const app = Fastify({ logger: false })
+    apps.push(app)
+    await app.register(chatPlugin, {
+      jwt: { secret: SECRET },
+      heartbeatInterval: 0,
+      adapter: redisAdapter({ client, prefix, heartbeatInterval: 200, nodeTimeout: 1000 }),
+      ...options
+    })
+    await app.ready()
+  }
+  return apps
+}
+
+const auth = { authorization: `Bearer ${token({ sub: 'reader' })}` }
+const admin = { authorization: `Bearer ${adminToken()}` }
+
+t.test('cluster', async (t) => {
+  if (!await redisReady(t)) return
+
+  t.test('messages reach every member on every process exactly once, in order', async (t) => {
+    const [a, b] = await cluster(t, 2)
+    const alice = await connect(a, token({ sub: 'alice' }))
+    const bob = await connect(b, token({ sub: 'bob' }))
+    const carol = await connect(a, token({ sub: 'carol' }))
+    t.match(await alice.next('userJoined'), { userId: 'bob' }, 'presence crosses processes')
+    // 35: within the default burst of 40 frames
+    for (let i = 0; i < 35; i++) alice.send({ action: 'message', room: 'lobby', content: `m${i}`, ref: i })
+    for (const c of [alice, bob, carol]) {
+      for (let i = 0; i < 35; i++) t.equal((await c.next('message')).content, `m${i}`)
+    }
+    for (let i = 0; i < 35; i++) t.equal((await alice.next('ack')).ref, i)
+    await Promise.all([alice, bob, carol].map((c) => c.barrier()))
+    for (const c of [alice, bob, carol]) t.equal(c.queue.filter((f) => f.type === 'message').length, 0, 'no duplicates')
+    alice.close(); bob.close(); carol.close()
+  })
+
+  t.test('counts, rooms and members are cluster-wide', async (t) => {
+    const [a, b] = await cluster(t, 2)
+    const alice = await connect(a, token({ sub: 'alice' }))
+    const bob = await connect(b, token({ sub: 'bob' }), { defaultRoom: false })
+    t.match(await bob.next('joined'), { room: 'lobby', members: 2 }, "joined counts the other process's members")
+    t.match(await bob.request({ action: 'join', room: 'zz' }), { members: 1 })
+    for (const app of [a, b]) {
+      t.same((await app.inject({ url: '/rooms', headers: auth })).json(), { rooms: [{ name: 'lobby', members: 2 }, { name: 'zz', members: 1 }] })
+      t.same((await app.inject({ url: '/rooms/zz', headers: auth })).json(), { name: 'zz', members: 1 })
+      const members = (await app.inject({ url: '/rooms/lobby/members', headers: auth })).json().members
+      t.same(members.map((m: any) => [m.clientId, m.userId]), [[alice.id, 'alice'], [bob.id, 'bob']], 'in join order')
+      t.same((await app.chat.members('zz')).map((m) => m.userId), ['bob'])
+      t.match(await app.chat.stats(), { connections: 2, rooms: 2, members: 3 })
+    }
+    bob.ws.close()
+    t.match(await alice.next('userLeft'), { userId: 'bob', reason: 'closed' })
+    await until(async () => (await a.chat.room('zz')) === null, 5000, 'zz emptied')
+    t.same(await a.chat.rooms(), [{ name: 'lobby', members: 1 }])
+    alice.close()
+  })
+
+  t.test('join, leave and disconnect act on a client held by another process', async (t) => {
+    const [a, b] = await cluster(t, 2)
+    const alice = await connect(a, token({ sub: 'alice' }))
+    const bob = await connect(b, token({ sub: 'bob' }))
+    await alice.next('userJoined')
+    t.equal((await a.inject({ method: 'PUT', url: `/rooms/ops/members/${bob.id}`, headers: admin })).statusCode, 204)
+    t.same(await bob.next('joined'), { type: 'joined', room: 'ops', members: 1 })
+    t.equal(await a.chat.join(bob.id, 'ops'), false, 'already a member')
+    await bob.next('joined')
+    t.equal((await a.inject({ method: 'DELETE', url: `/rooms/ops/members/${bob.id}`, headers: admin })).statusCode, 204)
+    t.same(await bob.next('left'), { type: 'left', room: 'ops', members: 0, reason: 'removed' })
+    t.equal((await a.inject({ method: 'DELETE', url: `/rooms/ops/members/${bob.id}`, headers: admin })).statusCode, 404, 'not a member')
+    t.equal((await a.inject({ method: 'PUT', url: '/rooms/ops/members/nobody', headers: admin })).statusCode, 404, 'no such client anywhere')
+    t.equal(await a.chat.disconnect(bob.id, 4002, 'kicked'), true)
+    t.same(await bob.closed, { code: 4002, reason: 'kicked' })
+    t.match(await alice.next('userLeft'), { userId: 'bob', reason: 'closed' })
+    alice.close()
+  })
+
+  t.test('a graceful close removes its members before it resolves', async (t) => {
+    const [a, b] = await cluster(t, 2)
+    const alice = await connect(a, token({ sub: 'alice' }))
+    const bob = await connect(b, token({ sub: 'bob' }))
+    await alice.next('userJoined')
+    await b.close()
+    t.same((await a.chat.members('lobby')).map((m) => m.userId), ['alice'], 'gone as soon as close() resolved')
+    t.match(await alice.next('userLeft'), { userId: 'bob', reason: 'closed' })
+    t.equal((await bob.closed).code, 1001)
+    alice.close()
+  })
+
+  t.test('a process only subscribes to rooms it has members in', async (t) => {
+    const [a, b] = await cluster(t, 2)
+    const alice = await connect(a, token({ sub: 'alice' }), { defaultRoom: false })
+    await alice.next('joined')
+    const probe = new Redis(REDIS_URL)
+    t.after(() => probe.disconnect())
+    await alice.request({ action: 'join', room: 'only-a' })
+    const channels = await probe.pubsub('CHANNELS', '*only-a') as string[]
+    const subscribers = await probe.pubsub('NUMSUB', ...channels) as Array<string | number>
+    t.equal(subscribers[1], 1, 'one process subscribed to the room')
+    await alice.request({ action: 'leave', room: 'only-a' })
+    await until(async () => ((await probe.pubsub('NUMSUB', channels[0])) as Array<string | number>)[1] === 0, 5000, 'unsubscribed')
+    t.pass('unsubscribed when its last member left')
+    void b
+    alice.close()
+  })
+})

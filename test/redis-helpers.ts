@@ -1,0 +1,110 @@
+// Redis for the tests: REDIS_URL (default redis://127.0.0.1:6379). Under CI the Redis tests must
+// run: an unreachable Redis fails them. Locally they are skipped with one line saying how to run them.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import Redis from 'ioredis'
+import type { Test } from 'tap'
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+
+/** Whether Redis answers; under CI, fails the test when it does not. */
+export async function redisReady (t: Test): Promise<boolean> {
+  const probe = new Redis(REDIS_URL, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  probe.on('error', () => {})
+  try {
+    await probe.connect()
+    await probe.ping()
+    return true
+  } catch (err) {
+    if (process.env.CI !== undefined) {
+      t.fail(`Redis is required under CI and does not answer at ${REDIS_URL}: ${(err as Error).message}`)
+    } else {
+      t.comment(`Redis tests not run: no Redis at ${REDIS_URL}. Start one (redis-server) or set REDIS_URL, then run npm test.`)
+    }
+    return false
+  } finally {
+    probe.disconnect()
+  }
+}
+
+/** A fresh prefix per test, so that tests never see each other's keys. */
+export function testPrefix (): string {
+  return `fastify-chat-test:${randomUUID()}:`
+}
+
+/** A client of the host's, quit when the test ends (the adapter never quits it). */
+export function hostClient (t: Test, url = REDIS_URL, options: Record<string, unknown> = {}): Redis {
+  const client = new Redis(url, { maxRetriesPerRequest: 1, ...options })
+  client.on('error', () => {})
+  t.after(() => client.disconnect())
+  return client
+}
+
+/** Deletes the keys of a prefix after a test. */
+export async function dropPrefix (prefix: string): Promise<void> {
+  const client = new Redis(REDIS_URL)
+  try {
+    const keys = await client.keys(`${prefix}*`)
+    if (keys.length > 0) await client.del(...keys)
+  } finally {
+    client.disconnect()
+  }
+}
+
+export async function freePort (): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  server.close()
+  await once(server, 'close')
+  return port
+}
+
+/** A private redis-server on a port of its own, for the fault tests: it can be stopped and restarted. */
+export class PrivateRedis {
+  readonly port: number
+  #child: ChildProcess | undefined
+
+  constructor (port: number) {
+    this.port = port
+  }
+
+  get url (): string {
+    return `redis://127.0.0.1:${this.port}`
+  }
+
+  async start (): Promise<void> {
+    const child = this.#child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000)
+      child.stdout!.on('data', (d) => {
+        out += d
+        if (out.includes('Ready to accept connections')) { clearTimeout(timer); resolve() }
+      })
+      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`redis-server exited with ${code}: ${out}`)) })
+    })
+  }
+
+  async stop (): Promise<void> {
+    const child = this.#child
+    if (child === undefined || child.exitCode !== null) return
+    const exited = once(child, 'exit')
+    child.kill('SIGKILL')
+    await exited
+    this.#child = undefined
+  }
+}
+
+/** Polls `check` until it returns true, for at most `ms`. */
+export async function until (check: () => boolean | Promise<boolean>, ms = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    if (await check()) return
+    if (Date.now() > deadline) throw new Error(`${what} not reached within ${ms} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
