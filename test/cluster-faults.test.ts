@@ -1,0 +1,136 @@
+// Real faults: a process SIGKILLed, separate processes with real ws clients, Redis going away.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { join } from 'node:path'
+import t from 'tap'
+import Fastify, { type FastifyInstance } from 'fastify'
+import Redis from 'ioredis'
+import WebSocket from 'ws'
+import type { Test } from 'tap'
+import chatPlugin, { redisAdapter } from '../lib/index.js'
+import { Client, connect, SECRET, token } from './helpers.js'
+import { dropPrefix, freePort, PrivateRedis, REDIS_URL, redisReady, testPrefix, until } from './redis-helpers.js'
+
+/** Starts test/fixtures/cluster-node.ts as a child process; resolves with it and its port. */
+async function startNode (t: Test, prefix: string, redisUrl = REDIS_URL): Promise<{ child: ChildProcess, port: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'fixtures', 'cluster-node.ts')], {
+    env: { ...process.env, REDIS_URL: redisUrl, CHAT_PREFIX: prefix, JWT_SECRET: SECRET },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  let out = ''
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the node did not start: ${out}`)), 20_000)
+    child.stdout!.on('data', (d) => {
+      out += d
+      const m = /READY (\d+)/.exec(out)
+      if (m !== null) { clearTimeout(timer); resolve(Number(m[1])) }
+    })
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the node exited with ${code}`)) })
+  })
+  return { child, port }
+}
+
+async function wsClient (port: number, jwt: string): Promise<Client> {
+  const client = new Client(new WebSocket(`ws://127.0.0.1:${port}/chat?token=${jwt}`))
+  client.welcome = await client.next('welcome')
+  await client.next('joined')
+  return client
+}
+
+async function localNode (t: Test, prefix: string, redisUrl = REDIS_URL, logs?: string[]): Promise<FastifyInstance> {
+  const client = new Redis(redisUrl, { maxRetriesPerRequest: 1 })
+  client.on('error', () => {})
+  const app = Fastify({ logger: logs === undefined ? false : { level: 'info', stream: { write: (l: string) => { logs.push(l) } } } })
+  t.after(async () => { await app.close(); client.disconnect() })
+  await app.register(chatPlugin, {
+    jwt: { secret: SECRET },
+    heartbeatInterval: 0,
+    adapter: redisAdapter({ client, prefix, heartbeatInterval: 200, nodeTimeout: 1000, requestTimeout: 1000 })
+  })
+  await app.ready()
+  return app
+}
+
+t.test('cluster faults', async (t) => {
+  if (!await redisReady(t)) return
+
+  t.test('two separate processes and real ws clients chat as one', async (t) => {
+    const prefix = testPrefix()
+    t.after(() => dropPrefix(prefix))
+    const [one, two] = await Promise.all([startNode(t, prefix), startNode(t, prefix)])
+    const alice = await wsClient(one.port, token({ sub: 'alice' }))
+    const bob = await wsClient(two.port, token({ sub: 'bob' }))
+    t.match(await alice.next('userJoined'), { userId: 'bob' })
+    alice.send({ action: 'message', room: 'lobby', content: 'across processes', ref: 1 })
+    t.match(await bob.next('message'), { content: 'across processes', userId: 'alice', from: alice.id })
+    t.match(await alice.next('message'), { content: 'across processes' })
+    const rest = await fetch(`http://127.0.0.1:${two.port}/rooms/lobby/members`, { headers: { authorization: `Bearer ${token()}` } })
+    t.same(((await rest.json()) as any).members.map((m: any) => m.userId), ['alice', 'bob'])
+    alice.ws.close(); bob.ws.close()
+    await Promise.all([alice.closed, bob.closed])
+    for (const n of [one, two]) { n.child.kill('SIGTERM'); await once(n.child, 'exit') }
+  })
+
+  t.test('a SIGKILLed process: its members are gone and userLeft(timeout) arrives within 15 s', async (t) => {
+    const prefix = testPrefix()
+    t.after(() => dropPrefix(prefix))
+    const app = await localNode(t, prefix)
+    const alice = await connect(app, token({ sub: 'alice' }))
+    const doomed = await startNode(t, prefix)
+    const bob = await wsClient(doomed.port, token({ sub: 'bob' }))
+    bob.send({ action: 'join', room: 'side' })
+    await bob.next('joined')
+    t.match(await alice.next('userJoined'), { userId: 'bob' })
+    t.same((await app.chat.members('lobby')).map((m) => m.userId), ['alice', 'bob'])
+    const killedAt = Date.now()
+    doomed.child.kill('SIGKILL')
+    const left = await alice.next((f) => f.type === 'userLeft' && f.userId === 'bob', 15_000)
+    t.equal(left.reason, 'timeout')
+    t.ok(Date.now() - killedAt < 15_000, `removed ${Date.now() - killedAt} ms after the kill`)
+    t.same((await app.chat.members('lobby')).map((m) => m.userId), ['alice'], 'no ghost in the lobby')
+    t.equal(await app.chat.room('side'), null, 'no ghost room')
+    t.equal((await app.inject({ method: 'PUT', url: `/rooms/x/members/${bob.id}`, headers: { authorization: `Bearer ${token({ role: 'admin' })}` } })).statusCode, 404, 'the dead client is found nowhere')
+    alice.close()
+  })
+
+  t.test('Redis goes away and comes back: UNAVAILABLE, 503, sockets kept, then whole again', async (t) => {
+    const redis = new PrivateRedis(await freePort())
+    await redis.start()
+    t.after(() => redis.stop())
+    const prefix = testPrefix()
+    const logs: string[] = []
+    const a = await localNode(t, prefix, redis.url, logs)
+    const b = await localNode(t, prefix, redis.url)
+    const alice = await connect(a, token({ sub: 'alice' }))
+    const bob = await connect(b, token({ sub: 'bob' }))
+    await alice.next('userJoined')
+    t.match(await alice.request({ action: 'message', room: 'lobby', content: 'before' }), { type: 'ack' })
+    await bob.next('message')
+
+    await redis.stop()
+    for (let i = 0; i < 5; i++) {
+      const reply = await alice.request({ action: 'message', room: 'lobby', content: `during ${i}` }, 5000)
+      t.match(reply, { type: 'error', code: 'UNAVAILABLE' }, 'a retryable error, with the ref')
+    }
+    t.match(await alice.request({ action: 'join', room: 'new-room' }), { type: 'error', code: 'UNAVAILABLE' })
+    const rest = await a.inject({ url: '/rooms', headers: { authorization: `Bearer ${token()}` } })
+    t.equal(rest.statusCode, 503)
+    t.equal(rest.json().code, 'FST_CHAT_UNAVAILABLE')
+    t.equal(alice.ws.readyState, WebSocket.OPEN, 'sockets stay open')
+    t.equal(bob.ws.readyState, WebSocket.OPEN)
+    t.equal(logs.filter((l) => l.includes('Redis is unreachable')).length, 1, 'the outage is logged once')
+
+    await redis.start() // empty: everything was lost with it
+    await until(async () => {
+      try { return (await a.chat.members('lobby')).length === 2 } catch { return false }
+    }, 15_000, 'both processes rewrote their members')
+    await until(async () => {
+      const reply = await alice.request({ action: 'message', room: 'lobby', content: 'after' }, 5000)
+      return reply.type === 'ack'
+    }, 15_000, 'messages flow again')
+    t.match(await bob.next((f) => f.type === 'message' && f.content === 'after'), { userId: 'alice' })
+    t.match(logs.join(''), /Redis is back/)
+    alice.close(); bob.close()
+  })
+})
