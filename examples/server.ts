@@ -1,8 +1,11 @@
 // A small host API with the chat plugin: `npm start`. It reads PORT (default 3000), HOST
-// (default 127.0.0.1), JWT_SECRET (default: a development secret, with a warning) and LOG_LEVEL.
+// (default 127.0.0.1), JWT_SECRET (default: a development secret, with a warning), LOG_LEVEL,
+// and REDIS_URL: when set, the chat uses the Redis adapter (keys under CHAT_PREFIX, default
+// `fastify-chat:`), so several copies on different ports form one chat (`npm run start:cluster`).
 import fastifyJwt from '@fastify/jwt'
 import Fastify from 'fastify'
-import chatPlugin from '../lib/index.js'
+import Redis from 'ioredis'
+import chatPlugin, { redisAdapter } from '../lib/index.js'
 
 const DEV_SECRET = 'fastify-chat-development-secret-do-not-use-in-production'
 
@@ -18,7 +21,17 @@ async function main (): Promise<void> {
 
   // The host owns @fastify/jwt here (to sign the sample tokens); the plugin reuses it.
   await app.register(fastifyJwt, { secret })
-  await app.register(chatPlugin, {})
+
+  let adapter
+  if (process.env.REDIS_URL !== undefined) {
+    // The host's own client: the plugin duplicates it to subscribe and never quits it.
+    const redis = new Redis(process.env.REDIS_URL, { maxRetriesPerRequest: 1 })
+    redis.on('error', () => {}) // the plugin logs outages once
+    app.addHook('onClose', async () => { await redis.quit() })
+    adapter = redisAdapter({ client: redis, prefix: process.env.CHAT_PREFIX })
+    app.log.info({ redis: process.env.REDIS_URL }, 'chat on Redis: copies of this example with the same REDIS_URL form one chat')
+  }
+  await app.register(chatPlugin, { adapter })
 
   // A route of the host's own, not guarded by the chat's auth.
   app.get('/health', async () => ({ status: 'ok', chat: await app.chat.stats() }))
