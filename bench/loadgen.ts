@@ -18,9 +18,23 @@ const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) |
 
 export interface FanoutRun { name: string, inFlight?: number, rate?: number, warmupMs: number, durationMs: number }
 export type Job =
-  | { kind: 'fanout', port: number, dialect: Dialect, serverPid: number, rooms: number, perRoom: number, runs: FanoutRun[] }
+  | { kind: 'fanout', port: number, dialect: Dialect, serverPid: number, rooms: number, perRoom: number, runs: FanoutRun[], ports?: number[], serverPids?: number[], redisUrl?: string }
   | { kind: 'idle', port: number, dialect: Dialect, clients: number, rooms: number, offset: number }
   | { kind: 'setup', port: number, dialect: Dialect, serverPid: number, clients: number, concurrency: number }
+
+/** Redis's own CPU time in µs (user + system), from INFO. */
+async function redisCpu (url: string | undefined): Promise<number> {
+  if (url === undefined) return 0
+  const { Redis } = await import('ioredis')
+  const r = new Redis(url)
+  try {
+    const info = await r.info('cpu')
+    const get = (k: string) => Number(new RegExp(`${k}:([0-9.]+)`).exec(info)?.[1] ?? 0)
+    return (get('used_cpu_sys') + get('used_cpu_user')) * 1e6
+  } finally {
+    r.disconnect()
+  }
+}
 
 /** Server CPU time in µs (user + system), read from /proc. */
 function serverCpu (pid: number): number {
@@ -41,6 +55,8 @@ interface Waiter { type: string, room?: string, resolve: () => void }
 class Pool implements ClientHandlers {
   readonly dialect: Dialect
   readonly port: number
+  /** Client i connects to ports[i % ports.length] (a cluster); default: port. */
+  ports: number[] = []
   readonly clients: RawClient[] = []
   readonly waiters = new Map<RawClient, Waiter[]>()
   readonly tokens = new Map<RawClient, string>()
@@ -89,7 +105,8 @@ class Pool implements ClientHandlers {
   async open (index: number, room: string, tag: number): Promise<RawClient> {
     const token = sign({ sub: `user-${index}` })
     const path = this.dialect === 'json' ? `/chat?token=${token}` : '/socket.io/?EIO=4&transport=websocket'
-    const client = new RawClient(this.port, path, this.dialect, this)
+    const port = this.ports.length === 0 ? this.port : this.ports[index % this.ports.length]
+    const client = new RawClient(port, path, this.dialect, this)
     client.tag = tag
     this.tokens.set(client, token)
     const welcome = this.wait(client, 'welcome')
@@ -135,6 +152,9 @@ function content (seq: number): string {
 
 async function fanout (job: Extract<Job, { kind: 'fanout' }>): Promise<unknown[]> {
   const pool = new Pool(job.port, job.dialect)
+  pool.ports = job.ports ?? []
+  const pids = job.serverPids ?? [job.serverPid]
+  const cpu = (): number => pids.reduce((sum, pid) => sum + serverCpu(pid), 0)
   pool.delivered = new Array(job.rooms).fill(0)
   const roomName = (r: number) => job.rooms === 1 ? 'lobby' : `room-${r}`
   await pool.openMany(job.rooms * job.perRoom, 50, (i) => [roomName(i % job.rooms), i % job.rooms])
@@ -207,11 +227,13 @@ async function fanout (job: Extract<Job, { kind: 'fanout' }>): Promise<unknown[]
     }
 
     await sleep(run.warmupMs)
-    const t0 = performance.now(); const s0 = serverCpu(job.serverPid); const l0 = ownCpu()
+    const r0 = await redisCpu(job.redisUrl)
+    const t0 = performance.now(); const s0 = cpu(); const l0 = ownCpu()
     const d0 = pool.delivered.reduce((a, b) => a + b, 0)
     await sleep(run.durationMs)
-    const t1 = performance.now(); const s1 = serverCpu(job.serverPid); const l1 = ownCpu()
+    const t1 = performance.now(); const s1 = cpu(); const l1 = ownCpu()
     const d1 = pool.delivered.reduce((a, b) => a + b, 0)
+    const r1 = await redisCpu(job.redisUrl)
     stopped = true
     await drain(pool, sent, base, sizes)
     const wallUs = (t1 - t0) * 1000
@@ -220,7 +242,8 @@ async function fanout (job: Extract<Job, { kind: 'fanout' }>): Promise<unknown[]
       perSecond: (d1 - d0) / (wallUs / 1e6),
       cpuPerDelivery: (s1 - s0) / (d1 - d0),
       serverUtil: (s1 - s0) / wallUs,
-      loadgenUtil: (l1 - l0) / wallUs
+      loadgenUtil: (l1 - l0) / wallUs,
+      redisPerDelivery: (r1 - r0) / (d1 - d0)
     })
     results.push(result)
   }

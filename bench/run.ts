@@ -17,7 +17,8 @@ const { values: args } = parseArgs({
   options: {
     reps: { type: 'string', default: '3' },
     only: { type: 'string' },
-    sessions: { type: 'string', default: 'fanout1,fanout10,idle,setup' },
+    sessions: { type: 'string', default: 'fanout1,fanout10,idle,setup,cluster' },
+    redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
     idle: { type: 'string', default: '10000' },
     setup: { type: 'string', default: '5000' },
     duration: { type: 'string', default: '3000' },
@@ -34,6 +35,13 @@ const TARGETS: Target[] = [
   { name: 'fastify-naive', script: 'fastify-naive.ts', dialect: 'json' },
   { name: 'socket.io', script: 'socketio.ts', dialect: 'socketio' },
   { name: 'plugin', script: 'plugin.ts', dialect: 'json' }
+]
+// The cluster scenario: one room with members split over two processes on one Redis, beside the
+// single-process plugin. Names ending in "x2" run as two processes.
+const CLUSTER_TARGETS: Target[] = [
+  { name: 'plugin', script: 'plugin.ts', dialect: 'json' },
+  { name: 'plugin-redis x2', script: 'plugin.ts', dialect: 'json', env: { BENCH_REDIS: '' } },
+  { name: 'socket.io-redis x2', script: 'socketio.ts', dialect: 'socketio', env: { BENCH_REDIS: '' } }
 ]
 const targets = args.only === undefined ? TARGETS : TARGETS.filter((t) => args.only!.split(',').includes(t.name))
 const sessions = args.sessions!.split(',')
@@ -66,11 +74,11 @@ function message<T> (child: ChildProcess, type: string, timeoutMs = 180_000): Pr
   })
 }
 
-async function startServer (target: Target): Promise<{ child: ChildProcess, port: number }> {
+async function startServer (target: Target, extraEnv: Record<string, string> = {}): Promise<{ child: ChildProcess, port: number }> {
   // One folder per target; the main thread's profile is the largest file there (tsx's loader
   // thread writes a small one beside it).
   const prof = args.profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(args.profile, target.name)}`]
-  const child = node(0, ['--expose-gc', ...prof, ...TSX, join(__dirname, 'servers', target.script)], target.env)
+  const child = node(0, ['--expose-gc', ...prof, ...TSX, join(__dirname, 'servers', target.script)], { ...target.env, ...extraEnv })
   const { port } = await message<{ port: number }>(child, 'ready', 30_000)
   return { child, port }
 }
@@ -121,6 +129,36 @@ const fanoutRuns = (withExtras: boolean): FanoutRun[] => [
       ]
     : [])
 ]
+
+/** The cluster scenario for one target: one room of 1,000 split over its processes. */
+async function clusterSession (target: Target): Promise<void> {
+  const twice = target.name.endsWith('x2')
+  const env: Record<string, string> = twice ? { BENCH_REDIS: args.redis!, BENCH_PREFIX: `bench-${Date.now()}:` } : {}
+  const servers = []
+  try {
+    for (let i = 0; i < (twice ? 2 : 1); i++) servers.push(await startServer(target, env))
+    const out = await loadgen({
+      kind: 'fanout',
+      port: servers[0].port,
+      ports: servers.map((s) => s.port),
+      serverPid: servers[0].child.pid!,
+      serverPids: servers.map((s) => s.child.pid!),
+      redisUrl: twice ? args.redis : undefined,
+      dialect: target.dialect,
+      rooms: 1,
+      perRoom: 1000,
+      runs: [{ name: 'A', inFlight: 32, warmupMs: 1000, durationMs: duration }]
+    })
+    const [r] = out
+    record('E cluster 1x1000 (32 in flight) deliveries/s', target.name, r.perSecond)
+    record('E cluster CPU µs/delivery (servers)', target.name, r.cpuPerDelivery)
+    if (twice) record('E cluster CPU µs/delivery (Redis)', target.name, r.redisPerDelivery)
+    record('E cluster 1x1000 (32 in flight) server CPU', target.name, r.serverUtil / servers.length, saturation)
+    record('E cluster 1x1000 (32 in flight) loadgen CPU', target.name, r.loadgenUtil, saturation)
+  } finally {
+    for (const s of servers) await stop(s.child)
+  }
+}
 
 async function session (name: string, target: Target): Promise<void> {
   const { child, port } = await startServer(target)
@@ -187,11 +225,13 @@ function fmt (x: number): string {
 function baselineOf (metric: string): string {
   if (metric.startsWith('A ')) return 'floor-coalesce'
   if (metric.startsWith('A1') || metric.startsWith('B ')) return 'floor-frame'
+  if (metric.startsWith('E ')) return 'plugin'
   return 'ws'
 }
 
 function table (): string {
   const names = targets.map((t) => t.name)
+  for (const t of CLUSTER_TARGETS) if (sessions.includes('cluster') && !names.includes(t.name)) names.push(t.name)
   const lines = [
     `| metric | ${names.join(' | ')} |`,
     `|---|${names.map(() => '---').join('|')}|`
@@ -242,12 +282,14 @@ async function main (): Promise<void> {
   for (let rep = 0; rep < reps; rep++) {
     for (const name of sessions) {
       // Rotate the order each repetition so that no target always runs first or last.
-      const order = targets.map((_, i) => targets[(i + rep) % targets.length])
+      const list = name === 'cluster' ? CLUSTER_TARGETS : targets
+      const order = list.map((_, i) => list[(i + rep) % list.length])
       for (const target of order) {
         process.stdout.write(`  rep ${rep + 1}/${reps} ${name} ${target.name} ... `)
         const t0 = Date.now()
         try {
-          await session(name, target)
+          if (name === 'cluster') await clusterSession(target)
+          else await session(name, target)
           console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s`)
         } catch (err) {
           console.log(`FAILED: ${(err as Error).message}`)

@@ -129,6 +129,8 @@ export class Connection {
   alive = true
   /** Set once the socket is closing or closed: nothing more is sent. */
   closed = false
+  /** The last of this connection's messages still on its way to the adapter (they settle in order). */
+  inFlight: Promise<unknown> | undefined
 
   readonly #socket: WebSocket
   // The transport under ws, written directly with pre-built frames; undefined when ws must frame

@@ -33,7 +33,7 @@ export class Dispatcher implements ConnectionEvents {
     const verdict = conn.limiter === undefined ? 'ok' : conn.limiter.take(performance.now())
     if (verdict === 'close') {
       // Queued, so that the frames accepted before this one are still answered.
-      if (!conn.schedule(() => this.#rateLimitClose(conn))) this.#rateLimitClose(conn)
+      if (!conn.schedule(() => this.#rateLimitClose(conn))) void this.#rateLimitClose(conn)
       return
     }
     const limited = verdict === 'limited'
@@ -45,7 +45,9 @@ export class Dispatcher implements ConnectionEvents {
     }
   }
 
-  #rateLimitClose (conn: Connection): undefined {
+  async #rateLimitClose (conn: Connection): Promise<void> {
+    // After the messages accepted before: their acks go out first.
+    await conn.inFlight?.catch(noop)
     if (conn.closed) return
     conn.log.warn('rate limited too often: closing')
     conn.close(CloseCode.POLICY, 'rate limit exceeded')
@@ -105,13 +107,25 @@ export class Dispatcher implements ConnectionEvents {
     return this.#hub.leaveRoom(conn, room, 'left', ref).then(noop)
   }
 
-  #message (conn: Connection, room: string, content: string, ref: Ref | undefined): Promise<void> | undefined {
+  #message (conn: Connection, room: string, content: string, ref: Ref | undefined): undefined {
     if (!this.#hub.registry.has(room, conn.id)) {
       return this.#error(conn, ErrorCode.NOT_A_MEMBER, `only members may send to room "${room}": join it first`, ref)
     }
-    return this.#hub.publishMessage(room, conn.id, conn.userId, content).then((id) => {
+    // Not awaited: the connection's next request may start while this one is on its way, so a
+    // sender's messages are pipelined to the adapter (kept in order by it) instead of waiting a
+    // round trip each. The ack follows the publish.
+    const sent = this.#hub.publishMessage(room, conn.id, conn.userId, content)
+    conn.inFlight = sent
+    sent.then((id) => {
       if (ref !== undefined) this.#hub.send(conn, { type: 'ack', ref, id })
+    }, (err: { code?: string }) => {
+      if (err?.code === 'FST_CHAT_UNAVAILABLE') {
+        this.#error(conn, ErrorCode.UNAVAILABLE, 'the chat backend is unavailable: resend later with the same ref', ref)
+      } else {
+        this.onTaskError(conn, err)
+      }
     })
+    return undefined
   }
 
   #error (conn: Connection, code: ErrorCode, message: string, ref: Ref | undefined): undefined {

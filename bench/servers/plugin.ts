@@ -2,14 +2,19 @@
 // publisher may send faster than 20 frames a second, but still running), heartbeats,
 // slow-consumer checks.
 import Fastify from 'fastify'
-import chatPlugin from '../../lib/index.js'
+import Redis from 'ioredis'
+import chatPlugin, { redisAdapter } from '../../lib/index.js'
 import { PORT, ready, SECRET } from './control.js'
 
 async function main (): Promise<void> {
   const app = Fastify({ logger: false })
   await app.register(chatPlugin, {
     jwt: { secret: SECRET },
-    rateLimit: { perSecond: 1_000_000, burst: 1_000_000 }
+    rateLimit: { perSecond: 1_000_000, burst: 1_000_000 },
+    // BENCH_REDIS: the Redis adapter, for the cluster scenario (processes share BENCH_PREFIX).
+    adapter: process.env.BENCH_REDIS === undefined
+      ? undefined
+      : redisAdapter({ client: new Redis(process.env.BENCH_REDIS), prefix: process.env.BENCH_PREFIX })
   })
   await app.listen({ port: PORT, host: '127.0.0.1' })
   ready((app.server.address() as { port: number }).port)

@@ -1,6 +1,8 @@
 // Baseline: Socket.IO 4 with rooms, websocket transport only, the same events as our protocol.
 import { randomUUID } from 'node:crypto'
 import { createServer } from 'node:http'
+import { createAdapter } from '@socket.io/redis-adapter'
+import Redis from 'ioredis'
 import { Server } from 'socket.io'
 import { tokenVerifier } from './baseline-chat.js'
 import { PORT, ready, SECRET } from './control.js'
@@ -8,6 +10,11 @@ import { PORT, ready, SECRET } from './control.js'
 const verify = tokenVerifier(SECRET)
 const server = createServer()
 const io = new Server(server, { transports: ['websocket'], serveClient: false, perMessageDeflate: false, maxHttpBufferSize: 65536 })
+if (process.env.BENCH_REDIS !== undefined) {
+  // The cluster scenario: Socket.IO's own Redis adapter.
+  const pub = new Redis(process.env.BENCH_REDIS)
+  io.adapter(createAdapter(pub, pub.duplicate(), { key: process.env.BENCH_PREFIX ?? 'socket.io' }))
+}
 
 io.use((socket, next) => {
   const token = (socket.handshake.auth as { token?: string }).token ?? (socket.handshake.query.token as string | undefined) ?? null
