@@ -157,6 +157,19 @@ async function clusterSession (target: Target): Promise<void> {
     record('E cluster 1x1000 (32 in flight) loadgen CPU', target.name, r.loadgenUtil, saturation)
   } finally {
     for (const s of servers) await stop(s.child)
+    if (twice) await dropKeys(`${env.BENCH_PREFIX}*`)
+  }
+}
+
+/** Deletes what a cluster run left in Redis (its servers are killed, not closed). */
+async function dropKeys (pattern: string): Promise<void> {
+  const { Redis } = await import('ioredis')
+  const redis = new Redis(args.redis!)
+  try {
+    const keys = await redis.keys(pattern)
+    if (keys.length > 0) await redis.del(...keys)
+  } finally {
+    redis.disconnect()
   }
 }
 

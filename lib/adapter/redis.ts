@@ -172,7 +172,7 @@ export class RedisAdapter implements ChatAdapter {
     sub.on('ready', () => { void this.#resubscribe() })
     sub.on('error', (err: Error) => this.#lost(err))
 
-    await this.#whenReady(sub)
+    await Promise.all([this.#whenReady(client), this.#whenReady(sub)])
     await this.#resubscribe()
     // A first beat and sweep: this also removes the members of earlier runs that died.
     await this.#heartbeat()
