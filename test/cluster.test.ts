@@ -1,6 +1,7 @@
 // Several Fastify instances in one test process, one Redis: the whole plugin across processes.
 import t from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
+import fastifyRedis from '@fastify/redis'
 import Redis from 'ioredis'
 import type { Test } from 'tap'
 import chatPlugin, { redisAdapter, type ChatPluginOptions } from '../lib/index.js'
@@ -123,4 +124,33 @@ t.test('cluster', async (t) => {
     void b
     alice.close()
   })
+})
+
+t.test('host clients: never quit by the adapter; @fastify/redis shared', async (t) => {
+  if (!await redisReady(t)) return
+  const prefix = testPrefix()
+  t.after(() => dropPrefix(prefix))
+
+  const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
+  t.after(() => client.disconnect())
+  const plain = Fastify({ logger: false })
+  await plain.register(chatPlugin, { jwt: { secret: SECRET }, heartbeatInterval: 0, adapter: redisAdapter({ client, prefix }) })
+  await plain.ready()
+
+  const shared = Fastify({ logger: false })
+  await shared.register(fastifyRedis, { url: REDIS_URL })
+  await shared.register(chatPlugin, { jwt: { secret: SECRET }, heartbeatInterval: 0, adapter: redisAdapter({ client: shared.redis, prefix }) })
+  await shared.ready()
+
+  const alice = await connect(plain, token({ sub: 'alice' }))
+  const bob = await connect(shared, token({ sub: 'bob' }))
+  t.match(await alice.next('userJoined'), { userId: 'bob' })
+  bob.send({ action: 'message', room: 'lobby', content: 'via @fastify/redis' })
+  t.match(await alice.next('message'), { content: 'via @fastify/redis', userId: 'bob' })
+
+  await shared.close()
+  t.match(await alice.next('userLeft'), { userId: 'bob', reason: 'closed' }, '@fastify/redis closes its client after the chat left')
+  await plain.close()
+  t.equal(client.status, 'ready', "the host's client is still open after the plugin closed")
+  t.equal(await client.ping(), 'PONG')
 })
