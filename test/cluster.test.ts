@@ -154,3 +154,29 @@ t.test('host clients: never quit by the adapter; @fastify/redis shared', async (
   t.equal(client.status, 'ready', "the host's client is still open after the plugin closed")
   t.equal(await client.ping(), 'PONG')
 })
+
+t.test('a process that does not answer in time: 504, never a hang', async (t) => {
+  if (!await redisReady(t)) return
+  const prefix = testPrefix()
+  t.after(() => dropPrefix(prefix))
+  const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
+  t.after(() => client.disconnect())
+  const app = Fastify({ logger: false })
+  t.after(() => app.close())
+  await app.register(chatPlugin, { jwt: { secret: SECRET }, heartbeatInterval: 0, adapter: redisAdapter({ client, prefix, requestTimeout: 300 }) })
+  await app.ready()
+  // A "process" that holds a client and listens on its channel but never answers.
+  const mute = new Redis(REDIS_URL)
+  t.after(() => mute.disconnect())
+  await mute.subscribe(`${prefix}ch:node:mute-node`)
+  await client.hset(`${prefix}clients`, 'held-by-mute', 'mute-node\nsomeone')
+  const started = Date.now()
+  const res = await app.inject({ method: 'PUT', url: '/rooms/x/members/held-by-mute', headers: admin })
+  t.equal(res.statusCode, 504)
+  t.equal(res.json().code, 'FST_CHAT_TIMEOUT')
+  t.ok(Date.now() - started < 2000, 'answered after the request timeout')
+  await t.rejects(app.chat.disconnect('held-by-mute'), { code: 'FST_CHAT_TIMEOUT' })
+  // Its channel has no listener: no live process holds it.
+  await client.hset(`${prefix}clients`, 'held-by-nobody', 'gone-node\nsomeone')
+  t.equal((await app.inject({ method: 'PUT', url: '/rooms/x/members/held-by-nobody', headers: admin })).statusCode, 404)
+})
