@@ -89,14 +89,14 @@ export class Dispatcher implements ConnectionEvents {
       return this.#message(conn, this.#defaultRoom, request.content, request.ref)
     }
     switch (request.action) {
-      case 'join': return this.#join(conn, request.room, request.ref)
+      case 'join': return this.#join(conn, request.room, request.ref, request.since)
       case 'leave': return this.#leave(conn, request.room, request.ref)
       case 'message': return this.#message(conn, request.room, request.content, request.ref)
     }
   }
 
-  async #join (conn: Connection, room: string, ref: Ref | undefined): Promise<void> {
-    const outcome = await this.#hub.joinRoom(conn, room, ref)
+  async #join (conn: Connection, room: string, ref: Ref | undefined, since: { seq: number, epoch: string } | undefined): Promise<void> {
+    const outcome = await this.#hub.joinRoom(conn, room, ref, since)
     if (outcome === 'full') {
       this.#error(conn, ErrorCode.TOO_MANY_ROOMS, 'already in the most rooms a connection may be in: leave one first', ref)
     }
@@ -114,10 +114,11 @@ export class Dispatcher implements ConnectionEvents {
     // Not awaited: the connection's next request may start while this one is on its way, so a
     // sender's messages are pipelined to the adapter (kept in order by it) instead of waiting a
     // round trip each. The ack follows the publish.
-    const sent = this.#hub.publishMessage(room, conn.id, conn.userId, content)
+    const sent = this.#hub.publishMessage(room, conn.id, conn.userId, content, ref)
     conn.inFlight = sent
-    sent.then((id) => {
-      if (ref !== undefined) this.#hub.send(conn, { type: 'ack', ref, id })
+    // A resend of a message already published gets the original ack, and nothing is sent again.
+    sent.then(({ id, seq }) => {
+      if (ref !== undefined) this.#hub.send(conn, { type: 'ack', ref, id, seq })
     }, (err: { code?: string }) => {
       if (err?.code === 'FST_CHAT_UNAVAILABLE') {
         this.#error(conn, ErrorCode.UNAVAILABLE, 'the chat backend is unavailable: resend later with the same ref', ref)

@@ -104,3 +104,9 @@ export const FST_CHAT_TIMEOUT = createError(
   'The process holding client %s did not answer in time',
   504
 )
+/** A history query with a bad `after`, `before` or `limit`. */
+export const FST_CHAT_INVALID_HISTORY_QUERY = createError(
+  'FST_CHAT_INVALID_HISTORY_QUERY',
+  'History queries take after (>= 0) or before (>= 1), not both, and limit from 1 to %d',
+  400
+)

@@ -6,24 +6,30 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import type { AdapterNode, ChatAdapter, RemoteCommand, RemoteResult } from './adapter/adapter.js'
-import { textFrame, type Connection } from './connection.js'
+import type { AdapterNode, ChatAdapter, Published, RemoteCommand, RemoteResult, Resume, RoomState } from './adapter/adapter.js'
+import { dedupeKey } from './history.js'
+import { textFrame, type Connection, type Frame } from './connection.js'
 import { CLOSE_GRACE_MS, CloseCode, ROOM_REGEXP, SERVER_SENDER, type LeaveReason } from './constants.js'
 import {
   FST_CHAT_CLIENT_NOT_FOUND, FST_CHAT_CLOSING, FST_CHAT_INVALID_CLOSE_CODE, FST_CHAT_INVALID_CLOSE_REASON,
-  FST_CHAT_INVALID_CONTENT, FST_CHAT_INVALID_ROOM, FST_CHAT_TIMEOUT, FST_CHAT_TOO_MANY_ROOMS
+  FST_CHAT_INVALID_CONTENT, FST_CHAT_INVALID_HISTORY_QUERY, FST_CHAT_INVALID_ROOM, FST_CHAT_TIMEOUT, FST_CHAT_TOO_MANY_ROOMS
 } from './errors.js'
 import type { ResolvedOptions } from './options.js'
 import { encode } from './protocol/codec.js'
-import type { LeftFrame, Ref, ServerFrame } from './protocol/schemas.js'
+import type { JoinedFrame, LeftFrame, Ref, ServerFrame } from './protocol/schemas.js'
 import { Registry, type Member } from './registry.js'
-import type { ChatRegistry, ChatStats } from './types.js'
+import type { ChatRegistry, ChatStats, HistoryPage } from './types.js'
 
 export type JoinOutcome = 'joined' | 'already' | 'full'
 
 /** A membership of a local connection: the registry keeps the connection for delivery. */
 interface LocalMember extends Member {
   readonly conn: Connection
+  /**
+   * Live frames held while the member is joining (until `joined` and any replay are out), so that
+   * nothing overtakes them and the switch from replay to live has no gap and no duplicate.
+   */
+  buffer?: Array<{ seq: number | undefined, frame: Frame }>
 }
 
 function isCloseCode (code: unknown): code is number {
@@ -67,7 +73,8 @@ export class ChatHub implements AdapterNode {
       leave: (clientId: string, room: string) => this.#hostLeave(clientId, room),
       broadcast: (room: string, content: string) => this.#hostBroadcast(room, content),
       disconnect: (clientId: string, code?: number, reason?: string) => this.#hostDisconnect(clientId, code, reason),
-      stats: async () => await this.#adapter.stats(this.stats())
+      stats: async () => await this.#adapter.stats(this.stats()),
+      history: (room: string, options?: { after?: number, before?: number, limit?: number }) => this.#hostHistory(room, options)
     } satisfies ChatRegistry)
   }
 
@@ -101,16 +108,23 @@ export class ChatHub implements AdapterNode {
   }
 
   /** AdapterNode: writes one encoded frame to this process's members of a room. */
-  deliver (room: string, text: string, except?: string): void {
+  deliver (room: string, text: string, except?: string, seq?: number): void {
     const members = this.registry.membersOf(room)
     if (members === undefined) return
     // Framed once for everyone: each member gets the same bytes, coalesced per turn.
     const frame = textFrame(text)
     let sent = 0
     for (const member of members.values()) {
-      if (member.clientId !== except && member.conn.sendFrame(frame)) sent++
+      if (member.clientId === except) continue
+      if (member.buffer !== undefined) member.buffer.push({ seq, frame })
+      else if (member.conn.sendFrame(frame)) sent++
     }
     this.#messagesOut += sent
+  }
+
+  /** AdapterNode: the history limits. */
+  get history (): ResolvedOptions['history'] {
+    return this.#opts.history
   }
 
   /** A newly opened, authenticated connection: welcome it and put it in the default room. */
@@ -139,32 +153,57 @@ export class ChatHub implements AdapterNode {
   }
 
   /** Joins `conn` to `room`: `joined` to it, `userJoined` to the others. */
-  async joinRoom (conn: Connection, room: string, ref?: Ref): Promise<JoinOutcome> {
-    if (this.registry.has(room, conn.id)) {
-      // Already a member: answer again (the request may be a retry), announce nothing.
-      const info = await this.#adapter.room(room)
-      this.send(conn, withRef({ type: 'joined', room, members: info?.members ?? this.registry.count(room) }, ref))
-      return 'already'
+  async joinRoom (conn: Connection, room: string, ref?: Ref, since?: { seq: number, epoch: string }): Promise<JoinOutcome> {
+    let member = this.registry.membersOf(room)?.get(conn.id)
+    const already = member !== undefined
+    if (member === undefined) {
+      if (this.registry.roomCountOf(conn.id) >= this.#opts.maxRoomsPerConnection) return 'full'
+      member = { clientId: conn.id, userId: conn.userId, joinedAt: Date.now(), conn, buffer: [] }
+      this.registry.add(room, member)
+    } else if (since !== undefined) {
+      member.buffer = []
     }
-    if (this.registry.roomCountOf(conn.id) >= this.#opts.maxRoomsPerConnection) return 'full'
-    const member: LocalMember = { clientId: conn.id, userId: conn.userId, joinedAt: Date.now(), conn }
-    this.registry.add(room, member)
-    let members: number
+    let state: RoomState
+    let resume: Resume | undefined
     try {
-      members = await this.#adapter.join(room, member)
+      // Idempotent: for a member already in, it only reads the room's state.
+      state = await this.#adapter.join(room, member)
+      if (since !== undefined) resume = await this.#adapter.since(room, since.seq, since.epoch)
     } catch (err) {
       // Nothing was done: the caller hears why (UNAVAILABLE) and may retry.
-      this.registry.remove(room, conn.id)
+      if (!already) this.registry.remove(room, conn.id)
+      else this.#release(member, 0)
       throw err
     }
     // Closed meanwhile: its close handler already took it out of the room and said so.
-    if (conn.closed) return 'joined'
-    this.send(conn, withRef({ type: 'joined', room, members }, ref))
-    if (members <= this.#opts.presenceLimit) {
+    if (conn.closed) return already ? 'already' : 'joined'
+    const joined: JoinedFrame = { type: 'joined', room, members: state.members, seq: state.seq, epoch: state.epoch }
+    if (resume !== undefined) joined.recovered = resume.recovered
+    this.send(conn, withRef(joined, ref))
+    let last = state.seq
+    if (resume?.recovered === true) {
+      for (const m of resume.messages) {
+        if (conn.send(m.text)) this.#messagesOut++
+        if (m.seq > last) last = m.seq
+      }
+    }
+    this.#release(member, last)
+    if (already) return 'already'
+    if (state.members <= this.#opts.presenceLimit) {
       this.#announce(room, encode({ type: 'userJoined', room, clientId: conn.id, userId: conn.userId }), conn.id)
     }
-    conn.debug({ room }, 'joined')
+    conn.debug({ room, seq: state.seq, recovered: resume?.recovered }, 'joined')
     return 'joined'
+  }
+
+  /** Ends a join's buffering: sends what came live after seq `after` (and every presence frame). */
+  #release (member: LocalMember, after: number): void {
+    const buffer = member.buffer
+    if (buffer === undefined) return
+    member.buffer = undefined
+    for (const b of buffer) {
+      if ((b.seq === undefined || b.seq > after) && member.conn.sendFrame(b.frame)) this.#messagesOut++
+    }
   }
 
   /** Takes `conn` out of `room`: `left` to it (unless it is gone), `userLeft` to the others. */
@@ -202,10 +241,16 @@ export class ChatHub implements AdapterNode {
   }
 
   /** Publishes a message to every member of `room`; resolves with its id. */
-  async publishMessage (room: string, from: string, userId: string, content: string): Promise<string> {
+  async publishMessage (room: string, from: string, userId: string, content: string, ref?: Ref): Promise<Published> {
     const id = randomUUID()
-    await this.#adapter.publish(room, encode({ type: 'message', room, id, from, userId, content, timestamp: Date.now() }))
-    return id
+    // The adapter, the one authority for the room's sequence, puts seq and epoch in.
+    return await this.#adapter.publishMessage(room, {
+      id,
+      head: `{"type":"message","room":${JSON.stringify(room)},"id":"${id}","seq":`,
+      mid: ',"epoch":"',
+      tail: `","from":${JSON.stringify(from)},"userId":${JSON.stringify(userId)},"content":${JSON.stringify(content)},"timestamp":${Date.now()}}`,
+      dedupe: ref === undefined ? undefined : dedupeKey(userId, room, ref)
+    })
   }
 
   /** A connection is gone (socket closed, or a missed pong): it leaves all its rooms. Idempotent. */
@@ -365,13 +410,27 @@ export class ChatHub implements AdapterNode {
     return await this.#command(clientId, { op: 'leave', room }) === 'left'
   }
 
-  async #hostBroadcast (room: string, content: string): Promise<{ id: string }> {
+  async #hostBroadcast (room: string, content: string): Promise<{ id: string, seq: number }> {
     this.#checkRoom(room)
     if (typeof content !== 'string' || content.length === 0 || content.length > this.#opts.maxMessageLength) {
       throw new FST_CHAT_INVALID_CONTENT(this.#opts.maxMessageLength)
     }
     if (this.#closing) throw new FST_CHAT_CLOSING()
-    return { id: await this.publishMessage(room, SERVER_SENDER, SERVER_SENDER, content) }
+    const { id, seq } = await this.publishMessage(room, SERVER_SENDER, SERVER_SENDER, content)
+    return { id, seq }
+  }
+
+  async #hostHistory (room: string, options: { after?: number, before?: number, limit?: number } = {}): Promise<HistoryPage> {
+    this.#checkRoom(room)
+    const { after, before } = options
+    const limit = options.limit ?? Math.min(50, this.#opts.history.size)
+    const valid = (n: unknown, min: number, max: number) => n === undefined || (Number.isInteger(n) && (n as number) >= min && (n as number) <= max)
+    if (!valid(after, 0, Number.MAX_SAFE_INTEGER) || !valid(before, 1, Number.MAX_SAFE_INTEGER) || !valid(limit, 1, this.#opts.history.size) ||
+        (after !== undefined && before !== undefined)) {
+      throw new FST_CHAT_INVALID_HISTORY_QUERY(this.#opts.history.size)
+    }
+    const page = await this.#adapter.history(room, { after, before, limit })
+    return { room, epoch: page.epoch, messages: page.messages.map((m) => JSON.parse(m) as Record<string, unknown>) }
   }
 
   async #hostDisconnect (clientId: string, code: number = CloseCode.NORMAL, reason = ''): Promise<boolean> {

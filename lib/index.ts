@@ -74,12 +74,12 @@ export default chatPlugin
 export { chatPlugin as fastifyChat }
 export { memoryAdapter, MemoryAdapter } from './adapter/memory.js'
 export { redisAdapter, RedisAdapter, type RedisAdapterOptions } from './adapter/redis.js'
-export type { AdapterNode, ChatAdapter, RemoteCommand, RemoteResult } from './adapter/adapter.js'
+export type { AdapterNode, ChatAdapter, MessageDraft, Published, RemoteCommand, RemoteResult, Resume, RoomState } from './adapter/adapter.js'
 export type { Member } from './registry.js'
 export { Registry } from './registry.js'
 export { CloseCode, ErrorCode, ROOM_PATTERN, type LeaveReason } from './constants.js'
 export * as errors from './errors.js'
 export * from './protocol/schemas.js'
 export type {
-  ChatPluginOptions, ChatRegistry, ChatStats, ChatUser, MemberInfo, RateLimitOptions, RoomInfo
+  ChatPluginOptions, ChatRegistry, ChatStats, ChatUser, HistoryOptions, HistoryPage, MemberInfo, RateLimitOptions, RoomInfo
 } from './types.js'

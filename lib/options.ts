@@ -20,6 +20,7 @@ export interface ResolvedOptions {
   readonly maxBufferedAmount: number
   /** Announce joins and leaves in rooms of at most this many members (Infinity: always, 0: never). */
   readonly presenceLimit: number
+  readonly history: Readonly<{ size: number, ttl: number, maxBytes: number }>
   readonly isAdmin: (user: ChatUser, request: FastifyRequest) => boolean | Promise<boolean>
   readonly adapter: ChatAdapter | undefined
   readonly prefix: string | undefined
@@ -27,7 +28,7 @@ export interface ResolvedOptions {
 
 const KNOWN = new Set([
   'jwt', 'path', 'roomsPrefix', 'defaultRoom', 'maxPayload', 'maxMessageLength',
-  'maxRoomsPerConnection', 'rateLimit', 'heartbeatInterval', 'maxBufferedAmount', 'presence', 'isAdmin',
+  'maxRoomsPerConnection', 'rateLimit', 'heartbeatInterval', 'maxBufferedAmount', 'presence', 'history', 'isAdmin',
   'adapter', 'prefix',
   // Fastify's own register options, passed along with ours
   'logLevel', 'logSerializers'
@@ -125,6 +126,16 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
     }
   }
   if (opts.prefix !== undefined) routePath('prefix', opts.prefix, '')
+  const h = opts.history ?? {}
+  if (h === null || typeof h !== 'object') fail('history', 'must be an object { size, ttl, maxBytes }', h)
+  for (const key of Object.keys(h)) {
+    if (key !== 'size' && key !== 'ttl' && key !== 'maxBytes') fail(`history.${key}`, 'is not a history option', (h as Record<string, unknown>)[key])
+  }
+  const history = Object.freeze({
+    size: integer('history.size', h.size, 100, 1, 100000),
+    ttl: integer('history.ttl', h.ttl, 600000, 1000, MAX_TIMER_MS),
+    maxBytes: integer('history.maxBytes', h.maxBytes, 64 * 1024 * 1024, 64 * 1024, 2 ** 40)
+  })
   const presence = opts.presence ?? 100
   let presenceLimit: number
   if (presence === true) presenceLimit = Infinity
@@ -143,6 +154,7 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
     heartbeatInterval: integer('heartbeatInterval', opts.heartbeatInterval, 30000, 0, MAX_TIMER_MS),
     maxBufferedAmount: integer('maxBufferedAmount', opts.maxBufferedAmount, 4 * 1024 * 1024, 1024, 2 ** 40),
     presenceLimit,
+    history,
     isAdmin: opts.isAdmin ?? defaultIsAdmin,
     adapter,
     prefix: opts.prefix

@@ -30,6 +30,20 @@ export interface RateLimitOptions {
   maxViolations?: number
 }
 
+/** Per-room history limits. */
+export interface HistoryOptions {
+  size?: number
+  ttl?: number
+  maxBytes?: number
+}
+
+/** A page of a room's history: `message` frames as delivered, in increasing seq. */
+export interface HistoryPage {
+  room: string
+  epoch: string
+  messages: Array<Record<string, unknown>>
+}
+
 /** Options of `app.register(chatPlugin, options)`. All optional but `jwt` (unless the host registered `@fastify/jwt`). */
 export interface ChatPluginOptions {
   /** Options for `@fastify/jwt` (at least `secret`); leave out to reuse the host's `@fastify/jwt`. */
@@ -62,6 +76,13 @@ export interface ChatPluginOptions {
    * be half a million frames; the default keeps big rooms cheap. Default 100.
    */
   presence?: boolean | number
+  /**
+   * Per-room message history, for resuming after a reconnect and for `GET /rooms/:room/messages`.
+   * Each room keeps at least its last `size` messages younger than `ttl` ms and at most twice
+   * that many; all rooms together hold at most `maxBytes` of frames (the oldest rooms' histories go
+   * first). In cluster mode it lives in Redis. Defaults: 100, 600000 (10 minutes), 64 MiB.
+   */
+  history?: HistoryOptions
   /** Who may use the changing REST endpoints. Default: the token's claims have `role: 'admin'`. */
   isAdmin?: (user: ChatUser, request: FastifyRequest) => boolean | Promise<boolean>
   /** Where membership lives and how messages reach other processes. Default: in memory, one process. */
@@ -122,12 +143,17 @@ export interface ChatRegistry {
    * Resolves `false` if it was not a member (or is not connected).
    */
   leave (clientId: string, room: string): Promise<boolean>
-  /** Sends a server message (`from: "server"`) to every member of a room; resolves with its id. */
-  broadcast (room: string, content: string): Promise<{ id: string }>
+  /** Sends a server message (`from: "server"`) to every member of a room; resolves with its id and seq. */
+  broadcast (room: string, content: string): Promise<{ id: string, seq: number }>
   /** Closes a client's socket (default code 1000); resolves `false` if no such client is connected. */
   disconnect (clientId: string, code?: number, reason?: string): Promise<boolean>
   /** Connection, room and frame counters. */
   stats (): Promise<ChatStats>
+  /**
+   * A page of a room's history: the first `limit` messages with seq > `after`, or with `before`
+   * the last `limit` with seq < `before` (paging back). `limit` defaults to 50, at most `history.size`.
+   */
+  history (room: string, options?: { after?: number, before?: number, limit?: number }): Promise<HistoryPage>
 }
 
 declare module 'fastify' {

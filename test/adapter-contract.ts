@@ -21,7 +21,8 @@ function fakeNode (): AdapterNode & { deliveries: Delivery[] } {
     userOf () { return undefined },
     * localClients () {},
     lost () {},
-    log: abstractLogger
+    log: abstractLogger,
+    history: { size: 10, ttl: 60_000, maxBytes: 1024 * 1024 }
   }
 }
 
@@ -42,10 +43,10 @@ export function adapterContract (t: Test, name: string, create: () => ChatAdapte
     t.equal(await adapter.room('a'), null)
     t.same(await adapter.members('a'), [])
 
-    t.equal(await join('b', member('c1', 'u1', 1)), 1, 'join resolves the member count')
-    t.equal(await join('b', member('c2', 'u2', 2)), 2)
-    t.equal(await join('a', member('c1', 'u1', 3)), 1)
-    t.equal(await join('__proto__', member('c2', 'u2', 4)), 1)
+    t.match(await join('b', member('c1', 'u1', 1)), { members: 1, seq: 0, epoch: String }, 'join resolves the member count, seq and epoch')
+    t.equal((await join('b', member('c2', 'u2', 2))).members, 2)
+    t.equal((await join('a', member('c1', 'u1', 3))).members, 1)
+    t.equal((await join('__proto__', member('c2', 'u2', 4))).members, 1)
     t.same(await adapter.rooms(), [{ name: '__proto__', members: 1 }, { name: 'a', members: 1 }, { name: 'b', members: 2 }], 'sorted by code unit')
     t.same(await adapter.room('b'), { name: 'b', members: 2 })
     t.same(await adapter.members('b'), [
@@ -69,6 +70,28 @@ export function adapterContract (t: Test, name: string, create: () => ChatAdapte
     t.same((await adapter.rooms()).map((r) => r.name), ['__proto__', 'a'])
 
     t.equal(await adapter.command('nobody', { op: 'join', room: 'a' }), 'not-found', 'a client no process holds')
+
+    // Messages: seq per room, history, resume, dedupe
+    const { epoch } = await join('b', member('c2', 'u2', 2))
+    const draft = (id: string, dedupe?: string) => ({ id, head: `{"id":"${id}","seq":`, mid: ',"epoch":"', tail: '"}', dedupe })
+    node.deliveries.length = 0
+    const p1 = await adapter.publishMessage('b', draft('m1'))
+    const p2 = await adapter.publishMessage('b', draft('m2', 'u1\nb\ns1'))
+    t.same([p1.seq, p2.seq, p1.epoch, p2.epoch, p1.duplicate], [1, 2, epoch, epoch, false], 'seq 1, 2 in the epoch of the join')
+    const again = await adapter.publishMessage('b', draft('m3', 'u1\nb\ns1'))
+    t.same(again, { id: 'm2', seq: 2, epoch, duplicate: true }, 'a resend gets the original')
+    const deadline2 = Date.now() + 5000
+    while (node.deliveries.length < 2 && Date.now() < deadline2) await new Promise((resolve) => setTimeout(resolve, 10))
+    t.same(node.deliveries.map((d) => JSON.parse(d.frame).seq), [1, 2], 'delivered in seq order, the resend not at all')
+    t.same((await adapter.history('b', { limit: 10 })).messages.map((m) => JSON.parse(m).id), ['m1', 'm2'])
+    t.same((await adapter.history('b', { after: 1, limit: 10 })).messages.map((m) => JSON.parse(m).id), ['m2'])
+    t.same((await adapter.history('b', { before: 2, limit: 10 })).messages.map((m) => JSON.parse(m).id), ['m1'])
+    t.same((await adapter.history('nowhere', { limit: 10 })).messages, [])
+    t.match(await adapter.since('b', 0, epoch), { recovered: true, messages: [{ seq: 1 }, { seq: 2 }] })
+    t.match(await adapter.since('b', 2, epoch), { recovered: true, messages: [] })
+    t.same(await adapter.since('b', 3, epoch), { recovered: false }, 'a seq from the future')
+    t.same(await adapter.since('b', 0, 'another-epoch'), { recovered: false }, 'another epoch')
+    await leave('b', 'c2')
     const local = { connections: 2, rooms: 2, members: 2, messagesIn: 5, messagesOut: 7 }
     t.same(await adapter.stats(local), local, 'one process: its own counters')
     await leave('a', 'c1')

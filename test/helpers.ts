@@ -147,3 +147,13 @@ export async function connect (
   if (defaultRoom) await client!.next('joined')
   return client!
 }
+
+/**
+ * A `joined` frame without its epoch (a random string) but with the check that it is one, for
+ * exact comparisons of the rest.
+ */
+export function withoutEpoch (frame: Frame): Frame {
+  const { epoch, ...rest } = frame
+  if (typeof epoch !== 'string' || epoch === '') throw new Error(`no epoch in ${JSON.stringify(frame)}`)
+  return rest
+}

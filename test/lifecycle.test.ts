@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { join } from 'node:path'
 import t from 'tap'
-import { MemoryAdapter } from '../lib/index.js'
+import { MemoryAdapter, type MessageDraft, type Published } from '../lib/index.js'
 import { build, connect, token } from './helpers.js'
 
 t.test('app.close() closes every socket with 1001 and clears the registry', async (t) => {
@@ -46,6 +46,11 @@ t.test('a failure while handling a frame closes that connection with 1011 and no
     override async publish (room: string, frame: string, except?: string): Promise<void> {
       if (room === 'boom') throw new Error('storage exploded')
       return await super.publish(room, frame, except)
+    }
+
+    override async publishMessage (room: string, draft: MessageDraft): Promise<Published> {
+      if (room === 'boom') throw new Error('storage exploded')
+      return await super.publishMessage(room, draft)
     }
   }
   const logs: string[] = []

@@ -1,12 +1,12 @@
 import t from 'tap'
-import { build, connect, token } from './helpers.js'
+import { build, connect, token, withoutEpoch } from './helpers.js'
 
 t.test('welcome, then the default room', async (t) => {
   const app = await build(t)
   const a = await connect(app, token({ sub: 'alice' }), { defaultRoom: false })
   t.match(a.welcome, { type: 'welcome', message: 'Connected to chat server', userId: 'alice' })
   t.type(a.welcome!.clientId, 'string')
-  t.same(await a.next('joined'), { type: 'joined', room: 'lobby', members: 1 })
+  t.same(withoutEpoch(await a.next('joined')), { type: 'joined', room: 'lobby', members: 1, seq: 0 })
   const b = await connect(app, token({ sub: 'bob' }))
   t.not(b.id, a.id, 'clientIds are unique')
   t.same(await a.next('userJoined'), { type: 'userJoined', room: 'lobby', clientId: b.id, userId: 'bob' })
@@ -20,20 +20,22 @@ t.test('join, message, leave, with refs echoed', async (t) => {
   await a.next('userJoined')
 
   a.send({ action: 'join', room: 'general', ref: 'j1' })
-  t.same(await a.next('joined'), { type: 'joined', room: 'general', members: 1, ref: 'j1' })
+  t.same(withoutEpoch(await a.next('joined')), { type: 'joined', room: 'general', members: 1, seq: 0, ref: 'j1' })
   b.send({ action: 'join', room: 'general', ref: 7 })
-  t.same(await b.next('joined'), { type: 'joined', room: 'general', members: 2, ref: 7 })
+  t.same(withoutEpoch(await b.next('joined')), { type: 'joined', room: 'general', members: 2, seq: 0, ref: 7 })
   t.same(await a.next('userJoined'), { type: 'userJoined', room: 'general', clientId: b.id, userId: 'bob' })
 
   const before = Date.now()
   a.send({ action: 'message', room: 'general', content: 'hello', ref: 'm1' })
   const ack = await a.next('ack')
-  t.same(Object.keys(ack).sort(), ['id', 'ref', 'type'])
+  t.same(Object.keys(ack).sort(), ['id', 'ref', 'seq', 'type'])
+  t.equal(ack.seq, 1, 'the first message of the room')
   t.equal(ack.ref, 'm1')
   const seenByA = await a.next('message')
   const seenByB = await b.next('message')
   t.same(seenByA, seenByB, 'the sender gets the same frame as the others')
-  t.same(Object.keys(seenByB).sort(), ['content', 'from', 'id', 'room', 'timestamp', 'type', 'userId'])
+  t.same(Object.keys(seenByB).sort(), ['content', 'epoch', 'from', 'id', 'room', 'seq', 'timestamp', 'type', 'userId'])
+  t.equal(seenByB.seq, ack.seq)
   t.match(seenByB, { room: 'general', id: ack.id, from: a.id, userId: 'alice', content: 'hello' })
   t.ok(seenByB.timestamp >= before && seenByB.timestamp <= Date.now(), 'timestamp is the send time in ms')
 
@@ -63,7 +65,7 @@ t.test('joining a room twice answers joined again and announces nothing', async 
   const b = await connect(app, token({ sub: 'bob' }))
   await a.next('userJoined')
   b.send({ action: 'join', room: 'lobby', ref: 'again' })
-  t.same(await b.next('joined'), { type: 'joined', room: 'lobby', members: 2, ref: 'again' })
+  t.same(withoutEpoch(await b.next('joined')), { type: 'joined', room: 'lobby', members: 2, seq: 0, ref: 'again' })
   await a.barrier()
   t.same(a.queue, [], 'no second userJoined')
   a.close(); b.close()

@@ -17,6 +17,39 @@ export type RemoteCommand =
 export type RemoteResult = 'joined' | 'already' | 'full' | 'left' | 'not-member' | 'closed' | 'not-found' | 'timeout'
 
 /**
+ * A `message` frame waiting for its seq and epoch, which the adapter (the one authority for a
+ * room's sequence) assigns: the frame is `head + seq + mid + epoch + tail`.
+ */
+export interface MessageDraft {
+  id: string
+  head: string
+  mid: string
+  tail: string
+  /** The effectively-once key (user, room, ref), when the sender gave a ref. */
+  dedupe?: string
+}
+
+/** What publishing a message did: its id, seq and epoch, or the original ones for a resend. */
+export interface Published {
+  id: string
+  seq: number
+  epoch: string
+  /** A resend of a message already published (same user, room and ref): nothing was sent. */
+  duplicate: boolean
+}
+
+/** A room after a join: its member count, newest seq (0 if none) and epoch. */
+export interface RoomState {
+  members: number
+  seq: number
+  epoch: string
+}
+
+export type Resume =
+  | { recovered: true, messages: Array<{ seq: number, text: string }> }
+  | { recovered: false }
+
+/**
  * What the plugin hands an adapter: this process's membership (kept by the plugin, read-only
  * to the adapter), the way to reach this process's sockets, and the way to act on them.
  */
@@ -27,7 +60,7 @@ export interface AdapterNode {
    * Writes one pre-serialized frame to every local member of `room` but `except`.
    * An adapter calls it for every frame published to a room this process has members in.
    */
-  deliver (room: string, frame: string, except?: string): void
+  deliver (room: string, frame: string, except?: string, seq?: number): void
   /** Runs a command on a client this process holds (asked by another process). */
   execute (clientId: string, command: RemoteCommand): Promise<RemoteResult>
   /** This process's own counters. */
@@ -43,6 +76,8 @@ export interface AdapterNode {
   lost (room: string, clientId: string, userId: string, members: number, reason: LeaveReason): void
   /** The plugin's logger. */
   readonly log: FastifyBaseLogger
+  /** History limits: at least `size` messages younger than `ttl` per room, at most 2 x size. */
+  readonly history: Readonly<{ size: number, ttl: number, maxBytes: number }>
 }
 
 /**
@@ -63,12 +98,22 @@ export interface ChatAdapter {
   connect (clientId: string, userId: string): Promise<void>
   /** A client of this process is gone (after it left all its rooms). */
   disconnect (clientId: string): Promise<void>
-  /** A local client joined `room` (already in the node's registry); resolves with the room's member count. */
-  join (room: string, member: Member): Promise<number>
+  /** A local client joined `room` (already in the node's registry); resolves with the room's state. */
+  join (room: string, member: Member): Promise<RoomState>
   /** A local client left `room` (already gone from the node's registry); resolves with the room's member count. */
   leave (room: string, clientId: string): Promise<number>
   /** Delivers a frame to every member of `room`, on every process, but `except`, each exactly once. */
   publish (room: string, frame: string, except?: string): Promise<void>
+  /**
+   * Assigns a message its seq (the room's next) and epoch, keeps it in the room's history and
+   * delivers it like `publish`, in seq order; a resend (same dedupe key within the history ttl)
+   * publishes nothing and resolves with the original.
+   */
+  publishMessage (room: string, draft: MessageDraft): Promise<Published>
+  /** The messages after `seq` of `epoch`, if all are still held. */
+  since (room: string, seq: number, epoch: string): Promise<Resume>
+  /** A page of history (frames as delivered, increasing seq). */
+  history (room: string, options: { after?: number, before?: number, limit: number }): Promise<{ epoch: string, messages: string[] }>
   /** Every room with members, sorted by name. */
   rooms (): Promise<RoomInfo[]>
   /** One room, or null if it has no members. */

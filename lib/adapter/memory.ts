@@ -1,17 +1,29 @@
-import type { AdapterNode, ChatAdapter, RemoteResult } from './adapter.js'
+import type { AdapterNode, ChatAdapter, MessageDraft, Published, RemoteResult, Resume, RoomState } from './adapter.js'
+import { Dedupe, MemoryHistory } from '../history.js'
 import type { Member } from '../registry.js'
 import type { ChatStats, MemberInfo, RoomInfo } from '../types.js'
 
+/** Most remembered (user, room, ref) sends: bounds the dedupe table's memory. */
+const MAX_DEDUPE = 100_000
+
 /**
- * The single-process adapter: the node's registry is the whole truth and publishing is local
- * delivery. Every answer comes from memory; the Promises only keep the contract.
+ * The single-process adapter: the node's registry is the whole truth, publishing is local
+ * delivery, and history lives in this process's memory (bounded, see `MemoryHistory`).
  */
 export class MemoryAdapter implements ChatAdapter {
   readonly name = 'memory'
   #node: AdapterNode | undefined
+  #history: MemoryHistory | undefined
+  #dedupe: Dedupe | undefined
+  #sweep: NodeJS.Timeout | undefined
 
   async init (node: AdapterNode): Promise<void> {
     this.#node = node
+    const { size, ttl, maxBytes } = node.history
+    this.#history = new MemoryHistory(size, ttl, maxBytes)
+    this.#dedupe = new Dedupe(ttl, MAX_DEDUPE)
+    // Expiry also happens on every read and write; the sweep frees rooms nobody touches.
+    this.#sweep = setInterval(() => this.#history!.sweep(Date.now()), Math.min(ttl, 60_000)).unref()
   }
 
   #registry () {
@@ -23,8 +35,9 @@ export class MemoryAdapter implements ChatAdapter {
 
   async disconnect (): Promise<void> {}
 
-  async join (room: string, _member: Member): Promise<number> {
-    return this.#registry().count(room)
+  async join (room: string, _member: Member): Promise<RoomState> {
+    const { seq, epoch } = this.#history!.state(room, Date.now())
+    return { members: this.#registry().count(room), seq, epoch }
   }
 
   async leave (room: string, _clientId: string): Promise<number> {
@@ -33,6 +46,29 @@ export class MemoryAdapter implements ChatAdapter {
 
   async publish (room: string, frame: string, except?: string): Promise<void> {
     this.#node!.deliver(room, frame, except)
+  }
+
+  async publishMessage (room: string, draft: MessageDraft): Promise<Published> {
+    const now = Date.now()
+    if (draft.dedupe !== undefined) {
+      const sent = this.#dedupe!.get(draft.dedupe, now)
+      if (sent !== undefined) return { id: sent.id, seq: sent.seq, epoch: sent.epoch, duplicate: true }
+    }
+    const stored = this.#history!.append(room, now, (seq, epoch) => draft.head + seq + draft.mid + epoch + draft.tail)
+    const published = { id: draft.id, seq: stored.seq, epoch: stored.epoch }
+    if (draft.dedupe !== undefined) this.#dedupe!.set(draft.dedupe, published, now)
+    this.#node!.deliver(room, stored.text, undefined, stored.seq)
+    return { ...published, duplicate: false }
+  }
+
+  async since (room: string, seq: number, epoch: string): Promise<Resume> {
+    const r = this.#history!.since(room, seq, epoch, Date.now())
+    return r.recovered ? { recovered: true, messages: r.messages } : r
+  }
+
+  async history (room: string, options: { after?: number, before?: number, limit: number }): Promise<{ epoch: string, messages: string[] }> {
+    const page = this.#history!.page(room, Date.now(), options)
+    return { epoch: page.epoch, messages: page.messages.map((m) => m.text) }
   }
 
   async rooms (): Promise<RoomInfo[]> {
@@ -65,8 +101,9 @@ export class MemoryAdapter implements ChatAdapter {
   }
 
   async close (): Promise<void> {
-    // Nothing to release: the registry is the node's and is cleared by it. Queries after close
-    // keep answering (with nothing), as the registry is empty.
+    clearInterval(this.#sweep)
+    this.#history?.clear()
+    this.#dedupe?.clear()
   }
 }
 

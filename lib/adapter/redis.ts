@@ -23,7 +23,8 @@
 import { randomUUID } from 'node:crypto'
 import Redis from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
-import type { AdapterNode, ChatAdapter, RemoteCommand, RemoteResult } from './adapter.js'
+import type { AdapterNode, ChatAdapter, MessageDraft, Published, RemoteCommand, RemoteResult, Resume, RoomState } from './adapter.js'
+import { newEpoch } from '../history.js'
 import { FST_CHAT_INVALID_OPTION, FST_CHAT_UNAVAILABLE } from '../errors.js'
 import type { Member } from '../registry.js'
 import type { ChatStats, MemberInfo, RoomInfo } from '../types.js'
@@ -43,11 +44,41 @@ export interface RedisAdapterOptions {
   nodeTimeout?: number
 }
 
+// Adds a membership (idempotent) and returns the room's count, newest seq and epoch (made if none).
 const JOIN = `
 redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])
 redis.call('SADD', KEYS[2], ARGV[3])
 redis.call('SADD', KEYS[3], ARGV[4])
-return redis.call('ZCARD', KEYS[1])`
+local epoch = redis.call('GET', KEYS[5])
+if not epoch then
+  epoch = ARGV[5]
+  redis.call('SET', KEYS[5], epoch, 'PX', ARGV[6])
+  redis.call('SET', KEYS[4], 0, 'PX', ARGV[6])
+end
+return {redis.call('ZCARD', KEYS[1]), tonumber(redis.call('GET', KEYS[4]) or '0'), epoch}`
+
+// Publishes a message: the room's next seq (a new epoch from seq 1 if its history was lost), kept
+// in the room's stream (at most 2 x size), published in seq order; a resend within the ttl (same
+// dedupe key) publishes nothing and returns the original.
+const MESSAGE = `
+if ARGV[10] == '1' then
+  local sent = redis.call('GET', KEYS[4])
+  if sent then return {0, sent} end
+end
+local epoch = redis.call('GET', KEYS[2])
+if (not epoch) or redis.call('EXISTS', KEYS[1]) == 0 then
+  epoch = ARGV[1]
+  redis.call('DEL', KEYS[1], KEYS[3])
+end
+local seq = redis.call('INCR', KEYS[1])
+local frame = ARGV[2] .. seq .. ARGV[3] .. epoch .. ARGV[4]
+redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[6], seq .. '-0', 't', ARGV[8], 'f', frame)
+redis.call('SET', KEYS[2], epoch, 'PX', ARGV[7])
+redis.call('PEXPIRE', KEYS[1], ARGV[7])
+redis.call('PEXPIRE', KEYS[3], ARGV[7])
+if ARGV[10] == '1' then redis.call('SET', KEYS[4], ARGV[9] .. ' ' .. seq .. ' ' .. epoch, 'PX', ARGV[7]) end
+redis.call('PUBLISH', ARGV[5], '\\n' .. seq .. '\\n' .. frame)
+return {1, seq, epoch}`
 
 const LEAVE = `
 redis.call('ZREM', KEYS[1], ARGV[1])
@@ -158,6 +189,14 @@ export class RedisAdapter implements ChatAdapter {
   #nodeChannel (id: string): string { return `${this.#prefix}ch:node:${id}` }
   #membersKey (id: string): string { return `${this.#prefix}node:${id}:members` }
   #clientsKey (id: string): string { return `${this.#prefix}node:${id}:clients` }
+  #seqKey (room: string): string { return `${this.#prefix}seq:${room}` }
+  #epochKey (room: string): string { return `${this.#prefix}epoch:${room}` }
+  #historyKey (room: string): string { return `${this.#prefix}history:${room}` }
+
+  #joinArgs (room: string, clientId: string, joinedAt: number): Array<string | number> {
+    return [5, this.#roomKey(room), this.#k('rooms'), this.#membersKey(this.nodeId), this.#seqKey(room), this.#epochKey(room),
+      clientId, joinedAt, room, `${room}\n${clientId}`, newEpoch(), this.#node!.history.ttl]
+  }
 
   async init (node: AdapterNode): Promise<void> {
     this.#node = node
@@ -255,7 +294,7 @@ export class RedisAdapter implements ChatAdapter {
     for (const [room] of node.registry.rooms()) {
       for (const m of node.registry.membersOf(room)!.values()) {
         present.add(`${room}\n${m.clientId}`)
-        pipeline.eval(JOIN, 3, this.#roomKey(room), this.#k('rooms'), this.#membersKey(this.nodeId), m.clientId, m.joinedAt, room, `${room}\n${m.clientId}`)
+        pipeline.eval(JOIN, ...this.#joinArgs(room, m.clientId, m.joinedAt) as [number, ...string[]])
       }
     }
     await this.#run(() => pipeline.exec())
@@ -310,9 +349,12 @@ export class RedisAdapter implements ChatAdapter {
   #message (channel: string, message: string): void {
     const roomPrefix = this.#k('ch:room:')
     if (channel.startsWith(roomPrefix)) {
-      const cut = message.indexOf('\n')
-      const except = message.slice(0, cut)
-      this.#node!.deliver(channel.slice(roomPrefix.length), message.slice(cut + 1), except === '' ? undefined : except)
+      // "<except>\n<seq>\n<frame>", each of the first two possibly empty
+      const a = message.indexOf('\n')
+      const b = message.indexOf('\n', a + 1)
+      const except = message.slice(0, a)
+      const seq = message.slice(a + 1, b)
+      this.#node!.deliver(channel.slice(roomPrefix.length), message.slice(b + 1), except === '' ? undefined : except, seq === '' ? undefined : Number(seq))
       return
     }
     let msg: Message
@@ -379,7 +421,7 @@ export class RedisAdapter implements ChatAdapter {
       .exec())
   }
 
-  async join (room: string, member: Member): Promise<number> {
+  async join (room: string, member: Member): Promise<RoomState> {
     const registry = this.#node!.registry
     // Subscribe before the membership is visible, so that nothing published after it is missed.
     let subscribing = this.#subscribing.get(room)
@@ -389,8 +431,8 @@ export class RedisAdapter implements ChatAdapter {
       subscribing.finally(() => { if (this.#subscribing.get(room) === subscribing) this.#subscribing.delete(room) }).catch(() => {})
     }
     if (subscribing !== undefined) await subscribing
-    return await this.#run((c) => c.eval(JOIN, 3, this.#roomKey(room), this.#k('rooms'), this.#membersKey(this.nodeId),
-      member.clientId, member.joinedAt, room, `${room}\n${member.clientId}`) as Promise<number>)
+    const [members, seq, epoch] = await this.#run((c) => c.eval(JOIN, ...this.#joinArgs(room, member.clientId, member.joinedAt) as [number, ...string[]]) as Promise<[number, number, string]>)
+    return { members, seq, epoch }
   }
 
   async #subscribe (room: string): Promise<void> {
@@ -413,7 +455,67 @@ export class RedisAdapter implements ChatAdapter {
   }
 
   async publish (room: string, frame: string, except?: string): Promise<void> {
-    await this.#run((c) => c.publish(this.#roomChannel(room), `${except ?? ''}\n${frame}`))
+    await this.#run((c) => c.publish(this.#roomChannel(room), `${except ?? ''}\n\n${frame}`))
+  }
+
+  async publishMessage (room: string, draft: MessageDraft): Promise<Published> {
+    const { size, ttl } = this.#node!.history
+    const dedupe = draft.dedupe === undefined ? undefined : this.#k(`dedupe:${draft.dedupe}`)
+    const result = await this.#run((c) => c.eval(MESSAGE, 4,
+      this.#seqKey(room), this.#epochKey(room), this.#historyKey(room), dedupe ?? this.#epochKey(room),
+      newEpoch(), draft.head, draft.mid, draft.tail, this.#roomChannel(room), 2 * size, ttl, Date.now(), draft.id,
+      dedupe === undefined ? '0' : '1') as Promise<[number, string] | [number, number, string]>)
+    if (result[0] === 0) {
+      const [id, seq, epoch] = String(result[1]).split(' ')
+      return { id, seq: Number(seq), epoch, duplicate: true }
+    }
+    return { id: draft.id, seq: Number(result[1]), epoch: String(result[2]), duplicate: false }
+  }
+
+  /** Stream entries to messages, oldest first, dropping those older than the ttl. */
+  #entries (raw: Array<[string, string[]]>): Array<{ seq: number, at: number, text: string }> {
+    const oldest = Date.now() - this.#node!.history.ttl
+    const out = []
+    for (const [id, fields] of raw) {
+      let at = 0
+      let text = ''
+      for (let i = 0; i < fields.length; i += 2) {
+        if (fields[i] === 't') at = Number(fields[i + 1])
+        else if (fields[i] === 'f') text = fields[i + 1]
+      }
+      if (at >= oldest) out.push({ seq: Number(id.slice(0, id.indexOf('-'))), at, text })
+    }
+    return out
+  }
+
+  async since (room: string, seq: number, epoch: string): Promise<Resume> {
+    const { size } = this.#node!.history
+    const [e, s, entries] = await this.#run(async (c) => {
+      const r = await c.multi()
+        .get(this.#epochKey(room))
+        .get(this.#seqKey(room))
+        .xrange(this.#historyKey(room), `${seq + 1}-0`, '+', 'COUNT', 2 * size + 1)
+        .exec() as Array<[Error | null, unknown]>
+      return [r[0][1] as string | null, Number(r[1][1] ?? 0), r[2][1] as Array<[string, string[]]>]
+    })
+    if (e === null || e !== epoch || seq > s) return { recovered: false }
+    if (seq === s) return { recovered: true, messages: [] }
+    const messages = this.#entries(entries)
+    if (messages.length === 0 || messages[0].seq !== seq + 1) return { recovered: false }
+    return { recovered: true, messages }
+  }
+
+  async history (room: string, { after, before, limit }: { after?: number, before?: number, limit: number }): Promise<{ epoch: string, messages: string[] }> {
+    const key = this.#historyKey(room)
+    const [epoch, raw] = await this.#run(async (c) => {
+      const m = c.multi().get(this.#epochKey(room))
+      if (before !== undefined) m.xrevrange(key, `(${before}-0`, '-', 'COUNT', limit)
+      else m.xrange(key, `${(after ?? 0) + 1}-0`, '+', 'COUNT', limit)
+      const r = await m.exec() as Array<[Error | null, unknown]>
+      return [r[0][1] as string | null, r[1][1] as Array<[string, string[]]>]
+    })
+    if (before !== undefined) raw.reverse()
+    return { epoch: epoch ?? '', messages: this.#entries(raw).map((m) => m.text) }
   }
 
   async rooms (): Promise<RoomInfo[]> {

@@ -24,6 +24,11 @@ export function clientSchemas (maxMessageLength: number) {
     join: Type.Object({
       action: Type.Literal('join'),
       room: RoomName,
+      /** Resume: replay what came after this seq of this epoch (from a `joined` or a `message`). */
+      since: Type.Optional(Type.Object({
+        seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+        epoch: Type.String({ minLength: 1, maxLength: 64 })
+      }, { additionalProperties: false })),
       ref: Type.Optional(Ref)
     }, { additionalProperties: false }),
     leave: Type.Object({
@@ -69,6 +74,11 @@ export const ServerFrames = {
     type: Type.Literal('joined'),
     room: RoomName,
     members: Type.Integer(),
+    /** The room's newest seq (0 if none): `since: {seq, epoch}` resumes from this join. */
+    seq: Type.Integer(),
+    epoch: Type.String(),
+    /** Only when the join had `since`: whether every missed message follows. */
+    recovered: Type.Optional(Type.Boolean()),
     ref: Type.Optional(Ref)
   }),
   userJoined: Type.Object({
@@ -95,6 +105,8 @@ export const ServerFrames = {
     type: Type.Literal('message'),
     room: RoomName,
     id: Type.String(),
+    seq: Type.Integer({ description: 'per room: 1, 2, 3, ... with no gaps within an epoch' }),
+    epoch: Type.String({ description: 'changes when the room\'s history is lost' }),
     from: Type.String({ description: 'the sender\'s clientId, or "server"' }),
     userId: Type.String({ description: 'the sender\'s user id, or "server"' }),
     content: Type.String(),
@@ -103,7 +115,8 @@ export const ServerFrames = {
   ack: Type.Object({
     type: Type.Literal('ack'),
     ref: Ref,
-    id: Type.String()
+    id: Type.String(),
+    seq: Type.Integer()
   }),
   error: Type.Object({
     type: Type.Literal('error'),
