@@ -180,3 +180,36 @@ t.test('a process that does not answer in time: 504, never a hang', async (t) =>
   await client.hset(`${prefix}clients`, 'held-by-nobody', 'gone-node\nsomeone')
   t.equal((await app.inject({ method: 'PUT', url: '/rooms/x/members/held-by-nobody', headers: admin })).statusCode, 404)
 })
+
+t.test('history across processes: resume on another process, effectively-once resends', async (t) => {
+  if (!await redisReady(t)) return
+  const [a, b] = await cluster(t, 2, { rateLimit: false })
+  const sender = await connect(a, token({ sub: 'sender' }))
+  const reader = await connect(b, token({ sub: 'reader' }), { defaultRoom: false })
+  const joined = await reader.next('joined')
+  const first = await sender.request({ action: 'message', room: 'lobby', content: 'one', ref: 'id-1' })
+  t.match(first, { type: 'ack', seq: joined.seq + 1 })
+  const seen = await reader.next('message')
+  t.match(seen, { seq: first.seq, epoch: joined.epoch, content: 'one' })
+  reader.ws.terminate()
+  for (let i = 0; i < 10; i++) sender.send({ action: 'message', room: 'lobby', content: `missed ${i}` })
+  for (let i = 0; i < 10; i++) await sender.next((f) => f.type === 'message' && f.content === `missed ${i}`)
+
+  // Back on the other process, resuming from the last seq it saw.
+  const back = await connect(a, token({ sub: 'reader' }), { defaultRoom: false })
+  await back.next('joined')
+  back.send({ action: 'join', room: 'lobby', since: { seq: seen.seq, epoch: seen.epoch }, ref: 'r' })
+  for (let i = 0; i < 5; i++) sender.send({ action: 'message', room: 'lobby', content: `live ${i}` })
+  t.match(await back.next((f) => f.ref === 'r'), { type: 'joined', recovered: true })
+  const got = []
+  for (let i = 0; i < 15; i++) got.push(await back.next('message'))
+  t.same(got.map((m) => m.seq), Array.from({ length: 15 }, (_, i) => seen.seq + 1 + i), 'all missed, then live: once each, in order')
+
+  // The sender, reconnected to the other process, resends its first message.
+  const resender = await connect(b, token({ sub: 'sender' }))
+  t.same(await resender.request({ action: 'message', room: 'lobby', content: 'one again', ref: 'id-1' }), first, 'the original ack')
+  await back.barrier()
+  t.equal(back.queue.filter((f) => f.type === 'message').length, 0, 'nothing delivered for the resend')
+  t.same((await b.chat.history('lobby', { after: first.seq - 1, limit: 1 })).messages.map((m) => m.content), ['one'], 'history from Redis')
+  sender.close(); back.close(); resender.close()
+})

@@ -73,9 +73,9 @@ export class Client {
     }
   }
 
-  /** Sends a request with a `ref` and waits for the reply carrying it. */
+  /** Sends a request with a `ref` (its own, or a fresh one) and waits for the reply carrying it. */
   async request (frame: Frame, ms?: number): Promise<Frame> {
-    const ref = `r${Math.random().toString(36).slice(2)}`
+    const ref = frame.ref ?? `r${Math.random().toString(36).slice(2)}`
     this.send({ ...frame, ref })
     return await this.next((f) => f.ref === ref, ms)
   }

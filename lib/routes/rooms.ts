@@ -1,6 +1,7 @@
 /** The REST room endpoints: HTTP in, `app.chat` calls, JSON out. Every route has its schemas. */
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { Value } from '@sinclair/typebox/value'
 import type { FastifyInstance } from 'fastify'
 import type { FastifyRouteSchemaDef } from 'fastify/types/schema.js'
 import { adminOnly } from '../auth.js'
@@ -30,7 +31,17 @@ export const MemberList = Type.Object({
 export const MessageBody = (maxMessageLength: number) => Type.Object({
   content: Type.String({ minLength: 1, maxLength: maxMessageLength })
 }, { additionalProperties: false })
-export const MessageAccepted = Type.Object({ id: Type.String() })
+export const MessageAccepted = Type.Object({ id: Type.String(), seq: Type.Integer() })
+export const HistoryQuery = (size: number) => Type.Object({
+  after: Type.Optional(Type.Integer({ minimum: 0 })),
+  before: Type.Optional(Type.Integer({ minimum: 1 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: size }))
+}, { additionalProperties: false })
+export const HistoryBody = Type.Object({
+  room: Type.String(),
+  epoch: Type.String(),
+  messages: Type.Array(Type.Record(Type.String(), Type.Unknown()))
+})
 
 const ERROR = Type.Object({
   statusCode: Type.Integer(),
@@ -50,7 +61,10 @@ export interface RoomsRouteOptions {
  */
 function typeboxValidator ({ schema, httpPart }: FastifyRouteSchemaDef<TSchema>) {
   const check = TypeCompiler.Compile(schema)
-  return (data: unknown) => {
+  // A query string arrives as strings: convert ("5" -> 5) there and nowhere else.
+  const convert = httpPart === 'querystring'
+  return (input: unknown) => {
+    const data = convert ? Value.Convert(schema, input) : input
     if (check.Check(data)) return { value: data }
     const first = check.Errors(data).First()
     const where = first === undefined || first.path === '' ? '' : first.path
@@ -82,6 +96,14 @@ export async function roomsRoutes (fastify: FastifyInstance, { opts, chat }: Roo
     const members = await chat.members(room)
     if (members.length === 0) throw new FST_CHAT_ROOM_NOT_FOUND(JSON.stringify(room))
     return { room, members }
+  })
+
+  const historyQuery = HistoryQuery(opts.history.size)
+  fastify.get<{ Params: Static<typeof RoomParams>, Querystring: Static<typeof historyQuery> }>('/:room/messages', {
+    schema: { params: RoomParams, querystring: historyQuery, response: { 200: HistoryBody, ...errors } }
+  }, async (request) => {
+    const { after, before, limit } = request.query
+    return await chat.history(request.params.room, { after, before, limit })
   })
 
   fastify.put<{ Params: Static<typeof MemberParams> }>('/:room/members/:clientId', {
@@ -116,7 +138,7 @@ export async function roomsRoutes (fastify: FastifyInstance, { opts, chat }: Roo
       response: { 202: MessageAccepted, 403: ERROR, ...errors }
     }
   }, async (request, reply) => {
-    const { id } = await chat.broadcast(request.params.room, request.body.content)
-    return reply.code(202).send({ id })
+    const { id, seq } = await chat.broadcast(request.params.room, request.body.content)
+    return reply.code(202).send({ id, seq })
   })
 }
