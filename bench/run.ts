@@ -17,7 +17,7 @@ const { values: args } = parseArgs({
   options: {
     reps: { type: 'string', default: '3' },
     only: { type: 'string' },
-    sessions: { type: 'string', default: 'fanout1,fanout10,idle,setup,cluster' },
+    sessions: { type: 'string', default: 'fanout1,fanout10,idle,setup,cluster,history' },
     redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
     idle: { type: 'string', default: '10000' },
     setup: { type: 'string', default: '5000' },
@@ -42,6 +42,13 @@ const CLUSTER_TARGETS: Target[] = [
   { name: 'plugin', script: 'plugin.ts', dialect: 'json' },
   { name: 'plugin-redis x2', script: 'plugin.ts', dialect: 'json', env: { BENCH_REDIS: '' } },
   { name: 'socket.io-redis x2', script: 'socketio.ts', dialect: 'socketio', env: { BENCH_REDIS: '' } }
+]
+// History on and off, in memory and on Redis, the same fan-out.
+const HISTORY_TARGETS: Target[] = [
+  { name: 'plugin', script: 'plugin.ts', dialect: 'json' },
+  { name: 'plugin no-history', script: 'plugin.ts', dialect: 'json', env: { BENCH_HISTORY: 'off' } },
+  { name: 'plugin-redis x2', script: 'plugin.ts', dialect: 'json', env: { BENCH_REDIS: '' } },
+  { name: 'plugin-redis x2 no-history', script: 'plugin.ts', dialect: 'json', env: { BENCH_REDIS: '', BENCH_HISTORY: 'off' } }
 ]
 const targets = args.only === undefined ? TARGETS : TARGETS.filter((t) => args.only!.split(',').includes(t.name))
 const sessions = args.sessions!.split(',')
@@ -131,8 +138,8 @@ const fanoutRuns = (withExtras: boolean): FanoutRun[] => [
 ]
 
 /** The cluster scenario for one target: one room of 1,000 split over its processes. */
-async function clusterSession (target: Target): Promise<void> {
-  const twice = target.name.endsWith('x2')
+async function clusterSession (target: Target, metric = 'E cluster'): Promise<void> {
+  const twice = target.name.includes('x2')
   const env: Record<string, string> = twice ? { BENCH_REDIS: args.redis!, BENCH_PREFIX: `bench-${Date.now()}:` } : {}
   const servers = []
   try {
@@ -150,11 +157,11 @@ async function clusterSession (target: Target): Promise<void> {
       runs: [{ name: 'A', inFlight: 32, warmupMs: 1000, durationMs: duration }]
     })
     const [r] = out
-    record('E cluster 1x1000 (32 in flight) deliveries/s', target.name, r.perSecond)
-    record('E cluster CPU µs/delivery (servers)', target.name, r.cpuPerDelivery)
-    if (twice) record('E cluster CPU µs/delivery (Redis)', target.name, r.redisPerDelivery)
-    record('E cluster 1x1000 (32 in flight) server CPU', target.name, r.serverUtil / servers.length, saturation)
-    record('E cluster 1x1000 (32 in flight) loadgen CPU', target.name, r.loadgenUtil, saturation)
+    record(`${metric} 1x1000 (32 in flight) deliveries/s`, target.name, r.perSecond)
+    record(`${metric} CPU µs/delivery (servers)`, target.name, r.cpuPerDelivery)
+    if (twice) record(`${metric} CPU µs/delivery (Redis)`, target.name, r.redisPerDelivery)
+    record(`${metric} 1x1000 (32 in flight) server CPU`, target.name, r.serverUtil / servers.length, saturation)
+    record(`${metric} 1x1000 (32 in flight) loadgen CPU`, target.name, r.loadgenUtil, saturation)
   } finally {
     for (const s of servers) await stop(s.child)
     if (twice) await dropKeys(`${env.BENCH_PREFIX}*`)
@@ -239,12 +246,14 @@ function baselineOf (metric: string): string {
   if (metric.startsWith('A ')) return 'floor-coalesce'
   if (metric.startsWith('A1') || metric.startsWith('B ')) return 'floor-frame'
   if (metric.startsWith('E ')) return 'plugin'
+  if (metric.startsWith('F ')) return 'plugin'
   return 'ws'
 }
 
 function table (): string {
   const names = targets.map((t) => t.name)
   for (const t of CLUSTER_TARGETS) if (sessions.includes('cluster') && !names.includes(t.name)) names.push(t.name)
+  for (const t of HISTORY_TARGETS) if (sessions.includes('history') && !names.includes(t.name)) names.push(t.name)
   const lines = [
     `| metric | ${names.join(' | ')} |`,
     `|---|${names.map(() => '---').join('|')}|`
@@ -295,13 +304,14 @@ async function main (): Promise<void> {
   for (let rep = 0; rep < reps; rep++) {
     for (const name of sessions) {
       // Rotate the order each repetition so that no target always runs first or last.
-      const list = name === 'cluster' ? CLUSTER_TARGETS : targets
+      const list = name === 'cluster' ? CLUSTER_TARGETS : name === 'history' ? HISTORY_TARGETS : targets
       const order = list.map((_, i) => list[(i + rep) % list.length])
       for (const target of order) {
         process.stdout.write(`  rep ${rep + 1}/${reps} ${name} ${target.name} ... `)
         const t0 = Date.now()
         try {
           if (name === 'cluster') await clusterSession(target)
+          else if (name === 'history') await clusterSession(target, 'F history')
           else await session(name, target)
           console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s`)
         } catch (err) {

@@ -101,7 +101,7 @@ export class MemoryHistory {
 
   /** At most 2 x size (dropping down to size, so the work is amortized), and nothing older than ttl. */
   #trim (h: RoomHistory, now: number): void {
-    if (h.items.length >= 2 * this.#size) this.#drop(h, h.items.length - this.#size)
+    if (h.items.length >= 2 * this.#size && h.items.length > 0) this.#drop(h, h.items.length - this.#size)
     let old = 0
     while (old < h.items.length && h.items[old].at < now - this.#ttl) old++
     if (old > 0) this.#drop(h, old)

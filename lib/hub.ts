@@ -423,11 +423,12 @@ export class ChatHub implements AdapterNode {
   async #hostHistory (room: string, options: { after?: number, before?: number, limit?: number } = {}): Promise<HistoryPage> {
     this.#checkRoom(room)
     const { after, before } = options
-    const limit = options.limit ?? Math.min(50, this.#opts.history.size)
+    const most = Math.max(1, this.#opts.history.size)
+    const limit = options.limit ?? Math.min(50, most)
     const valid = (n: unknown, min: number, max: number) => n === undefined || (Number.isInteger(n) && (n as number) >= min && (n as number) <= max)
-    if (!valid(after, 0, Number.MAX_SAFE_INTEGER) || !valid(before, 1, Number.MAX_SAFE_INTEGER) || !valid(limit, 1, this.#opts.history.size) ||
+    if (!valid(after, 0, Number.MAX_SAFE_INTEGER) || !valid(before, 1, Number.MAX_SAFE_INTEGER) || !valid(limit, 1, most) ||
         (after !== undefined && before !== undefined)) {
-      throw new FST_CHAT_INVALID_HISTORY_QUERY(this.#opts.history.size)
+      throw new FST_CHAT_INVALID_HISTORY_QUERY(most)
     }
     const page = await this.#adapter.history(room, { after, before, limit })
     return { room, epoch: page.epoch, messages: page.messages.map((m) => JSON.parse(m) as Record<string, unknown>) }

@@ -126,15 +126,15 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
     }
   }
   if (opts.prefix !== undefined) routePath('prefix', opts.prefix, '')
-  const h = opts.history ?? {}
-  if (h === null || typeof h !== 'object') fail('history', 'must be an object { size, ttl, maxBytes }', h)
+  const h = opts.history === false ? { size: 0, maxBytes: 0 } : opts.history ?? {}
+  if (h === null || typeof h !== 'object') fail('history', 'must be an object { size, ttl, maxBytes } or false', h)
   for (const key of Object.keys(h)) {
     if (key !== 'size' && key !== 'ttl' && key !== 'maxBytes') fail(`history.${key}`, 'is not a history option', (h as Record<string, unknown>)[key])
   }
   const history = Object.freeze({
-    size: integer('history.size', h.size, 100, 1, 100000),
+    size: opts.history === false ? 0 : integer('history.size', h.size, 100, 1, 100000),
     ttl: integer('history.ttl', h.ttl, 600000, 1000, MAX_TIMER_MS),
-    maxBytes: integer('history.maxBytes', h.maxBytes, 64 * 1024 * 1024, 64 * 1024, 2 ** 40)
+    maxBytes: opts.history === false ? 0 : integer('history.maxBytes', h.maxBytes, 64 * 1024 * 1024, 64 * 1024, 2 ** 40)
   })
   const presence = opts.presence ?? 100
   let presenceLimit: number

@@ -81,8 +81,10 @@ export interface ChatPluginOptions {
    * Each room keeps at least its last `size` messages younger than `ttl` ms and at most twice
    * that many; all rooms together hold at most `maxBytes` of frames (the oldest rooms' histories go
    * first). In cluster mode it lives in Redis. Defaults: 100, 600000 (10 minutes), 64 MiB.
+   * `false` keeps nothing: messages still carry seq and epoch, but a resume recovers only when
+   * nothing was missed.
    */
-  history?: HistoryOptions
+  history?: HistoryOptions | false
   /** Who may use the changing REST endpoints. Default: the token's claims have `role: 'admin'`. */
   isAdmin?: (user: ChatUser, request: FastifyRequest) => boolean | Promise<boolean>
   /** Where membership lives and how messages reach other processes. Default: in memory, one process. */

@@ -177,3 +177,17 @@ t.test('Dedupe: ttl and a bound on entries', async (t) => {
   t.match(d.get('k4', 0), { id: 'm4' })
   t.equal(d.get('k4', 2000), undefined, 'expired')
 })
+
+t.test('history: false keeps nothing, but messages still carry seq and epoch', async (t) => {
+  const app = await build(t, { history: false })
+  const a = await connect(app, token({ sub: 'alice' }), { defaultRoom: false })
+  const joined = await a.next('joined')
+  t.match(await a.request({ action: 'message', room: 'lobby', content: 'x' }), { seq: 1 })
+  t.match(await a.next('message'), { seq: 1, epoch: joined.epoch })
+  t.same((await app.chat.history('lobby')).messages, [])
+  const b = await connect(app, token({ sub: 'bob' }), { defaultRoom: false })
+  await b.next('joined')
+  t.match(await b.request({ action: 'join', room: 'lobby', since: { seq: 0, epoch: joined.epoch } }), { recovered: false })
+  t.match(await b.request({ action: 'join', room: 'lobby', since: { seq: 1, epoch: joined.epoch } }), { recovered: true }, 'nothing missed')
+  a.close(); b.close()
+})

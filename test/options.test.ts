@@ -32,6 +32,10 @@ t.test('a bad option fails register with a coded error naming it', async (t) => 
     ['maxBufferedAmount', 10],
     ['presence', 0],
     ['presence', 'small'],
+    ['history', 'all'],
+    ['history.size', 0],
+    ['history.ttl', 10],
+    ['history.keep', 1],
     ['isAdmin', true],
     ['adapter', {}],
     ['prefix', 'api'],
@@ -44,6 +48,7 @@ t.test('a bad option fails register with a coded error naming it', async (t) => 
     if (name === 'jwt') options = { jwt: value }
     else if (name.startsWith('jwt.')) options = { jwt: value }
     else if (name.startsWith('rateLimit.')) options = { jwt, rateLimit: { [name.split('.')[1]]: value } }
+    else if (name.startsWith('history.')) options = { jwt, history: { [name.split('.')[1]]: value } }
     else options = { jwt, [top]: value }
     const err = await app.register(chatPlugin, options as ChatPluginOptions).ready().then(() => null, (e: Error) => e)
     t.match(err, { code: 'FST_CHAT_INVALID_OPTION', message: new RegExp(`"${name.replace('.', '\\.')}"`) }, `${name} = ${String(value)}`)

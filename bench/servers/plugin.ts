@@ -11,6 +11,8 @@ async function main (): Promise<void> {
   await app.register(chatPlugin, {
     jwt: { secret: SECRET },
     rateLimit: { perSecond: 1_000_000, burst: 1_000_000 },
+    // BENCH_HISTORY=off: no history kept (seq and epoch still assigned), to measure its cost.
+    history: process.env.BENCH_HISTORY === 'off' ? false : undefined,
     // BENCH_REDIS: the Redis adapter, for the cluster scenario (processes share BENCH_PREFIX).
     adapter: process.env.BENCH_REDIS === undefined
       ? undefined

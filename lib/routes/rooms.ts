@@ -98,7 +98,7 @@ export async function roomsRoutes (fastify: FastifyInstance, { opts, chat }: Roo
     return { room, members }
   })
 
-  const historyQuery = HistoryQuery(opts.history.size)
+  const historyQuery = HistoryQuery(Math.max(1, opts.history.size))
   fastify.get<{ Params: Static<typeof RoomParams>, Querystring: Static<typeof historyQuery> }>('/:room/messages', {
     schema: { params: RoomParams, querystring: historyQuery, response: { 200: HistoryBody, ...errors } }
   }, async (request) => {
