@@ -4,7 +4,8 @@
  */
 import type { FastifyJWTOptions, VerifyOptions } from '@fastify/jwt'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { FST_CHAT_FORBIDDEN, FST_CHAT_NO_TOKEN, FST_CHAT_TOKEN_NO_SUB } from './errors.js'
+import { FST_CHAT_BAD_SUBPROTOCOL, FST_CHAT_FORBIDDEN, FST_CHAT_NO_TOKEN, FST_CHAT_ORIGIN_FORBIDDEN, FST_CHAT_TOKEN_INVALID, FST_CHAT_TOKEN_NO_SUB } from './errors.js'
+import type { ResolvedOptions } from './options.js'
 import type { ChatUser } from './types.js'
 
 const kToken = Symbol('fastify-chat.token')
@@ -17,9 +18,21 @@ interface ChatRequest {
 
 const BEARER = /^Bearer +([^ ]+) *$/i
 
+/** The subprotocol the server speaks; `bearer.<jwt>` beside it carries a browser's token. */
+export const SUBPROTOCOL = 'chat.v1'
+const BEARER_PROTOCOL = 'bearer.'
+
+/** The offered subprotocols (`Sec-WebSocket-Protocol`), or undefined when none. */
+function offeredProtocols (request: FastifyRequest): string[] | undefined {
+  const header = request.headers['sec-websocket-protocol']
+  if (typeof header !== 'string' || header === '') return undefined
+  return header.split(',').map((p) => p.trim())
+}
+
 /**
- * The request's token: `Authorization: Bearer <jwt>` first, else the `token` query parameter
- * (browsers cannot set headers on a WebSocket).
+ * The request's token, in this order: `Authorization: Bearer <jwt>`; the `bearer.<jwt>`
+ * subprotocol offered beside `chat.v1` (browsers cannot set headers on a WebSocket); the `token`
+ * query parameter.
  */
 function findToken (request: FastifyRequest): string | undefined {
   const header = request.headers.authorization
@@ -27,9 +40,23 @@ function findToken (request: FastifyRequest): string | undefined {
     const match = BEARER.exec(header)
     return match === null ? undefined : match[1]
   }
+  const protocols = offeredProtocols(request)
+  const bearer = protocols?.find((p) => p.startsWith(BEARER_PROTOCOL))
+  if (bearer !== undefined) {
+    if (!protocols!.includes(SUBPROTOCOL)) throw new FST_CHAT_BAD_SUBPROTOCOL()
+    return bearer.slice(BEARER_PROTOCOL.length) || undefined
+  }
   const query = request.query as Record<string, unknown> | undefined
   const token = query != null && typeof query === 'object' ? query.token : undefined
   return typeof token === 'string' && token !== '' ? token : undefined
+}
+
+/**
+ * ws's `handleProtocols`: the server answers `chat.v1` when offered, and never selects a
+ * `bearer.` entry (it would echo the token in the response).
+ */
+export function handleProtocols (protocols: Set<string>): string | false {
+  return protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false
 }
 
 /** `@fastify/jwt`'s token lookup, pointed at the token our hook already found. */
@@ -37,15 +64,13 @@ function storedToken (request: FastifyRequest): string | undefined {
   return (request as unknown as ChatRequest)[kToken]
 }
 
-// @fastify/jwt honours a per-call `extractToken` at run time; its types only know the global one.
-const VERIFY_STORED = Object.freeze({ extractToken: storedToken }) as unknown as Partial<VerifyOptions>
-
 /**
  * `@fastify/jwt` options for the instance the plugin registers itself: its global verifier reads
- * the token our hook found, so `request.jwtVerify()` stays on the cached global verifier.
+ * the token our hook found and applies the plugin's rules (algorithms, required exp, iss, aud),
+ * so `request.jwtVerify()` stays on the cached global verifier.
  */
-export function jwtPluginOptions (jwt: FastifyJWTOptions): FastifyJWTOptions {
-  return { ...jwt, verify: { ...jwt.verify, extractToken: storedToken } } as FastifyJWTOptions
+export function jwtPluginOptions (jwt: FastifyJWTOptions, rules: ResolvedOptions['verify']): FastifyJWTOptions {
+  return { ...jwt, verify: { ...jwt.verify, ...rules, extractToken: storedToken } } as FastifyJWTOptions
 }
 
 /**
@@ -53,17 +78,32 @@ export function jwtPluginOptions (jwt: FastifyJWTOptions): FastifyJWTOptions {
  * `sub`. Any failure is a 401 with Fastify's error body, before any upgrade.
  * @param ownJwt whether `@fastify/jwt` was registered by the plugin (with `jwtPluginOptions`)
  */
-export function authHook (ownJwt: boolean) {
+export function authHook (opts: ResolvedOptions, ownJwt: boolean) {
+  // The host's own @fastify/jwt gets the plugin's rules and our token on every call (@fastify/jwt
+  // honours a per-call `extractToken` at run time; its types only know the global one).
+  const hostVerify = Object.freeze({ ...opts.verify, extractToken: storedToken }) as unknown as Partial<VerifyOptions>
+  const origins = opts.allowedOrigins
   return async function chatAuth (request: FastifyRequest, _reply: FastifyReply): Promise<void> {
+    if (origins !== undefined && request.headers.upgrade?.toLowerCase() === 'websocket') {
+      const origin = request.headers.origin
+      if (origin !== undefined && !origins.has(origin)) throw new FST_CHAT_ORIGIN_FORBIDDEN()
+    }
     const token = findToken(request)
     if (token === undefined) throw new FST_CHAT_NO_TOKEN()
     const state = request as unknown as ChatRequest
     state[kToken] = token
-    // The host's own @fastify/jwt reads the Authorization header by default; point it at the
-    // token we found only when it came from elsewhere.
-    const claims = ownJwt || request.headers.authorization !== undefined
-      ? await request.jwtVerify()
-      : await request.jwtVerify(VERIFY_STORED)
+    let claims: unknown
+    try {
+      claims = ownJwt ? await request.jwtVerify() : await request.jwtVerify(hostVerify)
+    } catch (err) {
+      // @fastify/jwt maps most token errors to 401 but lets some of fast-jwt's through as they
+      // are (a disallowed algorithm would be a 500): a bad token is always a 401.
+      const e = err as { code?: string, statusCode?: number, message?: string }
+      if (typeof e.code === 'string' && e.code.startsWith('FAST_JWT_') && (e.statusCode ?? 500) >= 500) {
+        throw new FST_CHAT_TOKEN_INVALID(e.message ?? e.code)
+      }
+      throw err
+    }
     const sub = (claims as { sub?: unknown } | null)?.sub
     if (typeof sub !== 'string' || sub === '') throw new FST_CHAT_TOKEN_NO_SUB()
     state[kUser] = claims as ChatUser

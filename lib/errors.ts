@@ -24,6 +24,12 @@ export const FST_CHAT_NO_TOKEN = createError(
   'No token: send "Authorization: Bearer <jwt>" or the "token" query parameter',
   401
 )
+/** The token failed verification in a way `@fastify/jwt` does not map itself (a disallowed algorithm, ...). */
+export const FST_CHAT_TOKEN_INVALID = createError(
+  'FST_CHAT_TOKEN_INVALID',
+  'Invalid token: %s',
+  401
+)
 /** The token verified but has no usable `sub` claim to identify the user. */
 export const FST_CHAT_TOKEN_NO_SUB = createError(
   'FST_CHAT_TOKEN_NO_SUB',
@@ -109,4 +115,16 @@ export const FST_CHAT_INVALID_HISTORY_QUERY = createError(
   'FST_CHAT_INVALID_HISTORY_QUERY',
   'History queries take after (>= 0) or before (>= 1), not both, and limit from 1 to %d',
   400
+)
+/** `bearer.<jwt>` offered as a subprotocol without `chat.v1` beside it. */
+export const FST_CHAT_BAD_SUBPROTOCOL = createError(
+  'FST_CHAT_BAD_SUBPROTOCOL',
+  'A bearer.<jwt> subprotocol must be offered with "chat.v1"',
+  400
+)
+/** An upgrade from an Origin not in `allowedOrigins`. */
+export const FST_CHAT_ORIGIN_FORBIDDEN = createError(
+  'FST_CHAT_ORIGIN_FORBIDDEN',
+  'This Origin may not open the chat socket',
+  403
 )

@@ -10,7 +10,7 @@ import fastifyWebsocket from '@fastify/websocket'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { memoryAdapter } from './adapter/memory.js'
-import { authHook, jwtPluginOptions } from './auth.js'
+import { authHook, handleProtocols, jwtPluginOptions } from './auth.js'
 import { Dispatcher } from './dispatcher.js'
 import { ChatHub } from './hub.js'
 import { resolveOptions } from './options.js'
@@ -43,7 +43,7 @@ const plugin: FastifyPluginAsync<ChatPluginOptions> = async function fastifyChat
   } else {
     // On the host's context, so that the host gets `app.injectWS` to test its app.
     await fastify.register(fastifyWebsocket, {
-      options: { maxPayload: opts.maxPayload, perMessageDeflate: false },
+      options: { maxPayload: opts.maxPayload, perMessageDeflate: false, handleProtocols },
       // The hub's preClose has closed the sockets; only the server is left to close.
       preClose: function (this: FastifyInstance, done: () => void) {
         this.websocketServer.close(() => done())
@@ -55,8 +55,8 @@ const plugin: FastifyPluginAsync<ChatPluginOptions> = async function fastifyChat
   // we register it) guard them and nothing of the host's. fastify-plugin ignores `prefix` on
   // this wrapper, so it is applied here.
   await fastify.register(async function chatContext (instance: FastifyInstance) {
-    if (opts.jwt !== undefined) await instance.register(fastifyJwt, jwtPluginOptions(opts.jwt))
-    instance.addHook('onRequest', authHook(opts.jwt !== undefined))
+    if (opts.jwt !== undefined) await instance.register(fastifyJwt, jwtPluginOptions(opts.jwt, opts.verify))
+    instance.addHook('onRequest', authHook(opts, opts.jwt !== undefined))
     await instance.register(socketRoute, { opts, dispatcher })
     await instance.register(roomsRoutes, { prefix: opts.roomsPrefix, opts, chat: hub.facade })
   }, { prefix: opts.prefix })

@@ -21,6 +21,9 @@ export interface ResolvedOptions {
   /** Announce joins and leaves in rooms of at most this many members (Infinity: always, 0: never). */
   readonly presenceLimit: number
   readonly history: Readonly<{ size: number, ttl: number, maxBytes: number }>
+  /** @fastify/jwt verify options applied on every verification. */
+  readonly verify: Readonly<{ algorithms: string[], requiredClaims: string[], allowedIss?: string | string[], allowedAud?: string | string[] }>
+  readonly allowedOrigins: ReadonlySet<string> | undefined
   readonly isAdmin: (user: ChatUser, request: FastifyRequest) => boolean | Promise<boolean>
   readonly adapter: ChatAdapter | undefined
   readonly prefix: string | undefined
@@ -28,7 +31,7 @@ export interface ResolvedOptions {
 
 const KNOWN = new Set([
   'jwt', 'path', 'roomsPrefix', 'defaultRoom', 'maxPayload', 'maxMessageLength',
-  'maxRoomsPerConnection', 'rateLimit', 'heartbeatInterval', 'maxBufferedAmount', 'presence', 'history', 'isAdmin',
+  'maxRoomsPerConnection', 'rateLimit', 'heartbeatInterval', 'maxBufferedAmount', 'presence', 'history', 'verify', 'allowedOrigins', 'isAdmin',
   'adapter', 'prefix',
   // Fastify's own register options, passed along with ours
   'logLevel', 'logSerializers'
@@ -136,6 +139,36 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
     ttl: integer('history.ttl', h.ttl, 600000, 1000, MAX_TIMER_MS),
     maxBytes: opts.history === false ? 0 : integer('history.maxBytes', h.maxBytes, 64 * 1024 * 1024, 64 * 1024, 2 ** 40)
   })
+  const v = opts.verify ?? {}
+  if (v === null || typeof v !== 'object') fail('verify', 'must be an object { algorithms, requireExp, allowedIss, allowedAud }', v)
+  for (const key of Object.keys(v)) {
+    if (!['algorithms', 'requireExp', 'allowedIss', 'allowedAud'].includes(key)) fail(`verify.${key}`, 'is not a verify option', (v as Record<string, unknown>)[key])
+  }
+  const algorithms = v.algorithms ?? ['HS256']
+  if (!Array.isArray(algorithms) || algorithms.length === 0 || !algorithms.every((a) => typeof a === 'string' && /^(HS|RS|PS|ES)(256|384|512)$|^EdDSA$/.test(a))) {
+    fail('verify.algorithms', 'must be a non-empty list of JWS algorithms such as ["HS256"] or ["RS256"] ("none" is never accepted)', algorithms)
+  }
+  if (v.requireExp !== undefined && typeof v.requireExp !== 'boolean') fail('verify.requireExp', 'must be a boolean', v.requireExp)
+  const claimList = (name: string, value: unknown) => {
+    if (value !== undefined && typeof value !== 'string' && !(Array.isArray(value) && value.every((x) => typeof x === 'string'))) {
+      fail(`verify.${name}`, 'must be a string or a list of strings', value)
+    }
+  }
+  claimList('allowedIss', v.allowedIss)
+  claimList('allowedAud', v.allowedAud)
+  const verify = Object.freeze({
+    algorithms: [...algorithms],
+    requiredClaims: v.requireExp === false ? [] : ['exp'],
+    ...(v.allowedIss === undefined ? {} : { allowedIss: v.allowedIss }),
+    ...(v.allowedAud === undefined ? {} : { allowedAud: v.allowedAud })
+  })
+  let allowedOrigins: Set<string> | undefined
+  if (opts.allowedOrigins !== undefined) {
+    if (!Array.isArray(opts.allowedOrigins) || !opts.allowedOrigins.every((o) => typeof o === 'string' && /^https?:\/\/[^/\s]+$/.test(o))) {
+      fail('allowedOrigins', 'must be a list of origins such as "https://app.example.com" (scheme and host, no path)', opts.allowedOrigins)
+    }
+    allowedOrigins = new Set(opts.allowedOrigins)
+  }
   const presence = opts.presence ?? 100
   let presenceLimit: number
   if (presence === true) presenceLimit = Infinity
@@ -155,6 +188,8 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
     maxBufferedAmount: integer('maxBufferedAmount', opts.maxBufferedAmount, 4 * 1024 * 1024, 1024, 2 ** 40),
     presenceLimit,
     history,
+    verify,
+    allowedOrigins,
     isAdmin: opts.isAdmin ?? defaultIsAdmin,
     adapter,
     prefix: opts.prefix

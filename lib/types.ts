@@ -20,6 +20,18 @@ export interface ChatUser {
   [claim: string]: unknown
 }
 
+/** What every token must satisfy, whoever registered `@fastify/jwt`. */
+export interface TokenRules {
+  /** Accepted signing algorithms. Default `['HS256']`: set yours for RS256, ES256, ... keys. */
+  algorithms?: string[]
+  /** Refuse a token without `exp` (401). Default true. */
+  requireExp?: boolean
+  /** Accepted issuers (`iss`), passed to `@fastify/jwt`'s verifier. */
+  allowedIss?: string | string[]
+  /** Accepted audiences (`aud`), passed to `@fastify/jwt`'s verifier. */
+  allowedAud?: string | string[]
+}
+
 /** The token bucket every connection's frames go through. */
 export interface RateLimitOptions {
   /** Tokens added per second. Default 20. */
@@ -48,6 +60,16 @@ export interface HistoryPage {
 export interface ChatPluginOptions {
   /** Options for `@fastify/jwt` (at least `secret`); leave out to reuse the host's `@fastify/jwt`. */
   jwt?: FastifyJWTOptions
+  /** Rules applied on every token verification. */
+  verify?: TokenRules
+  /**
+   * Origins allowed to open the socket (`Origin` header, exact match such as
+   * `https://app.example.com`); any other is answered 403 before the upgrade. A request with no
+   * `Origin` (not a browser) is allowed. Default: any origin. It matters when the token travels in
+   * something the browser attaches by itself (a cookie); with a token the page sets explicitly
+   * (query, subprotocol, ticket) a foreign page has no token to send.
+   */
+  allowedOrigins?: string[]
   /** The WebSocket route. Default `/chat`. */
   path?: string
   /** Prefix of the REST room endpoints. Default `/rooms`. */

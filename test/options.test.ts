@@ -33,6 +33,10 @@ t.test('a bad option fails register with a coded error naming it', async (t) => 
     ['presence', 0],
     ['presence', 'small'],
     ['history', 'all'],
+    ['verify.algorithms', ['none']],
+    ['verify.requireExp', 'no'],
+    ['verify.ttl', 1],
+    ['allowedOrigins', ['app.example']],
     ['history.size', 0],
     ['history.ttl', 10],
     ['history.keep', 1],
@@ -49,6 +53,7 @@ t.test('a bad option fails register with a coded error naming it', async (t) => 
     else if (name.startsWith('jwt.')) options = { jwt: value }
     else if (name.startsWith('rateLimit.')) options = { jwt, rateLimit: { [name.split('.')[1]]: value } }
     else if (name.startsWith('history.')) options = { jwt, history: { [name.split('.')[1]]: value } }
+    else if (name.startsWith('verify.')) options = { jwt, verify: { [name.split('.')[1]]: value } }
     else options = { jwt, [top]: value }
     const err = await app.register(chatPlugin, options as ChatPluginOptions).ready().then(() => null, (e: Error) => e)
     t.match(err, { code: 'FST_CHAT_INVALID_OPTION', message: new RegExp(`"${name.replace('.', '\\.')}"`) }, `${name} = ${String(value)}`)
