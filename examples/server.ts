@@ -5,14 +5,15 @@
 import fastifyJwt from '@fastify/jwt'
 import Fastify from 'fastify'
 import Redis from 'ioredis'
-import chatPlugin, { redisAdapter } from '../lib/index.js'
+import chatPlugin, { chatLogSerializers, redisAdapter } from '../lib/index.js'
 
 const DEV_SECRET = 'fastify-chat-development-secret-do-not-use-in-production'
 
 async function main (): Promise<void> {
   const port = Number(process.env.PORT ?? 3000)
   const host = process.env.HOST ?? '127.0.0.1'
-  const app = Fastify({ logger: { level: process.env.LOG_LEVEL ?? 'info' } })
+  // The chat's serializers keep tokens (?token=) out of the request log lines.
+  const app = Fastify({ logger: { level: process.env.LOG_LEVEL ?? 'info', serializers: chatLogSerializers } })
 
   const secret = process.env.JWT_SECRET ?? DEV_SECRET
   if (process.env.JWT_SECRET === undefined) {
