@@ -3,7 +3,7 @@
  * upgrade, and the REST routes). The only module that knows JWT.
  */
 import type { FastifyJWTOptions, VerifyOptions } from '@fastify/jwt'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { FST_CHAT_BAD_SUBPROTOCOL, FST_CHAT_FORBIDDEN, FST_CHAT_NO_TOKEN, FST_CHAT_ORIGIN_FORBIDDEN, FST_CHAT_TOKEN_INVALID, FST_CHAT_TOKEN_NO_SUB } from './errors.js'
 import type { ResolvedOptions } from './options.js'
 import type { ChatUser } from './types.js'
@@ -121,5 +121,18 @@ export function chatUser (request: FastifyRequest): ChatUser {
 export function adminOnly (isAdmin: (user: ChatUser, request: FastifyRequest) => boolean | Promise<boolean>) {
   return async function chatAdminOnly (request: FastifyRequest): Promise<void> {
     if (await isAdmin(chatUser(request), request) !== true) throw new FST_CHAT_FORBIDDEN()
+  }
+}
+
+/**
+ * Verifies a token sent over the socket (`refresh`) with the same rules as the upgrade's;
+ * resolves with its claims or rejects.
+ */
+export function tokenVerifier (instance: FastifyInstance, opts: ResolvedOptions, ownJwt: boolean): (token: string) => Promise<ChatUser> {
+  return async (token) => {
+    const claims = ownJwt ? await instance.jwt.verify(token) : await instance.jwt.verify(token, opts.verify as never)
+    const sub = (claims as { sub?: unknown } | null)?.sub
+    if (typeof sub !== 'string' || sub === '') throw new FST_CHAT_TOKEN_NO_SUB()
+    return claims as ChatUser
   }
 }

@@ -99,6 +99,7 @@ function onPong (this: WebSocket): void {
 function onClose (this: WebSocket, code: number): void {
   const conn = (this as Tagged)[kConnection]
   conn.closed = true
+  conn.clearExpiry()
   conn.events.onClose(conn, code)
 }
 function onError (this: WebSocket, err: Error): void {
@@ -121,7 +122,10 @@ export class Connection {
   /** Unique to this connection, also across processes (a random UUID). */
   readonly id: string = randomUUID()
   readonly userId: string
-  readonly user: ChatUser
+  /** The token's claims; a `refresh` replaces them (same `sub`). */
+  user: ChatUser
+  /** Token-expiry timers (see the hub's armExpiry); cleared when the socket closes. */
+  expiryTimers: NodeJS.Timeout[] | undefined
   /** The connection's token bucket, if rate limiting is on. */
   readonly limiter: RateLimiter | undefined
   readonly events: ConnectionEvents
@@ -175,6 +179,12 @@ export class Connection {
       response?.detachSocket?.(transport)
       settleInMemoryTransport(transport)
     }
+  }
+
+  clearExpiry (): void {
+    if (this.expiryTimers === undefined) return
+    for (const timer of this.expiryTimers) clearTimeout(timer)
+    this.expiryTimers = undefined
   }
 
   /** A child logger with `clientId`, `userId` and `reqId`, made on first use. */

@@ -9,7 +9,9 @@ export const CloseCode = {
   /** A frame larger than `maxPayload` (sent by `ws` itself). */
   TOO_BIG: 1009,
   /** The server failed while handling this connection's frame. */
-  INTERNAL_ERROR: 1011
+  INTERNAL_ERROR: 1011,
+  /** The token expired and was not refreshed in time. */
+  TOKEN_EXPIRED: 4001
 } as const
 
 /** Codes of `{"type":"error"}` frames: what went wrong with one request. */
@@ -27,7 +29,9 @@ export const ErrorCode = {
   /** A binary frame: the protocol is JSON text only. */
   UNSUPPORTED: 'UNSUPPORTED',
   /** The backend (Redis) is unreachable: nothing was done; resend later with the same `ref`. */
-  UNAVAILABLE: 'UNAVAILABLE'
+  UNAVAILABLE: 'UNAVAILABLE',
+  /** A refresh token that is invalid, expired, or for another user: nothing changed. */
+  UNAUTHORIZED: 'UNAUTHORIZED'
 } as const
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]
 

@@ -10,16 +10,19 @@ import type { ChatHub } from './hub.js'
 import type { ResolvedOptions } from './options.js'
 import type { Codec } from './protocol/codec.js'
 import type { ClientRequest, Ref } from './protocol/schemas.js'
+import type { ChatUser } from './types.js'
 
 export class Dispatcher implements ConnectionEvents {
   readonly #hub: ChatHub
   readonly #codec: Codec
   readonly #defaultRoom: string | false
+  readonly #verify: (token: string) => Promise<ChatUser>
 
-  constructor (hub: ChatHub, codec: Codec, opts: ResolvedOptions) {
+  constructor (hub: ChatHub, codec: Codec, opts: ResolvedOptions, verify: (token: string) => Promise<ChatUser>) {
     this.#hub = hub
     this.#codec = codec
     this.#defaultRoom = opts.defaultRoom
+    this.#verify = verify
   }
 
   /** A connection just opened: welcome and default room, ahead of any frame it sends. */
@@ -92,6 +95,7 @@ export class Dispatcher implements ConnectionEvents {
       case 'join': return this.#join(conn, request.room, request.ref, request.since)
       case 'leave': return this.#leave(conn, request.room, request.ref)
       case 'message': return this.#message(conn, request.room, request.content, request.ref)
+      case 'refresh': return this.#refresh(conn, request.token, request.ref)
     }
   }
 
@@ -127,6 +131,25 @@ export class Dispatcher implements ConnectionEvents {
       }
     })
     return undefined
+  }
+
+  /** A fresh token for the same user: its claims and expiry replace the old ones. */
+  async #refresh (conn: Connection, token: string, ref: Ref | undefined): Promise<void> {
+    let user: ChatUser
+    try {
+      user = await this.#verify(token)
+    } catch {
+      this.#error(conn, ErrorCode.UNAUTHORIZED, 'the token is invalid or expired: nothing changed', ref)
+      return
+    }
+    if (user.sub !== conn.userId) {
+      this.#error(conn, ErrorCode.UNAUTHORIZED, 'the token is for another user: nothing changed', ref)
+      return
+    }
+    conn.user = user
+    this.#hub.armExpiry(conn, user.exp)
+    const exp = typeof user.exp === 'number' ? user.exp : 0
+    this.#hub.send(conn, ref === undefined ? { type: 'refreshed', exp } : { type: 'refreshed', exp, ref })
   }
 
   #error (conn: Connection, code: ErrorCode, message: string, ref: Ref | undefined): undefined {

@@ -142,6 +142,7 @@ export class ChatHub implements AdapterNode {
       conn.log.warn({ err }, 'could not record the connection in the adapter')
     }
     this.send(conn, { type: 'welcome', message: 'Connected to chat server', clientId: conn.id, userId: conn.userId })
+    this.armExpiry(conn, conn.user.exp)
     conn.debug({}, 'connected')
     if (this.#opts.defaultRoom === false) return
     try {
@@ -251,6 +252,34 @@ export class ChatHub implements AdapterNode {
       tail: `","from":${JSON.stringify(from)},"userId":${JSON.stringify(userId)},"content":${JSON.stringify(content)},"timestamp":${Date.now()}}`,
       dedupe: ref === undefined ? undefined : dedupeKey(userId, room, ref)
     })
+  }
+
+  /**
+   * Arms a connection's token-expiry timers from its token's `exp` (seconds): `tokenExpiring`
+   * `tokenExpiringLead` ms before (at once if less is left), and a close with 4001 `expiryGrace`
+   * ms after, unless a refresh re-arms them first.
+   */
+  armExpiry (conn: Connection, exp: unknown): void {
+    conn.clearExpiry()
+    if (typeof exp !== 'number' || !Number.isFinite(exp) || conn.closed) return
+    const expMs = exp * 1000
+    const now = Date.now()
+    const timers: NodeJS.Timeout[] = conn.expiryTimers = []
+    const MAX = 2 ** 31 - 1
+    const closeIn = expMs + this.#opts.expiryGrace - now
+    if (closeIn > MAX) {
+      // Beyond what a timer can wait: look again later.
+      timers.push(setTimeout(() => this.armExpiry(conn, exp), MAX).unref())
+      return
+    }
+    const warn = (): void => this.send(conn, { type: 'tokenExpiring', in: Math.max(0, expMs - Date.now()) })
+    const warnIn = expMs - this.#opts.tokenExpiringLead - now
+    if (warnIn <= 0) warn()
+    else timers.push(setTimeout(warn, warnIn).unref())
+    timers.push(setTimeout(() => {
+      conn.log.info('token expired and was not refreshed: closing with 4001')
+      conn.close(CloseCode.TOKEN_EXPIRED, 'token expired')
+    }, Math.max(0, closeIn)).unref())
   }
 
   /** A connection is gone (socket closed, or a missed pong): it leaves all its rooms. Idempotent. */

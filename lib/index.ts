@@ -10,21 +10,23 @@ import fastifyWebsocket from '@fastify/websocket'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { memoryAdapter } from './adapter/memory.js'
-import { authHook, handleProtocols, jwtPluginOptions } from './auth.js'
+import { authHook, handleProtocols, jwtPluginOptions, tokenVerifier } from './auth.js'
 import { Dispatcher } from './dispatcher.js'
 import { ChatHub } from './hub.js'
 import { resolveOptions } from './options.js'
 import { createCodec } from './protocol/codec.js'
 import { roomsRoutes } from './routes/rooms.js'
 import { socketRoute } from './routes/socket.js'
-import type { ChatPluginOptions } from './types.js'
+import type { ChatPluginOptions, ChatUser } from './types.js'
 
 const plugin: FastifyPluginAsync<ChatPluginOptions> = async function fastifyChat (fastify, options) {
   const opts = resolveOptions(fastify, options)
   const adapter = opts.adapter ?? memoryAdapter()
   const hub = new ChatHub(opts, adapter, fastify.log)
   await adapter.init(hub)
-  const dispatcher = new Dispatcher(hub, createCodec(opts.maxMessageLength), opts)
+  // Set once our context (and its @fastify/jwt) exists.
+  let verifyToken: (token: string) => Promise<ChatUser> = async () => { throw new Error('fastify-chat is not ready') }
+  const dispatcher = new Dispatcher(hub, createCodec(opts.maxMessageLength), opts, async (token) => await verifyToken(token))
 
   fastify.decorate('chat', hub.facade)
 
@@ -57,6 +59,7 @@ const plugin: FastifyPluginAsync<ChatPluginOptions> = async function fastifyChat
   await fastify.register(async function chatContext (instance: FastifyInstance) {
     if (opts.jwt !== undefined) await instance.register(fastifyJwt, jwtPluginOptions(opts.jwt, opts.verify))
     instance.addHook('onRequest', authHook(opts, opts.jwt !== undefined))
+    verifyToken = tokenVerifier(instance, opts, opts.jwt !== undefined)
     await instance.register(socketRoute, { opts, dispatcher })
     await instance.register(roomsRoutes, { prefix: opts.roomsPrefix, opts, chat: hub.facade })
   }, { prefix: opts.prefix })

@@ -24,6 +24,8 @@ export interface ResolvedOptions {
   /** @fastify/jwt verify options applied on every verification. */
   readonly verify: Readonly<{ algorithms: string[], requiredClaims: string[], allowedIss?: string | string[], allowedAud?: string | string[] }>
   readonly allowedOrigins: ReadonlySet<string> | undefined
+  readonly tokenExpiringLead: number
+  readonly expiryGrace: number
   readonly isAdmin: (user: ChatUser, request: FastifyRequest) => boolean | Promise<boolean>
   readonly adapter: ChatAdapter | undefined
   readonly prefix: string | undefined
@@ -31,7 +33,7 @@ export interface ResolvedOptions {
 
 const KNOWN = new Set([
   'jwt', 'path', 'roomsPrefix', 'defaultRoom', 'maxPayload', 'maxMessageLength',
-  'maxRoomsPerConnection', 'rateLimit', 'heartbeatInterval', 'maxBufferedAmount', 'presence', 'history', 'verify', 'allowedOrigins', 'isAdmin',
+  'maxRoomsPerConnection', 'rateLimit', 'heartbeatInterval', 'maxBufferedAmount', 'presence', 'history', 'verify', 'allowedOrigins', 'tokenExpiringLead', 'expiryGrace', 'isAdmin',
   'adapter', 'prefix',
   // Fastify's own register options, passed along with ours
   'logLevel', 'logSerializers'
@@ -190,6 +192,8 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
     history,
     verify,
     allowedOrigins,
+    tokenExpiringLead: integer('tokenExpiringLead', opts.tokenExpiringLead, 30000, 0, MAX_TIMER_MS),
+    expiryGrace: integer('expiryGrace', opts.expiryGrace, 1000, 0, 5000),
     isAdmin: opts.isAdmin ?? defaultIsAdmin,
     adapter,
     prefix: opts.prefix

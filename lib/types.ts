@@ -62,6 +62,10 @@ export interface ChatPluginOptions {
   jwt?: FastifyJWTOptions
   /** Rules applied on every token verification. */
   verify?: TokenRules
+  /** How long before a socket's token expires it gets `{"type":"tokenExpiring"}`, ms. Default 30000. */
+  tokenExpiringLead?: number
+  /** How long after `exp` an unrefreshed socket is closed with 4001, ms (at most 5000). Default 1000. */
+  expiryGrace?: number
   /**
    * Origins allowed to open the socket (`Origin` header, exact match such as
    * `https://app.example.com`); any other is answered 403 before the upgrade. A request with no

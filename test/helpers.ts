@@ -89,6 +89,22 @@ export class Client {
     await this.request({ action: 'leave', room })
   }
 
+  /**
+   * The close, within a deadline. The deadline's timer also keeps the event loop alive while the
+   * server's own (unref'd) timers run: injectWS's in-memory sockets hold no handle.
+   */
+  async closedWithin (ms = 10_000): Promise<{ code: number, reason: string }> {
+    let timer: NodeJS.Timeout | undefined
+    try {
+      return await Promise.race([
+        this.closed,
+        new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`not closed within ${ms} ms`)), ms) })
+      ])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
   close (): void {
     this.ws.terminate()
   }

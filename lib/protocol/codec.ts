@@ -37,6 +37,7 @@ export function createCodec (maxMessageLength: number): Codec {
     ['join', TypeCompiler.Compile(schemas.join)],
     ['leave', TypeCompiler.Compile(schemas.leave)],
     ['message', TypeCompiler.Compile(schemas.message)],
+    ['refresh', TypeCompiler.Compile(schemas.refresh)],
     [undefined, TypeCompiler.Compile(schemas.plain)]
   ])
 
@@ -61,7 +62,7 @@ export function createCodec (maxMessageLength: number): Codec {
       const check = byAction.get(action)
       if (check === undefined) {
         const shown = typeof action === 'string' ? `"${action.slice(0, 32)}"` : typeof action
-        return withRef({ ok: false, code: ErrorCode.BAD_REQUEST, message: `unknown action ${shown}: use join, leave or message` }, ref)
+        return withRef({ ok: false, code: ErrorCode.BAD_REQUEST, message: `unknown action ${shown}: use join, leave, message or refresh` }, ref)
       }
       if (!check.Check(value)) {
         return withRef({ ok: false, code: ErrorCode.BAD_REQUEST, message: describe(check, value) }, ref)

@@ -42,6 +42,12 @@ export function clientSchemas (maxMessageLength: number) {
       content: content(maxMessageLength),
       ref: Type.Optional(Ref)
     }, { additionalProperties: false }),
+    /** A fresh token for the same user, before the current one expires. */
+    refresh: Type.Object({
+      action: Type.Literal('refresh'),
+      token: Type.String({ minLength: 1, maxLength: 8192 }),
+      ref: Type.Optional(Ref)
+    }, { additionalProperties: false }),
     /** The seed's plain client: a message to the default room. */
     plain: Type.Object({
       content: content(maxMessageLength),
@@ -55,7 +61,8 @@ export type JoinRequest = Static<ClientSchemas['join']>
 export type LeaveRequest = Static<ClientSchemas['leave']>
 export type MessageRequest = Static<ClientSchemas['message']>
 export type PlainMessageRequest = Static<ClientSchemas['plain']>
-export type ClientRequest = JoinRequest | LeaveRequest | MessageRequest | PlainMessageRequest
+export type RefreshRequest = Static<ClientSchemas['refresh']>
+export type ClientRequest = JoinRequest | LeaveRequest | MessageRequest | RefreshRequest | PlainMessageRequest
 
 const Timestamp = Type.Integer({ description: 'ms since the epoch' })
 const LeaveReasonSchema = Type.Union([
@@ -118,12 +125,21 @@ export const ServerFrames = {
     id: Type.String(),
     seq: Type.Integer()
   }),
+  tokenExpiring: Type.Object({
+    type: Type.Literal('tokenExpiring'),
+    in: Type.Integer({ description: 'ms until the token expires' })
+  }),
+  refreshed: Type.Object({
+    type: Type.Literal('refreshed'),
+    exp: Type.Integer({ description: "the new token's exp, seconds since the epoch" }),
+    ref: Type.Optional(Ref)
+  }),
   error: Type.Object({
     type: Type.Literal('error'),
     code: Type.Union([
       Type.Literal('BAD_JSON'), Type.Literal('BAD_REQUEST'), Type.Literal('NOT_A_MEMBER'),
       Type.Literal('TOO_MANY_ROOMS'), Type.Literal('RATE_LIMITED'), Type.Literal('UNSUPPORTED'),
-      Type.Literal('UNAVAILABLE')
+      Type.Literal('UNAVAILABLE'), Type.Literal('UNAUTHORIZED')
     ]),
     message: Type.String(),
     ref: Type.Optional(Ref)
@@ -138,6 +154,8 @@ export type UserLeftFrame = Static<typeof ServerFrames.userLeft>
 export type MessageFrame = Static<typeof ServerFrames.message>
 export type AckFrame = Static<typeof ServerFrames.ack>
 export type ErrorFrame = Static<typeof ServerFrames.error>
+export type TokenExpiringFrame = Static<typeof ServerFrames.tokenExpiring>
+export type RefreshedFrame = Static<typeof ServerFrames.refreshed>
 export type ServerFrame =
   | WelcomeFrame | JoinedFrame | UserJoinedFrame | LeftFrame | UserLeftFrame
-  | MessageFrame | AckFrame | ErrorFrame
+  | MessageFrame | AckFrame | ErrorFrame | TokenExpiringFrame | RefreshedFrame
