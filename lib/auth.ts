@@ -4,7 +4,7 @@
  */
 import type { FastifyJWTOptions, VerifyOptions } from '@fastify/jwt'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { FST_CHAT_BAD_SUBPROTOCOL, FST_CHAT_FORBIDDEN, FST_CHAT_NO_TOKEN, FST_CHAT_ORIGIN_FORBIDDEN, FST_CHAT_TOKEN_INVALID, FST_CHAT_TOKEN_NO_SUB } from './errors.js'
+import { FST_CHAT_BAD_SUBPROTOCOL, FST_CHAT_FORBIDDEN, FST_CHAT_NO_TOKEN, FST_CHAT_ORIGIN_FORBIDDEN, FST_CHAT_TOKEN_INVALID, FST_CHAT_TOKEN_NO_SUB, FST_CHAT_TOO_MANY_CONNECTIONS } from './errors.js'
 import type { ResolvedOptions } from './options.js'
 import type { ChatUser } from './types.js'
 
@@ -78,7 +78,7 @@ export function jwtPluginOptions (jwt: FastifyJWTOptions, rules: ResolvedOptions
  * `sub`. Any failure is a 401 with Fastify's error body, before any upgrade.
  * @param ownJwt whether `@fastify/jwt` was registered by the plugin (with `jwtPluginOptions`)
  */
-export function authHook (opts: ResolvedOptions, ownJwt: boolean) {
+export function authHook (opts: ResolvedOptions, ownJwt: boolean, mayConnect: (userId: string) => boolean) {
   // The host's own @fastify/jwt gets the plugin's rules and our token on every call (@fastify/jwt
   // honours a per-call `extractToken` at run time; its types only know the global one).
   const hostVerify = Object.freeze({ ...opts.verify, extractToken: storedToken }) as unknown as Partial<VerifyOptions>
@@ -106,6 +106,7 @@ export function authHook (opts: ResolvedOptions, ownJwt: boolean) {
     }
     const sub = (claims as { sub?: unknown } | null)?.sub
     if (typeof sub !== 'string' || sub === '') throw new FST_CHAT_TOKEN_NO_SUB()
+    if (request.headers.upgrade?.toLowerCase() === 'websocket' && !mayConnect(sub)) throw new FST_CHAT_TOO_MANY_CONNECTIONS()
     state[kUser] = claims as ChatUser
   }
 }

@@ -31,7 +31,9 @@ export const ErrorCode = {
   /** The backend (Redis) is unreachable: nothing was done; resend later with the same `ref`. */
   UNAVAILABLE: 'UNAVAILABLE',
   /** A refresh token that is invalid, expired, or for another user: nothing changed. */
-  UNAUTHORIZED: 'UNAUTHORIZED'
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  /** `canJoin` or `canSend` refused. */
+  FORBIDDEN: 'FORBIDDEN'
 } as const
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]
 

@@ -17,9 +17,11 @@ export class Dispatcher implements ConnectionEvents {
   readonly #codec: Codec
   readonly #defaultRoom: string | false
   readonly #verify: (token: string) => Promise<ChatUser>
+  readonly #canSend: ResolvedOptions['canSend']
 
   constructor (hub: ChatHub, codec: Codec, opts: ResolvedOptions, verify: (token: string) => Promise<ChatUser>) {
     this.#hub = hub
+    this.#canSend = opts.canSend
     this.#codec = codec
     this.#defaultRoom = opts.defaultRoom
     this.#verify = verify
@@ -103,6 +105,8 @@ export class Dispatcher implements ConnectionEvents {
     const outcome = await this.#hub.joinRoom(conn, room, ref, since)
     if (outcome === 'full') {
       this.#error(conn, ErrorCode.TOO_MANY_ROOMS, 'already in the most rooms a connection may be in: leave one first', ref)
+    } else if (outcome === 'forbidden') {
+      this.#error(conn, ErrorCode.FORBIDDEN, `you may not join room "${room}"`, ref)
     }
   }
 
@@ -111,10 +115,26 @@ export class Dispatcher implements ConnectionEvents {
     return this.#hub.leaveRoom(conn, room, 'left', ref).then(noop)
   }
 
-  #message (conn: Connection, room: string, content: string, ref: Ref | undefined): undefined {
+  #message (conn: Connection, room: string, content: string, ref: Ref | undefined): Promise<void> | undefined {
     if (!this.#hub.registry.has(room, conn.id)) {
       return this.#error(conn, ErrorCode.NOT_A_MEMBER, `only members may send to room "${room}": join it first`, ref)
     }
+    const canSend = this.#canSend
+    if (canSend !== undefined) {
+      const allowed = canSend(conn.user, room)
+      if (allowed instanceof Promise) {
+        return allowed.then((ok) => {
+          if (ok === true) this.#send(conn, room, content, ref)
+          else this.#error(conn, ErrorCode.FORBIDDEN, `you may not send to room "${room}"`, ref)
+        })
+      }
+      if (allowed !== true) return this.#error(conn, ErrorCode.FORBIDDEN, `you may not send to room "${room}"`, ref)
+    }
+    this.#send(conn, room, content, ref)
+    return undefined
+  }
+
+  #send (conn: Connection, room: string, content: string, ref: Ref | undefined): void {
     // Not awaited: the connection's next request may start while this one is on its way, so a
     // sender's messages are pipelined to the adapter (kept in order by it) instead of waiting a
     // round trip each. The ack follows the publish.
@@ -130,7 +150,6 @@ export class Dispatcher implements ConnectionEvents {
         this.onTaskError(conn, err)
       }
     })
-    return undefined
   }
 
   /** A fresh token for the same user: its claims and expiry replace the old ones. */

@@ -128,3 +128,15 @@ export const FST_CHAT_ORIGIN_FORBIDDEN = createError(
   'This Origin may not open the chat socket',
   403
 )
+/** `canJoin` refused a join (by an admin over REST or `app.chat.join`), or a member listing. */
+export const FST_CHAT_JOIN_FORBIDDEN = createError(
+  'FST_CHAT_JOIN_FORBIDDEN',
+  'canJoin refused room %s to this user',
+  403
+)
+/** The user already has `maxConnectionsPerUser` open sockets on this process. */
+export const FST_CHAT_TOO_MANY_CONNECTIONS = createError(
+  'FST_CHAT_TOO_MANY_CONNECTIONS',
+  'Too many open chat connections for this user',
+  429
+)

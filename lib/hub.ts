@@ -12,7 +12,7 @@ import { textFrame, type Connection, type Frame } from './connection.js'
 import { CLOSE_GRACE_MS, CloseCode, ROOM_REGEXP, SERVER_SENDER, type LeaveReason } from './constants.js'
 import {
   FST_CHAT_CLIENT_NOT_FOUND, FST_CHAT_CLOSING, FST_CHAT_INVALID_CLOSE_CODE, FST_CHAT_INVALID_CLOSE_REASON,
-  FST_CHAT_INVALID_CONTENT, FST_CHAT_INVALID_HISTORY_QUERY, FST_CHAT_INVALID_ROOM, FST_CHAT_TIMEOUT, FST_CHAT_TOO_MANY_ROOMS
+  FST_CHAT_INVALID_CONTENT, FST_CHAT_INVALID_HISTORY_QUERY, FST_CHAT_JOIN_FORBIDDEN, FST_CHAT_INVALID_ROOM, FST_CHAT_TIMEOUT, FST_CHAT_TOO_MANY_ROOMS
 } from './errors.js'
 import type { ResolvedOptions } from './options.js'
 import { encode } from './protocol/codec.js'
@@ -20,7 +20,7 @@ import type { JoinedFrame, LeftFrame, Ref, ServerFrame } from './protocol/schema
 import { Registry, type Member } from './registry.js'
 import type { ChatRegistry, ChatStats, HistoryPage } from './types.js'
 
-export type JoinOutcome = 'joined' | 'already' | 'full'
+export type JoinOutcome = 'joined' | 'already' | 'full' | 'forbidden'
 
 /** A membership of a local connection: the registry keeps the connection for delivery. */
 interface LocalMember extends Member {
@@ -46,6 +46,8 @@ function shown (value: unknown): string {
 
 export class ChatHub implements AdapterNode {
   readonly registry = new Registry<LocalMember>()
+  /** Open sockets per user id on this process. */
+  readonly #perUser = new Map<string, number>()
   readonly connections = new Map<string, Connection>()
   /** The public `app.chat`. */
   readonly facade: ChatRegistry
@@ -134,6 +136,7 @@ export class ChatHub implements AdapterNode {
       return
     }
     this.connections.set(conn.id, conn)
+    this.#perUser.set(conn.userId, (this.#perUser.get(conn.userId) ?? 0) + 1)
     try {
       await this.#adapter.connect(conn.id, conn.userId)
     } catch (err) {
@@ -159,6 +162,10 @@ export class ChatHub implements AdapterNode {
     const already = member !== undefined
     if (member === undefined) {
       if (this.registry.roomCountOf(conn.id) >= this.#opts.maxRoomsPerConnection) return 'full'
+      const canJoin = this.#opts.canJoin
+      if (canJoin !== undefined && await canJoin(conn.user, room) !== true) return 'forbidden'
+      // Joined meanwhile (the rule was async)? Then it is a member already.
+      if (this.registry.has(room, conn.id)) return await this.joinRoom(conn, room, ref, since)
       member = { clientId: conn.id, userId: conn.userId, joinedAt: Date.now(), conn, buffer: [] }
       this.registry.add(room, member)
     } else if (since !== undefined) {
@@ -283,8 +290,16 @@ export class ChatHub implements AdapterNode {
   }
 
   /** A connection is gone (socket closed, or a missed pong): it leaves all its rooms. Idempotent. */
+  /** Whether a user may open one more socket here. */
+  mayConnect (userId: string): boolean {
+    return (this.#perUser.get(userId) ?? 0) < this.#opts.maxConnectionsPerUser
+  }
+
   remove (conn: Connection, reason: 'closed' | 'timeout'): void {
     if (!this.connections.delete(conn.id)) return
+    const open = (this.#perUser.get(conn.userId) ?? 1) - 1
+    if (open === 0) this.#perUser.delete(conn.userId)
+    else this.#perUser.set(conn.userId, open)
     const rooms = this.registry.roomsOf(conn.id)
     conn.debug({ reason, rooms: rooms.length }, 'disconnected')
     const leaveAll = async (): Promise<void> => {
@@ -348,6 +363,7 @@ export class ChatHub implements AdapterNode {
     this.#stopHeartbeat()
     await Promise.all(this.#removals)
     this.connections.clear()
+    this.#perUser.clear()
     this.registry.clear()
     await this.#adapter.close()
   }
@@ -430,6 +446,7 @@ export class ChatHub implements AdapterNode {
     const result = await this.#command(clientId, { op: 'join', room })
     if (result === 'not-found') throw new FST_CHAT_CLIENT_NOT_FOUND(shown(clientId))
     if (result === 'full') throw new FST_CHAT_TOO_MANY_ROOMS(shown(clientId), this.#opts.maxRoomsPerConnection)
+    if (result === 'forbidden') throw new FST_CHAT_JOIN_FORBIDDEN(shown(room))
     return result === 'joined'
   }
 

@@ -24,6 +24,9 @@ export interface ResolvedOptions {
   /** @fastify/jwt verify options applied on every verification. */
   readonly verify: Readonly<{ algorithms: string[], requiredClaims: string[], allowedIss?: string | string[], allowedAud?: string | string[] }>
   readonly allowedOrigins: ReadonlySet<string> | undefined
+  readonly canJoin: ((user: ChatUser, room: string) => boolean | Promise<boolean>) | undefined
+  readonly canSend: ((user: ChatUser, room: string) => boolean | Promise<boolean>) | undefined
+  readonly maxConnectionsPerUser: number
   readonly tokenExpiringLead: number
   readonly expiryGrace: number
   readonly isAdmin: (user: ChatUser, request: FastifyRequest) => boolean | Promise<boolean>
@@ -33,7 +36,7 @@ export interface ResolvedOptions {
 
 const KNOWN = new Set([
   'jwt', 'path', 'roomsPrefix', 'defaultRoom', 'maxPayload', 'maxMessageLength',
-  'maxRoomsPerConnection', 'rateLimit', 'heartbeatInterval', 'maxBufferedAmount', 'presence', 'history', 'verify', 'allowedOrigins', 'tokenExpiringLead', 'expiryGrace', 'isAdmin',
+  'maxRoomsPerConnection', 'rateLimit', 'heartbeatInterval', 'maxBufferedAmount', 'presence', 'history', 'verify', 'allowedOrigins', 'tokenExpiringLead', 'expiryGrace', 'canJoin', 'canSend', 'maxConnectionsPerUser', 'isAdmin',
   'adapter', 'prefix',
   // Fastify's own register options, passed along with ours
   'logLevel', 'logSerializers'
@@ -122,6 +125,8 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
     })
   }
 
+  if (opts.canJoin !== undefined && typeof opts.canJoin !== 'function') fail('canJoin', 'must be a function (user, room) => boolean', opts.canJoin)
+  if (opts.canSend !== undefined && typeof opts.canSend !== 'function') fail('canSend', 'must be a function (user, room) => boolean', opts.canSend)
   if (opts.isAdmin !== undefined && typeof opts.isAdmin !== 'function') fail('isAdmin', 'must be a function (user, request) => boolean', opts.isAdmin)
   const adapter = opts.adapter
   if (adapter !== undefined) {
@@ -192,6 +197,9 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
     history,
     verify,
     allowedOrigins,
+    canJoin: opts.canJoin,
+    canSend: opts.canSend,
+    maxConnectionsPerUser: integer('maxConnectionsPerUser', opts.maxConnectionsPerUser, 10, 1, 1e6),
     tokenExpiringLead: integer('tokenExpiringLead', opts.tokenExpiringLead, 30000, 0, MAX_TIMER_MS),
     expiryGrace: integer('expiryGrace', opts.expiryGrace, 1000, 0, 5000),
     isAdmin: opts.isAdmin ?? defaultIsAdmin,

@@ -111,6 +111,16 @@ export interface ChatPluginOptions {
    * nothing was missed.
    */
   history?: HistoryOptions | false
+  /**
+   * Who may join a room (sync or async). A refusal is `{"type":"error","code":"FORBIDDEN"}`; the
+   * same rule guards the admin REST join (403), and reading a room's members over REST (a user
+   * may list the members of rooms they may join). Default: anyone, anywhere.
+   */
+  canJoin?: (user: ChatUser, room: string) => boolean | Promise<boolean>
+  /** Who may send to a room they are a member of (sync or async); a refusal is `FORBIDDEN`. Default: every member. */
+  canSend?: (user: ChatUser, room: string) => boolean | Promise<boolean>
+  /** Most open sockets one user (`sub`) may have on this process; the next upgrade is answered 429. Default 10. */
+  maxConnectionsPerUser?: number
   /** Who may use the changing REST endpoints. Default: the token's claims have `role: 'admin'`. */
   isAdmin?: (user: ChatUser, request: FastifyRequest) => boolean | Promise<boolean>
   /** Where membership lives and how messages reach other processes. Default: in memory, one process. */

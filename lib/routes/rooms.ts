@@ -4,8 +4,8 @@ import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { Value } from '@sinclair/typebox/value'
 import type { FastifyInstance } from 'fastify'
 import type { FastifyRouteSchemaDef } from 'fastify/types/schema.js'
-import { adminOnly } from '../auth.js'
-import { FST_CHAT_NOT_A_MEMBER, FST_CHAT_ROOM_NOT_FOUND } from '../errors.js'
+import { adminOnly, chatUser } from '../auth.js'
+import { FST_CHAT_JOIN_FORBIDDEN, FST_CHAT_NOT_A_MEMBER, FST_CHAT_ROOM_NOT_FOUND } from '../errors.js'
 import type { ResolvedOptions } from '../options.js'
 import { RoomName } from '../protocol/schemas.js'
 import type { ChatRegistry } from '../types.js'
@@ -93,6 +93,11 @@ export async function roomsRoutes (fastify: FastifyInstance, { opts, chat }: Roo
     schema: { params: RoomParams, response: { 200: MemberList, 404: ERROR, ...errors } }
   }, async (request) => {
     const { room } = request.params
+    // A user may list the members of rooms they may join (admins: any).
+    const canJoin = opts.canJoin
+    if (canJoin !== undefined && await canJoin(chatUser(request), room) !== true && await opts.isAdmin(chatUser(request), request) !== true) {
+      throw new FST_CHAT_JOIN_FORBIDDEN(JSON.stringify(room))
+    }
     const members = await chat.members(room)
     if (members.length === 0) throw new FST_CHAT_ROOM_NOT_FOUND(JSON.stringify(room))
     return { room, members }
