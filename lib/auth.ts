@@ -4,7 +4,7 @@
  */
 import type { FastifyJWTOptions, VerifyOptions } from '@fastify/jwt'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { FST_CHAT_BAD_SUBPROTOCOL, FST_CHAT_FORBIDDEN, FST_CHAT_NO_TOKEN, FST_CHAT_ORIGIN_FORBIDDEN, FST_CHAT_TOKEN_INVALID, FST_CHAT_TOKEN_NO_SUB, FST_CHAT_TOO_MANY_CONNECTIONS } from './errors.js'
+import { FST_CHAT_BAD_SUBPROTOCOL, FST_CHAT_FORBIDDEN, FST_CHAT_NO_TOKEN, FST_CHAT_ORIGIN_FORBIDDEN, FST_CHAT_TOKEN_INVALID, FST_CHAT_TOKEN_NO_SUB, FST_CHAT_TOO_MANY_CONNECTIONS, FST_CHAT_BAD_TICKET } from './errors.js'
 import type { ResolvedOptions } from './options.js'
 import type { ChatUser } from './types.js'
 
@@ -59,6 +59,18 @@ export function handleProtocols (protocols: Set<string>): string | false {
   return protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false
 }
 
+/** The `ticket` query parameter of a socket request. */
+function ticketOf (request: FastifyRequest): string | undefined {
+  const query = request.query as Record<string, unknown> | undefined
+  const ticket = query != null && typeof query === 'object' ? query.ticket : undefined
+  return typeof ticket === 'string' && ticket !== '' && ticket.length <= 128 ? ticket : undefined
+}
+
+/** Whether the request came with `Authorization: Bearer` (what minting a ticket needs). */
+export function hasBearerHeader (request: FastifyRequest): boolean {
+  return typeof request.headers.authorization === 'string' && BEARER.test(request.headers.authorization)
+}
+
 /** `@fastify/jwt`'s token lookup, pointed at the token our hook already found. */
 function storedToken (request: FastifyRequest): string | undefined {
   return (request as unknown as ChatRequest)[kToken]
@@ -78,7 +90,7 @@ export function jwtPluginOptions (jwt: FastifyJWTOptions, rules: ResolvedOptions
  * `sub`. Any failure is a 401 with Fastify's error body, before any upgrade.
  * @param ownJwt whether `@fastify/jwt` was registered by the plugin (with `jwtPluginOptions`)
  */
-export function authHook (opts: ResolvedOptions, ownJwt: boolean, mayConnect: (userId: string) => boolean) {
+export function authHook (opts: ResolvedOptions, ownJwt: boolean, mayConnect: (userId: string) => boolean, redeemTicket: (ticket: string) => Promise<string | null>) {
   // The host's own @fastify/jwt gets the plugin's rules and our token on every call (@fastify/jwt
   // honours a per-call `extractToken` at run time; its types only know the global one).
   const hostVerify = Object.freeze({ ...opts.verify, extractToken: storedToken }) as unknown as Partial<VerifyOptions>
@@ -88,9 +100,20 @@ export function authHook (opts: ResolvedOptions, ownJwt: boolean, mayConnect: (u
       const origin = request.headers.origin
       if (origin !== undefined && !origins.has(origin)) throw new FST_CHAT_ORIGIN_FORBIDDEN()
     }
+    const upgrade = request.headers.upgrade?.toLowerCase() === 'websocket'
     const token = findToken(request)
-    if (token === undefined) throw new FST_CHAT_NO_TOKEN()
     const state = request as unknown as ChatRequest
+    if (token === undefined) {
+      const ticket = upgrade ? ticketOf(request) : undefined
+      if (ticket === undefined) throw new FST_CHAT_NO_TOKEN()
+      // A one-time ticket: the socket carries the minting token's claims, its exp included.
+      const raw = await redeemTicket(ticket)
+      const claims = raw === null ? undefined : JSON.parse(raw) as ChatUser
+      if (claims === undefined || (typeof claims.exp === 'number' && claims.exp * 1000 <= Date.now())) throw new FST_CHAT_BAD_TICKET()
+      if (!mayConnect(claims.sub)) throw new FST_CHAT_TOO_MANY_CONNECTIONS()
+      state[kUser] = claims
+      return
+    }
     state[kToken] = token
     let claims: unknown
     try {
@@ -106,7 +129,7 @@ export function authHook (opts: ResolvedOptions, ownJwt: boolean, mayConnect: (u
     }
     const sub = (claims as { sub?: unknown } | null)?.sub
     if (typeof sub !== 'string' || sub === '') throw new FST_CHAT_TOKEN_NO_SUB()
-    if (request.headers.upgrade?.toLowerCase() === 'websocket' && !mayConnect(sub)) throw new FST_CHAT_TOO_MANY_CONNECTIONS()
+    if (upgrade && !mayConnect(sub)) throw new FST_CHAT_TOO_MANY_CONNECTIONS()
     state[kUser] = claims as ChatUser
   }
 }

@@ -140,3 +140,15 @@ export const FST_CHAT_TOO_MANY_CONNECTIONS = createError(
   'Too many open chat connections for this user',
   429
 )
+/** A ticket that is unknown, already used, or expired. */
+export const FST_CHAT_BAD_TICKET = createError(
+  'FST_CHAT_BAD_TICKET',
+  'Invalid ticket: unknown, already used, or expired',
+  401
+)
+/** Minting a ticket needs the token in an Authorization: Bearer header. */
+export const FST_CHAT_TICKET_NEEDS_BEARER = createError(
+  'FST_CHAT_TICKET_NEEDS_BEARER',
+  'Tickets are minted with an "Authorization: Bearer <jwt>" header',
+  401
+)

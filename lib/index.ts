@@ -58,9 +58,9 @@ const plugin: FastifyPluginAsync<ChatPluginOptions> = async function fastifyChat
   // this wrapper, so it is applied here.
   await fastify.register(async function chatContext (instance: FastifyInstance) {
     if (opts.jwt !== undefined) await instance.register(fastifyJwt, jwtPluginOptions(opts.jwt, opts.verify))
-    instance.addHook('onRequest', authHook(opts, opts.jwt !== undefined, (userId) => hub.mayConnect(userId)))
+    instance.addHook('onRequest', authHook(opts, opts.jwt !== undefined, (userId) => hub.mayConnect(userId), (ticket) => adapter.redeemTicket(ticket)))
     verifyToken = tokenVerifier(instance, opts, opts.jwt !== undefined)
-    await instance.register(socketRoute, { opts, dispatcher })
+    await instance.register(socketRoute, { opts, dispatcher, adapter })
     await instance.register(roomsRoutes, { prefix: opts.roomsPrefix, opts, chat: hub.facade })
   }, { prefix: opts.prefix })
 

@@ -131,7 +131,7 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
   const adapter = opts.adapter
   if (adapter !== undefined) {
     const a = adapter as unknown as Record<string, unknown>
-    for (const method of ['init', 'connect', 'disconnect', 'join', 'leave', 'publish', 'rooms', 'room', 'members', 'command', 'stats', 'close']) {
+    for (const method of ['init', 'connect', 'disconnect', 'join', 'leave', 'publish', 'publishMessage', 'since', 'history', 'rooms', 'room', 'members', 'issueTicket', 'redeemTicket', 'command', 'stats', 'close']) {
       if (typeof a?.[method] !== 'function') fail('adapter', `must implement the ChatAdapter contract (missing ${method}())`, typeof adapter)
     }
   }

@@ -92,6 +92,16 @@ export function adapterContract (t: Test, name: string, create: () => ChatAdapte
     t.same(await adapter.since('b', 3, epoch), { recovered: false }, 'a seq from the future')
     t.same(await adapter.since('b', 0, 'another-epoch'), { recovered: false }, 'another epoch')
     await leave('b', 'c2')
+    // Tickets: once each, within their ttl
+    await adapter.issueTicket('t1', '{"sub":"u1"}', 60_000)
+    t.equal(await adapter.redeemTicket('t1'), '{"sub":"u1"}')
+    t.equal(await adapter.redeemTicket('t1'), null, 'a ticket works once')
+    t.equal(await adapter.redeemTicket('forged'), null)
+    await adapter.issueTicket('t2', '{"sub":"u2"}', 20)
+    // Expiry is about time: let its 20 ms ttl pass.
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    t.equal(await adapter.redeemTicket('t2'), null, 'an expired ticket')
+
     const local = { connections: 2, rooms: 2, members: 2, messagesIn: 5, messagesOut: 7 }
     t.same(await adapter.stats(local), local, 'one process: its own counters')
     await leave('a', 'c1')

@@ -213,3 +213,13 @@ t.test('history across processes: resume on another process, effectively-once re
   t.same((await b.chat.history('lobby', { after: first.seq - 1, limit: 1 })).messages.map((m) => m.content), ['one'], 'history from Redis')
   sender.close(); back.close(); resender.close()
 })
+
+t.test('a ticket minted on one process opens a socket on another, once', async (t) => {
+  if (!await redisReady(t)) return
+  const [a, b] = await cluster(t, 2)
+  const { ticket } = (await a.inject({ method: 'POST', url: '/chat/tickets', headers: { authorization: `Bearer ${token({ sub: 'roamer' })}` } })).json()
+  const c = await connect(b, '', { path: `/chat?ticket=${ticket}`, headers: { authorization: '' } })
+  t.equal(c.welcome!.userId, 'roamer')
+  await t.rejects(a.injectWS(`/chat?ticket=${ticket}`), /401/, 'used once, cluster-wide')
+  c.close()
+})

@@ -120,6 +120,10 @@ export interface ChatAdapter {
   room (name: string): Promise<RoomInfo | null>
   /** A room's members in join order. */
   members (name: string): Promise<MemberInfo[]>
+  /** Keeps a one-time ticket (the claims it stands for) for `ttl` ms. */
+  issueTicket (ticket: string, claims: string, ttl: number): Promise<void>
+  /** Takes a ticket: its claims the first time within its ttl, null ever after (or if unknown). */
+  redeemTicket (ticket: string): Promise<string | null>
   /** Runs a command on a client held by another process. */
   command (clientId: string, command: RemoteCommand): Promise<RemoteResult>
   /** Counters summed over every live process (this one's given). */

@@ -5,6 +5,8 @@ import type { ChatStats, MemberInfo, RoomInfo } from '../types.js'
 
 /** Most remembered (user, room, ref) sends: bounds the dedupe table's memory. */
 const MAX_DEDUPE = 100_000
+/** Most unredeemed tickets held at once (each lives at most 30 s). */
+const MAX_TICKETS = 100_000
 
 /**
  * The single-process adapter: the node's registry is the whole truth, publishing is local
@@ -16,6 +18,7 @@ export class MemoryAdapter implements ChatAdapter {
   #history: MemoryHistory | undefined
   #dedupe: Dedupe | undefined
   #sweep: NodeJS.Timeout | undefined
+  readonly #tickets = new Map<string, { claims: string, expires: number }>()
 
   async init (node: AdapterNode): Promise<void> {
     this.#node = node
@@ -91,6 +94,23 @@ export class MemoryAdapter implements ChatAdapter {
     return list
   }
 
+  async issueTicket (ticket: string, claims: string, ttl: number): Promise<void> {
+    const now = Date.now()
+    // Insertion order is expiry order (one ttl for all): the expired are at the front.
+    for (const [t, e] of this.#tickets) {
+      if (e.expires > now && this.#tickets.size < MAX_TICKETS) break
+      this.#tickets.delete(t)
+    }
+    this.#tickets.set(ticket, { claims, expires: now + ttl })
+  }
+
+  async redeemTicket (ticket: string): Promise<string | null> {
+    const e = this.#tickets.get(ticket)
+    if (e === undefined) return null
+    this.#tickets.delete(ticket)
+    return e.expires > Date.now() ? e.claims : null
+  }
+
   /** One process holds every client: one it does not hold does not exist. */
   async command (): Promise<RemoteResult> {
     return 'not-found'
@@ -104,6 +124,7 @@ export class MemoryAdapter implements ChatAdapter {
     clearInterval(this.#sweep)
     this.#history?.clear()
     this.#dedupe?.clear()
+    this.#tickets.clear()
   }
 }
 

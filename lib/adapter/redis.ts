@@ -555,6 +555,15 @@ export class RedisAdapter implements ChatAdapter {
     return members
   }
 
+  async issueTicket (ticket: string, claims: string, ttl: number): Promise<void> {
+    await this.#run((c) => c.set(this.#k(`ticket:${ticket}`), claims, 'PX', ttl))
+  }
+
+  async redeemTicket (ticket: string): Promise<string | null> {
+    // GETDEL: exactly one redemption, whichever process it reaches.
+    return await this.#run((c) => c.getdel(this.#k(`ticket:${ticket}`)))
+  }
+
   async command (clientId: string, command: RemoteCommand): Promise<RemoteResult> {
     const info = await this.#run((c) => c.hget(this.#k('clients'), clientId))
     if (info === null) return 'not-found'

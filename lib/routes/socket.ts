@@ -1,7 +1,11 @@
 /** The WebSocket route: builds a Connection for each authenticated socket and hands it over. */
 import type { FastifyInstance } from 'fastify'
 import type {} from '@fastify/websocket'
-import { chatUser } from '../auth.js'
+import { randomBytes } from 'node:crypto'
+import { Type } from '@sinclair/typebox'
+import type { ChatAdapter } from '../adapter/adapter.js'
+import { chatUser, hasBearerHeader } from '../auth.js'
+import { FST_CHAT_TICKET_NEEDS_BEARER } from '../errors.js'
 import { Connection } from '../connection.js'
 import type { Dispatcher } from '../dispatcher.js'
 import type { ResolvedOptions } from '../options.js'
@@ -11,9 +15,23 @@ import { performance } from 'node:perf_hooks'
 export interface SocketRouteOptions {
   opts: ResolvedOptions
   dispatcher: Dispatcher
+  adapter: ChatAdapter
 }
 
-export async function socketRoute (fastify: FastifyInstance, { opts, dispatcher }: SocketRouteOptions): Promise<void> {
+/** How long a ticket may wait for its socket, seconds. */
+const TICKET_TTL_S = 30
+
+export async function socketRoute (fastify: FastifyInstance, { opts, dispatcher, adapter }: SocketRouteOptions): Promise<void> {
+  // A one-time ticket for a browser's socket (`?ticket=`), so that no token travels in its URL.
+  fastify.post(`${opts.path}/tickets`, {
+    schema: { response: { 200: Type.Object({ ticket: Type.String(), expiresIn: Type.Integer() }) } }
+  }, async (request) => {
+    if (!hasBearerHeader(request)) throw new FST_CHAT_TICKET_NEEDS_BEARER()
+    const ticket = randomBytes(24).toString('base64url') // 192 random bits
+    await adapter.issueTicket(ticket, JSON.stringify(chatUser(request)), TICKET_TTL_S * 1000)
+    return { ticket, expiresIn: TICKET_TTL_S }
+  })
+
   const { rateLimit, maxBufferedAmount } = opts
   fastify.get(opts.path, { websocket: true }, (socket, request) => {
     const limiter = rateLimit === false
