@@ -8,7 +8,7 @@ import { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
-import { CloseCode, MAX_PENDING_FRAMES } from './constants.js'
+import { CloseCode, MAX_PENDING_FRAMES, SLOW_CONSUMER_GRACE_MS, SLOW_CONSUMER_MS } from './constants.js'
 import type { RateLimiter } from './rate-limit.js'
 import type { ChatUser } from './types.js'
 
@@ -23,6 +23,8 @@ export interface ConnectionEvents {
   onClose (connection: Connection, code: number): void
   /** A scheduled task threw: a bug, not a client error. */
   onTaskError (connection: Connection, error: unknown): void
+  /** The connection is a slow consumer: it is being closed (1013) and must leave its rooms now. */
+  onSlow (connection: Connection): void
 }
 
 /** One unit of this connection's work: handling a frame, or a host's join/leave on it. */
@@ -115,6 +117,8 @@ export interface ConnectionOptions {
   reqId: string
   limiter: RateLimiter | undefined
   maxBuffered: number
+  /** The slow-consumer high-water mark, bytes. */
+  highWater: number
   events: ConnectionEvents
 }
 
@@ -141,6 +145,9 @@ export class Connection {
   // (an extension such as permessage-deflate was negotiated).
   readonly #raw: Duplex | undefined
   readonly #maxBuffered: number
+  readonly #highWater: number
+  /** Since when the unsent bytes have been over the high-water mark (undefined: they are not). */
+  #overSince: number | undefined
   // This turn's frames: none, one, or several.
   #queue: Frame | Frame[] | undefined
   // Tasks waiting while an earlier one is in flight (an async registry call); made when needed.
@@ -157,6 +164,7 @@ export class Connection {
     this.limiter = options.limiter
     this.events = options.events
     this.#maxBuffered = options.maxBuffered
+    this.#highWater = options.highWater
     this.#baseLog = options.log
     this.#reqId = options.reqId
     const transport = (socket as unknown as { _socket?: Duplex })._socket
@@ -208,21 +216,26 @@ export class Connection {
   }
 
   /**
-   * Writes a pre-built frame, coalesced with the other frames of this turn. A reader that lets
-   * more than `maxBufferedAmount` bytes pile up is closed with 1008: one slow client must not make
-   * the server hold a room's traffic.
+   * Writes a pre-built frame, coalesced with the other frames of this turn. A slow consumer is
+   * checked on every send: a socket whose unsent bytes stay over `slowConsumerHighWaterMark` for
+   * more than SLOW_CONSUMER_MS, or ever exceed `maxBufferedAmount`, is a slow consumer (one client
+   * must not make the server hold a room's traffic).
    */
   sendFrame (frame: Frame): boolean {
     if (this.closed) return false
     const socket = this.#socket
     if (socket.readyState !== OPEN) return false
     const raw = this.#raw
+    const buffered = raw === undefined ? socket.bufferedAmount : raw.writableLength
+    if (buffered > this.#highWater) {
+      if (this.#isSlow(buffered)) return false
+    } else if (this.#overSince !== undefined) {
+      this.#overSince = undefined
+    }
     if (raw === undefined) {
-      if (socket.bufferedAmount > this.#maxBuffered) return this.#tooSlow(socket.bufferedAmount)
       socket.send(payloadOf(frame), { binary: false })
       return true
     }
-    if (raw.writableLength > this.#maxBuffered) return this.#tooSlow(raw.writableLength)
     const queue = this.#queue
     if (queue === undefined) {
       this.#queue = frame
@@ -256,10 +269,31 @@ export class Connection {
     raw.uncork()
   }
 
-  #tooSlow (buffered: number): false {
-    this.log.warn({ bufferedAmount: buffered }, 'closing a client too slow to read its frames')
-    this.close(CloseCode.POLICY, 'too slow: frames are piling up')
-    return false
+  /** Over the high-water mark: is it a slow consumer yet? (If so, it is being let go.) */
+  #isSlow (buffered: number): boolean {
+    const now = Date.now()
+    if (buffered <= this.#maxBuffered) {
+      if (this.#overSince === undefined) this.#overSince = now
+      if (now - this.#overSince <= SLOW_CONSUMER_MS) return false
+    }
+    this.log.warn({ bufferedAmount: buffered }, 'slow consumer: leaving its rooms and closing with 1013')
+    // Nothing more is sent; the close frame waits behind what is buffered, for a client that
+    // starts reading again; one that does not within SLOW_CONSUMER_GRACE_MS is cut.
+    this.closed = true
+    this.events.onSlow(this)
+    this.#socket.close(CloseCode.SLOW_CONSUMER, 'slow consumer')
+    const timer = setTimeout(() => this.#socket.terminate(), SLOW_CONSUMER_GRACE_MS).unref()
+    this.#socket.once('close', () => clearTimeout(timer))
+    return true
+  }
+
+  /** Called by the heartbeat: a consumer over the high-water mark is judged even when nothing is sent. */
+  checkSlow (): void {
+    if (this.closed || this.#socket.readyState !== OPEN) return
+    const raw = this.#raw
+    const buffered = raw === undefined ? this.#socket.bufferedAmount : raw.writableLength
+    if (buffered > this.#highWater) this.#isSlow(buffered)
+    else this.#overSince = undefined
   }
 
   /**

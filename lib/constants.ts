@@ -4,12 +4,14 @@ export const CloseCode = {
   NORMAL: 1000,
   /** The server is shutting down (`app.close()`). */
   GOING_AWAY: 1001,
-  /** Policy violation: persistently rate limited, or too slow to read its frames. */
+  /** Policy violation: persistently rate limited, or too many requests waiting. */
   POLICY: 1008,
   /** A frame larger than `maxPayload` (sent by `ws` itself). */
   TOO_BIG: 1009,
   /** The server failed while handling this connection's frame. */
   INTERNAL_ERROR: 1011,
+  /** A slow consumer: it did not read its frames. */
+  SLOW_CONSUMER: 1013,
   /** The token expired and was not refreshed in time. */
   TOKEN_EXPIRED: 4001
 } as const
@@ -56,6 +58,11 @@ export const VIOLATION_WINDOW_MS = 60_000
  * it exists so that no client can grow a queue without bound.
  */
 export const MAX_PENDING_FRAMES = 256
+
+/** How long a socket may stay over the slow-consumer high-water mark, ms. */
+export const SLOW_CONSUMER_MS = 1000
+/** How long a slow consumer has to read its close frame before it is cut, ms. */
+export const SLOW_CONSUMER_GRACE_MS = 5000
 
 /** On `app.close()`, how long sockets get to finish their closing handshake before they are cut. */
 export const CLOSE_GRACE_MS = 2_000

@@ -63,6 +63,11 @@ export class Dispatcher implements ConnectionEvents {
     this.#hub.remove(conn, 'closed')
   }
 
+  onSlow (conn: Connection): void {
+    // Out of its rooms at once: the others hear userLeft now, not when the socket finally closes.
+    this.#hub.remove(conn, 'closed')
+  }
+
   onTaskError (conn: Connection, error: unknown): void {
     conn.log.error({ err: error }, 'failed to handle a request: closing with 1011')
     conn.close(CloseCode.INTERNAL_ERROR, 'internal error')

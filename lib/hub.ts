@@ -89,6 +89,7 @@ export class ChatHub implements AdapterNode {
 
   #beat (): void {
     for (const conn of this.connections.values()) {
+      conn.checkSlow()
       if (conn.alive) {
         conn.ping()
         continue

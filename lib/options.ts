@@ -18,6 +18,7 @@ export interface ResolvedOptions {
   readonly rateLimit: Readonly<Required<Exclude<ChatPluginOptions['rateLimit'], false | undefined>>> | false
   readonly heartbeatInterval: number
   readonly maxBufferedAmount: number
+  readonly slowConsumerHighWaterMark: number
   /** Announce joins and leaves in rooms of at most this many members (Infinity: always, 0: never). */
   readonly presenceLimit: number
   readonly history: Readonly<{ size: number, ttl: number, maxBytes: number }>
@@ -36,7 +37,7 @@ export interface ResolvedOptions {
 
 const KNOWN = new Set([
   'jwt', 'path', 'roomsPrefix', 'defaultRoom', 'maxPayload', 'maxMessageLength',
-  'maxRoomsPerConnection', 'rateLimit', 'heartbeatInterval', 'maxBufferedAmount', 'presence', 'history', 'verify', 'allowedOrigins', 'tokenExpiringLead', 'expiryGrace', 'canJoin', 'canSend', 'maxConnectionsPerUser', 'isAdmin',
+  'maxRoomsPerConnection', 'rateLimit', 'heartbeatInterval', 'maxBufferedAmount', 'slowConsumerHighWaterMark', 'presence', 'history', 'verify', 'allowedOrigins', 'tokenExpiringLead', 'expiryGrace', 'canJoin', 'canSend', 'maxConnectionsPerUser', 'isAdmin',
   'adapter', 'prefix',
   // Fastify's own register options, passed along with ours
   'logLevel', 'logSerializers'
@@ -193,6 +194,7 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
     rateLimit,
     heartbeatInterval: integer('heartbeatInterval', opts.heartbeatInterval, 30000, 0, MAX_TIMER_MS),
     maxBufferedAmount: integer('maxBufferedAmount', opts.maxBufferedAmount, 4 * 1024 * 1024, 1024, 2 ** 40),
+    slowConsumerHighWaterMark: integer('slowConsumerHighWaterMark', opts.slowConsumerHighWaterMark, 1024 * 1024, 1024, 2 ** 40),
     presenceLimit,
     history,
     verify,

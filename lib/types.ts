@@ -91,9 +91,12 @@ export interface ChatPluginOptions {
   /** Ping period in ms; a peer that has not answered the previous ping is terminated. `0` disables. Default 30000. */
   heartbeatInterval?: number
   /**
-   * Most bytes a socket may have queued for sending before it is closed with 1008 as too slow:
-   * one slow reader must not make the server buffer a room's traffic without bound. Default 4 MiB.
+   * Slow consumers: a socket whose unsent bytes stay over this for more than a second leaves its
+   * rooms at once, is sent nothing more and is closed with 1013 `slow consumer` (cut 5 s later if
+   * it does not read its close). Checked on every send. Default 1 MiB.
    */
+  slowConsumerHighWaterMark?: number
+  /** Unsent bytes that make a slow consumer at once, without the second's wait. Default 4 MiB. */
   maxBufferedAmount?: number
   /**
    * When `userJoined`/`userLeft` are sent to a room's other members: `true` always, `false` never,

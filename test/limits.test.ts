@@ -77,7 +77,7 @@ t.test('rateLimit: false turns the bucket off', async (t) => {
   a.close()
 })
 
-t.test('a reader that lets frames pile up is closed with 1008; the room goes on', async (t) => {
+t.test('a reader that lets more than maxBufferedAmount pile up: out of its rooms at once, closed with 1013', async (t) => {
   const app = await build(t, { maxBufferedAmount: 64 * 1024, rateLimit: false })
   const a = await connect(app, token({ sub: 'alice' }))
   const slow = await connect(app, token({ sub: 'slow' }))
@@ -90,10 +90,34 @@ t.test('a reader that lets frames pile up is closed with 1008; the room goes on'
     await a.next('ack')
     await a.next('message')
   }
+  t.match(await a.next('userLeft'), { userId: 'slow', reason: 'closed' }, 'the others hear it left while its socket is still open')
   slow.ws.resume()
-  t.same(await slow.closed, { code: 1008, reason: 'too slow: frames are piling up' })
+  t.same(await slow.closed, { code: 1013, reason: 'slow consumer' }, 'a client that reads again sees the close')
   const received = slow.queue.filter((f) => f.type === 'message').length
-  t.ok(received > 0 && received < 100, `the slow reader got ${received} of 100 messages before it was cut`)
-  t.match(await a.next('userLeft'), { userId: 'slow', reason: 'closed' })
+  t.ok(received > 0 && received < 100, `the slow reader got ${received} of 100 messages before it was let go`)
   a.close()
+})
+
+t.test('a reader over the high-water mark for more than a second is a slow consumer; the others get everything', async (t) => {
+  const app = await build(t, { slowConsumerHighWaterMark: 16 * 1024, maxBufferedAmount: 64 * 1024 * 1024, rateLimit: false })
+  const a = await connect(app, token({ sub: 'alice' }))
+  const b = await connect(app, token({ sub: 'bob' }))
+  const slow = await connect(app, token({ sub: 'slow' }))
+  await a.next('userJoined'); await a.next('userJoined'); await b.next('userJoined')
+  slow.ws.pause()
+  const started = Date.now()
+  let sent = 0
+  // Keep the room talking until the slow one is let go (bounded: 10 s).
+  while (!a.queue.some((f) => f.type === 'userLeft') && Date.now() - started < 10_000) {
+    a.send({ action: 'message', room: 'lobby', content: 'z'.repeat(2000), ref: sent++ })
+    await a.next('ack')
+  }
+  t.match(a.queue.find((f) => f.type === 'userLeft'), { userId: 'slow', reason: 'closed' })
+  t.ok(Date.now() - started >= 1000, 'not before it stayed over the mark for a second')
+  const got = []
+  for (let i = 0; i < sent; i++) got.push((await b.next('message')).content.length)
+  t.equal(got.length, sent, 'the others received every message')
+  slow.ws.resume()
+  t.equal((await slow.closedWithin()).code, 1013)
+  a.close(); b.close()
 })

@@ -44,6 +44,7 @@ export async function socketRoute (fastify: FastifyInstance, { opts, dispatcher,
       reqId: request.id,
       limiter,
       maxBuffered: maxBufferedAmount,
+      highWater: Math.min(opts.slowConsumerHighWaterMark, maxBufferedAmount),
       events: dispatcher
     })
     dispatcher.open(conn)
