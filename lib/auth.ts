@@ -4,7 +4,7 @@
  */
 import type { FastifyJWTOptions, VerifyOptions } from '@fastify/jwt'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { FST_CHAT_BAD_SUBPROTOCOL, FST_CHAT_FORBIDDEN, FST_CHAT_NO_TOKEN, FST_CHAT_ORIGIN_FORBIDDEN, FST_CHAT_TOKEN_INVALID, FST_CHAT_TOKEN_NO_SUB, FST_CHAT_TOO_MANY_CONNECTIONS, FST_CHAT_BAD_TICKET } from './errors.js'
+import { FST_CHAT_BAD_SUBPROTOCOL, FST_CHAT_FORBIDDEN, FST_CHAT_NO_TOKEN, FST_CHAT_ORIGIN_FORBIDDEN, FST_CHAT_TOKEN_INVALID, FST_CHAT_TOKEN_NO_SUB, FST_CHAT_TOO_MANY_CONNECTIONS, FST_CHAT_BAD_TICKET, FST_CHAT_TOO_MANY_FROM_IP } from './errors.js'
 import type { ResolvedOptions } from './options.js'
 import type { ChatUser } from './types.js'
 
@@ -90,7 +90,13 @@ export function jwtPluginOptions (jwt: FastifyJWTOptions, rules: ResolvedOptions
  * `sub`. Any failure is a 401 with Fastify's error body, before any upgrade.
  * @param ownJwt whether `@fastify/jwt` was registered by the plugin (with `jwtPluginOptions`)
  */
-export function authHook (opts: ResolvedOptions, ownJwt: boolean, mayConnect: (userId: string) => boolean, redeemTicket: (ticket: string) => Promise<string | null>) {
+export function authHook (
+  opts: ResolvedOptions,
+  ownJwt: boolean,
+  mayConnect: (userId: string) => boolean,
+  redeemTicket: (ticket: string) => Promise<string | null>,
+  mayAttempt: (ip: string) => boolean
+) {
   // The host's own @fastify/jwt gets the plugin's rules and our token on every call (@fastify/jwt
   // honours a per-call `extractToken` at run time; its types only know the global one).
   const hostVerify = Object.freeze({ ...opts.verify, extractToken: storedToken }) as unknown as Partial<VerifyOptions>
@@ -101,6 +107,8 @@ export function authHook (opts: ResolvedOptions, ownJwt: boolean, mayConnect: (u
       if (origin !== undefined && !origins.has(origin)) throw new FST_CHAT_ORIGIN_FORBIDDEN()
     }
     const upgrade = request.headers.upgrade?.toLowerCase() === 'websocket'
+    // Before any token work: a flood from one address costs as little as possible.
+    if (upgrade && !mayAttempt(request.ip ?? '')) throw new FST_CHAT_TOO_MANY_FROM_IP()
     const token = findToken(request)
     const state = request as unknown as ChatRequest
     if (token === undefined) {

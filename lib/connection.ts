@@ -115,6 +115,8 @@ export interface ConnectionOptions {
   log: FastifyBaseLogger
   /** Id of the upgrade request, for the logs. */
   reqId: string
+  /** The client's address (Fastify's `request.ip`, which honours `trustProxy`). */
+  ip: string
   limiter: RateLimiter | undefined
   maxBuffered: number
   /** The slow-consumer high-water mark, bytes. */
@@ -126,6 +128,8 @@ export class Connection {
   /** Unique to this connection, also across processes (a random UUID). */
   readonly id: string = randomUUID()
   readonly userId: string
+  /** The client's address at the upgrade. */
+  readonly ip: string
   /** The token's claims; a `refresh` replaces them (same `sub`). */
   user: ChatUser
   /** Token-expiry timers (see the hub's armExpiry); cleared when the socket closes. */
@@ -161,6 +165,7 @@ export class Connection {
     this.#socket = socket
     this.user = options.user
     this.userId = options.user.sub
+    this.ip = options.ip
     this.limiter = options.limiter
     this.events = options.events
     this.#maxBuffered = options.maxBuffered

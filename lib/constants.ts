@@ -35,7 +35,9 @@ export const ErrorCode = {
   /** A refresh token that is invalid, expired, or for another user: nothing changed. */
   UNAUTHORIZED: 'UNAUTHORIZED',
   /** `canJoin` or `canSend` refused. */
-  FORBIDDEN: 'FORBIDDEN'
+  FORBIDDEN: 'FORBIDDEN',
+  /** The room has `maxMembersPerRoom` members on this process. */
+  ROOM_FULL: 'ROOM_FULL'
 } as const
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]
 
@@ -58,6 +60,11 @@ export const VIOLATION_WINDOW_MS = 60_000
  * it exists so that no client can grow a queue without bound.
  */
 export const MAX_PENDING_FRAMES = 256
+
+/** The window of `maxConnectAttemptsPerIp`, ms. */
+export const ATTEMPT_WINDOW_MS = 60_000
+/** Most IPs whose attempts are counted at once (the oldest windows go first). */
+export const MAX_TRACKED_IPS = 100_000
 
 /** How long a socket may stay over the slow-consumer high-water mark, ms. */
 export const SLOW_CONSUMER_MS = 1000

@@ -110,6 +110,8 @@ export class Dispatcher implements ConnectionEvents {
     const outcome = await this.#hub.joinRoom(conn, room, ref, since)
     if (outcome === 'full') {
       this.#error(conn, ErrorCode.TOO_MANY_ROOMS, 'already in the most rooms a connection may be in: leave one first', ref)
+    } else if (outcome === 'room-full') {
+      this.#error(conn, ErrorCode.ROOM_FULL, `room "${room}" is full`, ref)
     } else if (outcome === 'forbidden') {
       this.#error(conn, ErrorCode.FORBIDDEN, `you may not join room "${room}"`, ref)
     }

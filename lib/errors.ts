@@ -152,3 +152,15 @@ export const FST_CHAT_TICKET_NEEDS_BEARER = createError(
   'Tickets are minted with an "Authorization: Bearer <jwt>" header',
   401
 )
+/** The room has `maxMembersPerRoom` members on this process. */
+export const FST_CHAT_ROOM_FULL = createError(
+  'FST_CHAT_ROOM_FULL',
+  'Room %s is full',
+  409
+)
+/** Too many connections, or connection attempts, from one IP. */
+export const FST_CHAT_TOO_MANY_FROM_IP = createError(
+  'FST_CHAT_TOO_MANY_FROM_IP',
+  'Too many chat connections from this address',
+  429
+)

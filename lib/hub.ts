@@ -9,10 +9,10 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { AdapterNode, ChatAdapter, Published, RemoteCommand, RemoteResult, Resume, RoomState } from './adapter/adapter.js'
 import { dedupeKey } from './history.js'
 import { textFrame, type Connection, type Frame } from './connection.js'
-import { CLOSE_GRACE_MS, CloseCode, ROOM_REGEXP, SERVER_SENDER, type LeaveReason } from './constants.js'
+import { ATTEMPT_WINDOW_MS, CLOSE_GRACE_MS, CloseCode, MAX_TRACKED_IPS, ROOM_REGEXP, SERVER_SENDER, type LeaveReason } from './constants.js'
 import {
   FST_CHAT_CLIENT_NOT_FOUND, FST_CHAT_CLOSING, FST_CHAT_INVALID_CLOSE_CODE, FST_CHAT_INVALID_CLOSE_REASON,
-  FST_CHAT_INVALID_CONTENT, FST_CHAT_INVALID_HISTORY_QUERY, FST_CHAT_JOIN_FORBIDDEN, FST_CHAT_INVALID_ROOM, FST_CHAT_TIMEOUT, FST_CHAT_TOO_MANY_ROOMS
+  FST_CHAT_INVALID_CONTENT, FST_CHAT_INVALID_HISTORY_QUERY, FST_CHAT_JOIN_FORBIDDEN, FST_CHAT_ROOM_FULL, FST_CHAT_INVALID_ROOM, FST_CHAT_TIMEOUT, FST_CHAT_TOO_MANY_ROOMS
 } from './errors.js'
 import type { ResolvedOptions } from './options.js'
 import { encode } from './protocol/codec.js'
@@ -20,7 +20,7 @@ import type { JoinedFrame, LeftFrame, Ref, ServerFrame } from './protocol/schema
 import { Registry, type Member } from './registry.js'
 import type { ChatRegistry, ChatStats, HistoryPage } from './types.js'
 
-export type JoinOutcome = 'joined' | 'already' | 'full' | 'forbidden'
+export type JoinOutcome = 'joined' | 'already' | 'full' | 'room-full' | 'forbidden'
 
 /** A membership of a local connection: the registry keeps the connection for delivery. */
 interface LocalMember extends Member {
@@ -46,8 +46,11 @@ function shown (value: unknown): string {
 
 export class ChatHub implements AdapterNode {
   readonly registry = new Registry<LocalMember>()
-  /** Open sockets per user id on this process. */
+  /** Open sockets per user id, and per IP, on this process. */
   readonly #perUser = new Map<string, number>()
+  readonly #perIp = new Map<string, number>()
+  /** Upgrade attempts per IP in the current minute (insertion order: oldest window first). */
+  readonly #attempts = new Map<string, { since: number, count: number }>()
   readonly connections = new Map<string, Connection>()
   /** The public `app.chat`. */
   readonly facade: ChatRegistry
@@ -138,6 +141,7 @@ export class ChatHub implements AdapterNode {
     }
     this.connections.set(conn.id, conn)
     this.#perUser.set(conn.userId, (this.#perUser.get(conn.userId) ?? 0) + 1)
+    this.#perIp.set(conn.ip, (this.#perIp.get(conn.ip) ?? 0) + 1)
     try {
       await this.#adapter.connect(conn.id, conn.userId)
     } catch (err) {
@@ -163,6 +167,9 @@ export class ChatHub implements AdapterNode {
     const already = member !== undefined
     if (member === undefined) {
       if (this.registry.roomCountOf(conn.id) >= this.#opts.maxRoomsPerConnection) return 'full'
+      const here = this.registry.count(room)
+      if (here === 0 && this.registry.roomCount >= this.#opts.maxRoomsPerProcess) return 'full'
+      if (here >= this.#opts.maxMembersPerRoom) return 'room-full'
       const canJoin = this.#opts.canJoin
       if (canJoin !== undefined && await canJoin(conn.user, room) !== true) return 'forbidden'
       // Joined meanwhile (the rule was async)? Then it is a member already.
@@ -291,6 +298,29 @@ export class ChatHub implements AdapterNode {
   }
 
   /** A connection is gone (socket closed, or a missed pong): it leaves all its rooms. Idempotent. */
+  /**
+   * Counts an upgrade attempt from an IP and says whether it may go on: under the per-IP
+   * limits (both off by default).
+   */
+  mayAttempt (ip: string): boolean {
+    const { maxConnectionsPerIp, maxConnectAttemptsPerIp } = this.#opts
+    if (maxConnectionsPerIp > 0 && (this.#perIp.get(ip) ?? 0) >= maxConnectionsPerIp) return false
+    if (maxConnectAttemptsPerIp === 0) return true
+    const now = Date.now()
+    let a = this.#attempts.get(ip)
+    if (a === undefined || now - a.since >= ATTEMPT_WINDOW_MS) {
+      this.#attempts.delete(ip)
+      a = { since: now, count: 0 }
+      this.#attempts.set(ip, a)
+      // Bounded: expired windows, and past the bound the oldest, go.
+      for (const [k, v] of this.#attempts) {
+        if (this.#attempts.size <= MAX_TRACKED_IPS && now - v.since < ATTEMPT_WINDOW_MS) break
+        this.#attempts.delete(k)
+      }
+    }
+    return ++a.count <= maxConnectAttemptsPerIp
+  }
+
   /** Whether a user may open one more socket here. */
   mayConnect (userId: string): boolean {
     return (this.#perUser.get(userId) ?? 0) < this.#opts.maxConnectionsPerUser
@@ -301,6 +331,9 @@ export class ChatHub implements AdapterNode {
     const open = (this.#perUser.get(conn.userId) ?? 1) - 1
     if (open === 0) this.#perUser.delete(conn.userId)
     else this.#perUser.set(conn.userId, open)
+    const fromIp = (this.#perIp.get(conn.ip) ?? 1) - 1
+    if (fromIp === 0) this.#perIp.delete(conn.ip)
+    else this.#perIp.set(conn.ip, fromIp)
     const rooms = this.registry.roomsOf(conn.id)
     conn.debug({ reason, rooms: rooms.length }, 'disconnected')
     const leaveAll = async (): Promise<void> => {
@@ -365,6 +398,8 @@ export class ChatHub implements AdapterNode {
     await Promise.all(this.#removals)
     this.connections.clear()
     this.#perUser.clear()
+    this.#perIp.clear()
+    this.#attempts.clear()
     this.registry.clear()
     await this.#adapter.close()
   }
@@ -448,6 +483,7 @@ export class ChatHub implements AdapterNode {
     if (result === 'not-found') throw new FST_CHAT_CLIENT_NOT_FOUND(shown(clientId))
     if (result === 'full') throw new FST_CHAT_TOO_MANY_ROOMS(shown(clientId), this.#opts.maxRoomsPerConnection)
     if (result === 'forbidden') throw new FST_CHAT_JOIN_FORBIDDEN(shown(room))
+    if (result === 'room-full') throw new FST_CHAT_ROOM_FULL(shown(room))
     return result === 'joined'
   }
 

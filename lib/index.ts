@@ -58,7 +58,7 @@ const plugin: FastifyPluginAsync<ChatPluginOptions> = async function fastifyChat
   // this wrapper, so it is applied here.
   await fastify.register(async function chatContext (instance: FastifyInstance) {
     if (opts.jwt !== undefined) await instance.register(fastifyJwt, jwtPluginOptions(opts.jwt, opts.verify))
-    instance.addHook('onRequest', authHook(opts, opts.jwt !== undefined, (userId) => hub.mayConnect(userId), (ticket) => adapter.redeemTicket(ticket)))
+    instance.addHook('onRequest', authHook(opts, opts.jwt !== undefined, (userId) => hub.mayConnect(userId), (ticket) => adapter.redeemTicket(ticket), (ip) => hub.mayAttempt(ip)))
     verifyToken = tokenVerifier(instance, opts, opts.jwt !== undefined)
     await instance.register(socketRoute, { opts, dispatcher, adapter })
     await instance.register(roomsRoutes, { prefix: opts.roomsPrefix, opts, chat: hub.facade })

@@ -28,6 +28,10 @@ export interface ResolvedOptions {
   readonly canJoin: ((user: ChatUser, room: string) => boolean | Promise<boolean>) | undefined
   readonly canSend: ((user: ChatUser, room: string) => boolean | Promise<boolean>) | undefined
   readonly maxConnectionsPerUser: number
+  readonly maxConnectionsPerIp: number
+  readonly maxConnectAttemptsPerIp: number
+  readonly maxRoomsPerProcess: number
+  readonly maxMembersPerRoom: number
   readonly tokenExpiringLead: number
   readonly expiryGrace: number
   readonly isAdmin: (user: ChatUser, request: FastifyRequest) => boolean | Promise<boolean>
@@ -37,7 +41,7 @@ export interface ResolvedOptions {
 
 const KNOWN = new Set([
   'jwt', 'path', 'roomsPrefix', 'defaultRoom', 'maxPayload', 'maxMessageLength',
-  'maxRoomsPerConnection', 'rateLimit', 'heartbeatInterval', 'maxBufferedAmount', 'slowConsumerHighWaterMark', 'presence', 'history', 'verify', 'allowedOrigins', 'tokenExpiringLead', 'expiryGrace', 'canJoin', 'canSend', 'maxConnectionsPerUser', 'isAdmin',
+  'maxRoomsPerConnection', 'rateLimit', 'heartbeatInterval', 'maxBufferedAmount', 'slowConsumerHighWaterMark', 'presence', 'history', 'verify', 'allowedOrigins', 'tokenExpiringLead', 'expiryGrace', 'canJoin', 'canSend', 'maxConnectionsPerUser', 'maxConnectionsPerIp', 'maxConnectAttemptsPerIp', 'maxRoomsPerProcess', 'maxMembersPerRoom', 'isAdmin',
   'adapter', 'prefix',
   // Fastify's own register options, passed along with ours
   'logLevel', 'logSerializers'
@@ -202,6 +206,10 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
     canJoin: opts.canJoin,
     canSend: opts.canSend,
     maxConnectionsPerUser: integer('maxConnectionsPerUser', opts.maxConnectionsPerUser, 10, 1, 1e6),
+    maxConnectionsPerIp: integer('maxConnectionsPerIp', opts.maxConnectionsPerIp, 0, 0, 1e9),
+    maxConnectAttemptsPerIp: integer('maxConnectAttemptsPerIp', opts.maxConnectAttemptsPerIp, 0, 0, 1e9),
+    maxRoomsPerProcess: integer('maxRoomsPerProcess', opts.maxRoomsPerProcess, 100000, 1, 1e9),
+    maxMembersPerRoom: integer('maxMembersPerRoom', opts.maxMembersPerRoom, 100000, 1, 1e9),
     tokenExpiringLead: integer('tokenExpiringLead', opts.tokenExpiringLead, 30000, 0, MAX_TIMER_MS),
     expiryGrace: integer('expiryGrace', opts.expiryGrace, 1000, 0, 5000),
     isAdmin: opts.isAdmin ?? defaultIsAdmin,

@@ -124,6 +124,18 @@ export interface ChatPluginOptions {
   canSend?: (user: ChatUser, room: string) => boolean | Promise<boolean>
   /** Most open sockets one user (`sub`) may have on this process; the next upgrade is answered 429. Default 10. */
   maxConnectionsPerUser?: number
+  /**
+   * Most open sockets from one IP on this process (429 before the upgrade). Off by default:
+   * behind a proxy every client shares one address unless Fastify's `trustProxy` is set, so that
+   * `request.ip` is the client's. `0` is off.
+   */
+  maxConnectionsPerIp?: number
+  /** Most upgrade attempts from one IP per minute on this process (429). Off by default (`0`); see maxConnectionsPerIp. */
+  maxConnectAttemptsPerIp?: number
+  /** Most rooms with members on this process; joining one more is `TOO_MANY_ROOMS`. Default 100000. */
+  maxRoomsPerProcess?: number
+  /** Most members of one room on this process; joining beyond is `ROOM_FULL`. Default 100000. */
+  maxMembersPerRoom?: number
   /** Who may use the changing REST endpoints. Default: the token's claims have `role: 'admin'`. */
   isAdmin?: (user: ChatUser, request: FastifyRequest) => boolean | Promise<boolean>
   /** Where membership lives and how messages reach other processes. Default: in memory, one process. */

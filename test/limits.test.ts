@@ -121,3 +121,38 @@ t.test('a reader over the high-water mark for more than a second is a slow consu
   t.equal((await slow.closedWithin()).code, 1013)
   a.close(); b.close()
 })
+
+t.test('per-IP limits, off by default: open sockets and attempts a minute (429 before the upgrade)', async (t) => {
+  const app = await build(t, { maxConnectionsPerIp: 2 })
+  const a = await connect(app, token({ sub: 'a' }))
+  const b = await connect(app, token({ sub: 'b' }))
+  await t.rejects(app.injectWS('/chat', { headers: { authorization: `Bearer ${token({ sub: 'c' })}` } }), /429/, 'a third socket from the same address')
+  a.close(); b.close()
+
+  const tries = await build(t, { maxConnectAttemptsPerIp: 3 })
+  for (let i = 0; i < 3; i++) await t.rejects(tries.injectWS('/chat?token=bad'), /401/, `attempt ${i + 1}: an ordinary refusal`)
+  await t.rejects(tries.injectWS('/chat', { headers: { authorization: `Bearer ${token()}` } }), /429/, 'the fourth in a minute, even with a good token')
+  t.equal((await tries.inject({ url: '/rooms', headers: { authorization: `Bearer ${token()}` } })).statusCode, 200, 'REST is not an upgrade')
+
+  const open = await build(t)
+  const many = []
+  for (let i = 0; i < 30; i++) many.push(await connect(open, token({ sub: `u${i}` })))
+  t.equal((await open.chat.stats()).connections, 30, 'without the options, no per-IP limit')
+  for (const c of many) c.close()
+})
+
+t.test('rooms per process and members per room', async (t) => {
+  const app = await build(t, { maxRoomsPerProcess: 2, maxMembersPerRoom: 2, defaultRoom: false })
+  const a = await connect(app, token({ sub: 'a' }), { defaultRoom: false })
+  const b = await connect(app, token({ sub: 'b' }), { defaultRoom: false })
+  const c = await connect(app, token({ sub: 'c' }), { defaultRoom: false })
+  t.match(await a.request({ action: 'join', room: 'one' }), { type: 'joined' })
+  t.match(await a.request({ action: 'join', room: 'two' }), { type: 'joined' })
+  t.match(await b.request({ action: 'join', room: 'three' }), { type: 'error', code: 'TOO_MANY_ROOMS' }, 'a third room on this process')
+  t.match(await b.request({ action: 'join', room: 'one' }), { type: 'joined' }, 'an existing room is fine')
+  t.match(await c.request({ action: 'join', room: 'one' }), { type: 'error', code: 'ROOM_FULL' }, 'a third member')
+  await t.rejects(app.chat.join(c.id, 'one'), { code: 'FST_CHAT_ROOM_FULL', statusCode: 409 })
+  await a.request({ action: 'leave', room: 'two' })
+  t.match(await b.request({ action: 'join', room: 'three' }), { type: 'joined' }, 'a room freed by its last member')
+  a.close(); b.close(); c.close()
+})

@@ -14,7 +14,7 @@ export type RemoteCommand =
  * `left`, `not-member`, `closed`), or `not-found` when no live process holds the client, or
  * `timeout` when its process did not answer in time.
  */
-export type RemoteResult = 'joined' | 'already' | 'full' | 'forbidden' | 'left' | 'not-member' | 'closed' | 'not-found' | 'timeout'
+export type RemoteResult = 'joined' | 'already' | 'full' | 'room-full' | 'forbidden' | 'left' | 'not-member' | 'closed' | 'not-found' | 'timeout'
 
 /**
  * A `message` frame waiting for its seq and epoch, which the adapter (the one authority for a
