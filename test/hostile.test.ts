@@ -3,6 +3,8 @@
 import { connect as tcp, type Socket } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
+declare const global: { gc?: () => void }
+import fastifyWebsocket from '@fastify/websocket'
 import WebSocket from 'ws'
 import { build, Client, token } from './helpers.js'
 
@@ -97,4 +99,60 @@ t.test('JSON bombs that fit in maxPayload are BAD_REQUEST, the connection stays,
   t.equal(Object.prototype.hasOwnProperty.call(Object.prototype, 'admin'), false)
   c.send(' '.repeat(70_000))
   t.equal((await c.closed).code, 1009, 'a bomb over maxPayload closes with 1009')
+})
+
+t.test('200,000 tiny continuation fragments: closed, the heap stays flat', async (t) => {
+  const app = await build(t)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+  global.gc?.()
+  const before = process.memoryUsage().heapUsed
+  const { socket, closeCode } = await rawSocket(port)
+  // A text frame without FIN, then continuation fragments of one byte each, never finished.
+  const fragment = masked(0, Buffer.from('x'), { fin: false })
+  const chunk = Buffer.concat(Array.from({ length: 1000 }, () => fragment))
+  socket.write(masked(1, Buffer.from('['), { fin: false }))
+  let written = 0
+  for (let i = 0; i < 200 && !socket.destroyed; i++) {
+    if (!socket.write(chunk)) await new Promise((resolve) => { socket.once('drain', resolve); socket.once('close', resolve) })
+    written += 1000
+  }
+  const code = await closeCode
+  t.ok([1009, 1008, 1002, 1006].includes(code), `closed (${code}) after ${written} fragments`)
+  socket.destroy()
+  global.gc?.()
+  const grown = process.memoryUsage().heapUsed - before
+  t.ok(grown < 32 * 1024 * 1024, `heap grew ${Math.round(grown / 1024)} KiB, not by the flood`)
+})
+
+t.test('a flood of 10,000 messages from one socket is rate limited and closed; the room goes on', async (t) => {
+  const app = await build(t)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+  const other = new Client(new WebSocket(`ws://127.0.0.1:${port}/chat?token=${token({ sub: 'other' })}`))
+  other.welcome = await other.next('welcome')
+  const { socket, closeCode } = await rawSocket(port)
+  const frame = masked(1, Buffer.from(JSON.stringify({ action: 'message', room: 'lobby', content: 'spam' })))
+  socket.write(Buffer.concat(Array.from({ length: 10_000 }, () => frame)))
+  t.equal(await closeCode, 1008, 'closed for policy after too many refused frames')
+  socket.destroy()
+  await other.barrier()
+  const spam = other.queue.filter((f) => f.type === 'message').length
+  t.ok(spam <= 40, `at most the burst reached the room (${spam})`)
+  t.match(await other.request({ action: 'message', room: 'lobby', content: 'still here' }), { type: 'ack' })
+  other.ws.close()
+  await other.closed
+})
+
+t.test('with permessage-deflate turned on by the host, a compression bomb still closes with 1009', async (t) => {
+  const app = await build(t, {
+    before: async (app) => { await app.register(fastifyWebsocket, { options: { maxPayload: 65536, perMessageDeflate: true } }) }
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+  const c = new Client(new WebSocket(`ws://127.0.0.1:${port}/chat?token=${token()}`, { perMessageDeflate: true }))
+  await c.next('welcome')
+  t.ok(c.ws.extensions.includes('permessage-deflate'), 'compression negotiated')
+  c.send(JSON.stringify({ content: 'a'.repeat(10 * 1024 * 1024) })) // ~10 KiB on the wire
+  t.equal((await c.closed).code, 1009)
 })

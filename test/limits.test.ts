@@ -156,3 +156,13 @@ t.test('rooms per process and members per room', async (t) => {
   t.match(await b.request({ action: 'join', room: 'three' }), { type: 'joined' }, 'a room freed by its last member')
   a.close(); b.close(); c.close()
 })
+
+t.test('1,000 connection attempts from one address: past the limit, 429 before any token work', async (t) => {
+  const app = await build(t, { maxConnectAttemptsPerIp: 100 })
+  const outcomes = new Map<string, number>()
+  for (let i = 0; i < 1000; i++) {
+    const err = await app.injectWS(`/chat?token=${token({ sub: `u${i}` })}`).then((ws) => { ws.terminate(); return 'open' }, (e: Error) => /(\d{3})/.exec(e.message)?.[1] ?? 'other')
+    outcomes.set(err, (outcomes.get(err) ?? 0) + 1)
+  }
+  t.same(Object.fromEntries(outcomes), { open: 100, 429: 900 })
+})
