@@ -23,6 +23,14 @@ t.test('a whole session logged at trace level never shows a token', async (t) =>
   const viaProtocol = await open(`ws://127.0.0.1:${port}/chat`, { protocols: ['chat.v1', `bearer.${jwt({ sub: 'p' })}`] } as WebSocket.ClientOptions)
   viaQuery.send({ action: 'message', room: 'lobby', content: 'hello' })
   await viaHeader.next('message')
+  // A ticket, minted and used
+  const minted = await fetch(`http://127.0.0.1:${port}/chat/tickets`, { method: 'POST', headers: { authorization: `Bearer ${jwt({ sub: 't' })}` } })
+  const { ticket } = await minted.json() as { ticket: string }
+  used.push(ticket)
+  const viaTicket = await open(`ws://127.0.0.1:${port}/chat?ticket=${ticket}`)
+  // A refresh, good and bad
+  t.match(await viaHeader.request({ action: 'refresh', token: jwt({ sub: 'h' }) }), { type: 'refreshed' })
+  t.match(await viaHeader.request({ action: 'refresh', token: jwt({ sub: 'someone-else' }) }), { type: 'error', code: 'UNAUTHORIZED' })
   // Refused attempts: a forged token, an expired one, a malformed one
   for (const bad of [`${jwt({ sub: 'x' })}tampered`, 'not.a.jwt', jwt({ sub: 'y' }).slice(0, -5)]) {
     used.push(bad)
@@ -32,7 +40,7 @@ t.test('a whole session logged at trace level never shows a token', async (t) =>
   const admin = adminToken()
   used.push(admin)
   await fetch(`http://127.0.0.1:${port}/rooms/lobby/messages?token=${admin}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ content: 'from REST' }) })
-  for (const c of [viaQuery, viaHeader, viaProtocol]) { c.ws.close(); await c.closed }
+  for (const c of [viaQuery, viaHeader, viaProtocol, viaTicket]) { c.ws.close(); await c.closed }
   await app.close()
 
   const all = lines.join('\n')
