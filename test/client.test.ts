@@ -1,0 +1,75 @@
+import t, { type Test } from 'tap'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { createChatClient, ChatRequestError } from '../lib/client/index.js'
+import chatPlugin from '../lib/index.js'
+import { SECRET, token } from './helpers.js'
+
+async function server (t: Test, port = 0): Promise<{ app: FastifyInstance, url: string }> {
+  const app = Fastify({ logger: false })
+  await app.register(chatPlugin, { jwt: { secret: SECRET }, heartbeatInterval: 0 })
+  await app.listen({ port, host: '127.0.0.1' })
+  t.after(() => app.close())
+  return { app, url: `ws://127.0.0.1:${(app.server.address() as { port: number }).port}/chat` }
+}
+
+t.test('the typed client: join, send, typed events, errors as rejections', async (t) => {
+  const { url } = await server(t)
+  const alice = createChatClient({ url, token: token({ sub: 'alice' }) })
+  const bob = createChatClient({ url, token: token({ sub: 'bob' }), transport: 'query' })
+  t.teardown(() => { alice.close(); bob.close() })
+  t.match(await alice.connect(), { type: 'welcome', userId: 'alice' }, 'over the bearer subprotocol')
+  t.match(await bob.connect(), { type: 'welcome', userId: 'bob' }, 'over the query string')
+  const joined = await alice.join('team')
+  t.match(joined, { type: 'joined', room: 'team', members: 1 })
+  await bob.join('team')
+  const got = new Promise((resolve) => bob.on('message', (m) => { if (m.room === 'team') resolve(m) }))
+  const ack = await alice.send('team', 'hello bob')
+  t.match(ack, { type: 'ack', seq: 1 })
+  t.match(await got, { content: 'hello bob', userId: 'alice', seq: 1 })
+  await t.rejects(alice.send('elsewhere', 'x'), { name: 'ChatRequestError', code: 'NOT_A_MEMBER' })
+  await t.rejects(alice.join('bad room'), ChatRequestError)
+  t.same(alice.rooms.sort(), ['lobby', 'team'])
+  await alice.leave('team')
+  t.same(alice.rooms, ['lobby'])
+})
+
+t.test('a dropped connection: reconnects, resumes with since, nothing missed or doubled', async (t) => {
+  const { app, url } = await server(t)
+  const reader = createChatClient({ url, token: token({ sub: 'reader' }), reconnect: { minDelay: 20, maxDelay: 100 } })
+  const writer = createChatClient({ url, token: token({ sub: 'writer' }) })
+  t.teardown(() => { reader.close(); writer.close() })
+  await reader.connect()
+  await writer.connect()
+  const seen: string[] = []
+  reader.on('message', (m) => seen.push(m.content))
+  await writer.send('lobby', 'before')
+  const resumed = new Promise<any>((resolve) => reader.on('joined', (j) => { if (j.recovered !== undefined) resolve(j) }))
+  const firstId = reader.clientId!
+  await app.chat.disconnect(firstId, 1011, 'boom') // an abnormal close: the client retries
+  for (let i = 0; i < 5; i++) await writer.send('lobby', `missed ${i}`)
+  t.match(await resumed, { room: 'lobby', recovered: true }, 'rejoined with since')
+  const after = new Promise((resolve) => reader.on('message', (m) => { if (m.content === 'after') resolve(m) }))
+  await writer.send('lobby', 'after')
+  await after
+  t.not(reader.clientId, firstId, 'a new connection')
+  t.same(seen, ['before', 'missed 0', 'missed 1', 'missed 2', 'missed 3', 'missed 4', 'after'], 'every message once, in order')
+})
+
+t.test('a server restart: the client comes back on its own with a fresh token; a kick is final', async (t) => {
+  const first = await server(t)
+  const port = Number(new URL(first.url).port)
+  let tokens = 0
+  const client = createChatClient({ url: first.url, token: () => { tokens++; return token({ sub: 'roamer' }) }, reconnect: { minDelay: 20, maxDelay: 200 } })
+  t.teardown(() => client.close())
+  const back = new Promise((resolve) => client.on('open', (e) => { if (e.reconnect) resolve(e) }))
+  await client.connect()
+  await first.app.close() // 1001: retried
+  const second = await server(t, port)
+  await back
+  t.equal(tokens, 2, 'a fresh token before reconnecting')
+  t.equal(client.status, 'open')
+  const kicked = new Promise<any>((resolve) => client.on('close', resolve))
+  await second.app.chat.disconnect(client.clientId!, 4003, 'banned')
+  t.match(await kicked, { code: 4003, reconnecting: false }, 'an application close is not retried')
+  t.equal(client.status, 'closed')
+})
