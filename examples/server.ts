@@ -3,6 +3,8 @@
 // and REDIS_URL: when set, the chat uses the Redis adapter (keys under CHAT_PREFIX, default
 // `fastify-chat:`), so several copies on different ports form one chat (`npm run start:cluster`).
 import fastifyJwt from '@fastify/jwt'
+import fastifySwagger from '@fastify/swagger'
+import fastifySwaggerUi from '@fastify/swagger-ui'
 import Fastify from 'fastify'
 import Redis from 'ioredis'
 import chatPlugin, { chatLogSerializers, redisAdapter } from '../lib/index.js'
@@ -19,6 +21,10 @@ async function main (): Promise<void> {
   if (process.env.JWT_SECRET === undefined) {
     app.log.warn('JWT_SECRET is not set: using a development secret. Never do this in production.')
   }
+
+  // OpenAPI docs of the host's routes, the chat's REST endpoints included, at /docs.
+  await app.register(fastifySwagger, { openapi: { info: { title: 'fastify-chat example', version: '1.0.0' } } })
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
 
   // The host owns @fastify/jwt here (to sign the sample tokens); the plugin reuses it.
   await app.register(fastifyJwt, { secret })
@@ -62,6 +68,7 @@ async function main (): Promise<void> {
     `  npm run client -- ${base} ${bob}`,
     'or any WebSocket client:',
     `  ${base}?token=<token>`,
+    `API docs: http://${host}:${port}/docs`,
     ''
   ].join('\n'))
 }

@@ -50,6 +50,11 @@ const ERROR = Type.Object({
   message: Type.String()
 })
 
+/** OpenAPI words for a route (`@fastify/swagger` reads them; Fastify ignores them). */
+function doc<T extends object> (summary: string, schema: T): T {
+  return { summary, tags: ['chat'], ...schema }
+}
+
 export interface RoomsRouteOptions {
   opts: ResolvedOptions
   chat: ChatRegistry
@@ -78,11 +83,11 @@ export async function roomsRoutes (fastify: FastifyInstance, { opts, chat }: Roo
   const errors = { 400: ERROR, 401: ERROR }
 
   fastify.get('/', {
-    schema: { response: { 200: RoomList, ...errors } }
+    schema: doc('Rooms with members, sorted by name', { response: { 200: RoomList, ...errors } })
   }, async () => ({ rooms: await chat.rooms() }))
 
   fastify.get<{ Params: Static<typeof RoomParams> }>('/:room', {
-    schema: { params: RoomParams, response: { 200: RoomInfoSchema, 404: ERROR, ...errors } }
+    schema: doc('One room and its member count', { params: RoomParams, response: { 200: RoomInfoSchema, 404: ERROR, ...errors } })
   }, async (request) => {
     const room = await chat.room(request.params.room)
     if (room === null) throw new FST_CHAT_ROOM_NOT_FOUND(JSON.stringify(request.params.room))
@@ -90,7 +95,7 @@ export async function roomsRoutes (fastify: FastifyInstance, { opts, chat }: Roo
   })
 
   fastify.get<{ Params: Static<typeof RoomParams> }>('/:room/members', {
-    schema: { params: RoomParams, response: { 200: MemberList, 404: ERROR, ...errors } }
+    schema: doc('A room\'s members, in join order', { params: RoomParams, response: { 200: MemberList, 403: ERROR, 404: ERROR, ...errors } })
   }, async (request) => {
     const { room } = request.params
     // A user may list the members of rooms they may join (admins: any).
@@ -105,7 +110,7 @@ export async function roomsRoutes (fastify: FastifyInstance, { opts, chat }: Roo
 
   const historyQuery = HistoryQuery(Math.max(1, opts.history.size))
   fastify.get<{ Params: Static<typeof RoomParams>, Querystring: Static<typeof historyQuery> }>('/:room/messages', {
-    schema: { params: RoomParams, querystring: historyQuery, response: { 200: HistoryBody, ...errors } }
+    schema: doc('A page of the room\'s message history', { params: RoomParams, querystring: historyQuery, response: { 200: HistoryBody, ...errors } })
   }, async (request) => {
     const { after, before, limit } = request.query
     return await chat.history(request.params.room, { after, before, limit })
@@ -113,10 +118,10 @@ export async function roomsRoutes (fastify: FastifyInstance, { opts, chat }: Roo
 
   fastify.put<{ Params: Static<typeof MemberParams> }>('/:room/members/:clientId', {
     preHandler: admin,
-    schema: {
+    schema: doc('Join a connected client to a room (admin)', {
       params: MemberParams,
       response: { 204: Type.Null(), 403: ERROR, 404: ERROR, 409: ERROR, ...errors }
-    }
+    })
   }, async (request, reply) => {
     await chat.join(request.params.clientId, request.params.room)
     return reply.code(204).send()
@@ -124,10 +129,10 @@ export async function roomsRoutes (fastify: FastifyInstance, { opts, chat }: Roo
 
   fastify.delete<{ Params: Static<typeof MemberParams> }>('/:room/members/:clientId', {
     preHandler: admin,
-    schema: {
+    schema: doc('Remove a client from a room (admin)', {
       params: MemberParams,
       response: { 204: Type.Null(), 403: ERROR, 404: ERROR, ...errors }
-    }
+    })
   }, async (request, reply) => {
     const { room, clientId } = request.params
     if (!await chat.leave(clientId, room)) throw new FST_CHAT_NOT_A_MEMBER(JSON.stringify(clientId), JSON.stringify(room))
@@ -137,11 +142,11 @@ export async function roomsRoutes (fastify: FastifyInstance, { opts, chat }: Roo
   const body = MessageBody(opts.maxMessageLength)
   fastify.post<{ Params: Static<typeof RoomParams>, Body: Static<typeof body> }>('/:room/messages', {
     preHandler: admin,
-    schema: {
+    schema: doc('Send a server message to a room (admin)', {
       params: RoomParams,
       body,
       response: { 202: MessageAccepted, 403: ERROR, ...errors }
-    }
+    })
   }, async (request, reply) => {
     const { id, seq } = await chat.broadcast(request.params.room, request.body.content)
     return reply.code(202).send({ id, seq })

@@ -1,5 +1,5 @@
 /** The WebSocket route: builds a Connection for each authenticated socket and hands it over. */
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifySchema } from 'fastify'
 import type {} from '@fastify/websocket'
 import { randomBytes } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
@@ -24,7 +24,11 @@ const TICKET_TTL_S = 30
 export async function socketRoute (fastify: FastifyInstance, { opts, dispatcher, adapter }: SocketRouteOptions): Promise<void> {
   // A one-time ticket for a browser's socket (`?ticket=`), so that no token travels in its URL.
   fastify.post(`${opts.path}/tickets`, {
-    schema: { response: { 200: Type.Object({ ticket: Type.String(), expiresIn: Type.Integer() }) } }
+    schema: {
+      summary: 'A one-time ticket that opens one socket (?ticket=) within expiresIn seconds',
+      tags: ['chat'],
+      response: { 200: Type.Object({ ticket: Type.String(), expiresIn: Type.Integer() }) }
+    } as FastifySchema
   }, async (request) => {
     if (!hasBearerHeader(request)) throw new FST_CHAT_TICKET_NEEDS_BEARER()
     const ticket = randomBytes(24).toString('base64url') // 192 random bits

@@ -1,0 +1,31 @@
+import t from 'tap'
+import fastifySwagger from '@fastify/swagger'
+import { build } from './helpers.js'
+
+t.test('the REST endpoints, with their schemas, show up in @fastify/swagger', async (t) => {
+  const app = await build(t, {
+    before: async (app) => { await app.register(fastifySwagger, { openapi: { info: { title: 'host', version: '1.0.0' } } }) }
+  })
+  const doc = app.swagger() as any
+  const paths = doc.paths
+  const expected: Array<[string, string, number]> = [
+    ['/rooms/', 'get', 200],
+    ['/rooms/{room}', 'get', 200],
+    ['/rooms/{room}/members', 'get', 200],
+    ['/rooms/{room}/messages', 'get', 200],
+    ['/rooms/{room}/members/{clientId}', 'put', 204],
+    ['/rooms/{room}/members/{clientId}', 'delete', 204],
+    ['/rooms/{room}/messages', 'post', 202],
+    ['/chat/tickets', 'post', 200]
+  ]
+  for (const [path, method, status] of expected) {
+    const op = paths[path]?.[method] ?? (path.endsWith('/') ? paths[path.slice(0, -1)]?.[method] : undefined)
+    t.ok(op, `${method.toUpperCase()} ${path} is documented`)
+    t.ok(op?.summary, `${method.toUpperCase()} ${path} has a summary`)
+    t.ok(op?.responses?.[status], `${method.toUpperCase()} ${path} documents its ${status}`)
+  }
+  const room = paths['/rooms/{room}'].get.parameters.find((p: any) => p.name === 'room')
+  t.match(room.schema, { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,64}$' }, 'the room name pattern')
+  t.match(paths['/rooms/{room}/messages'].post.requestBody.content['application/json'].schema, { properties: { content: { type: 'string', maxLength: 4000 } } })
+  t.notOk(paths['/chat']?.get, 'the socket route is hidden')
+})
