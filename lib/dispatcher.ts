@@ -11,6 +11,7 @@ import type { ResolvedOptions } from './options.js'
 import type { Codec } from './protocol/codec.js'
 import type { ClientRequest, Ref } from './protocol/schemas.js'
 import type { ChatUser } from './types.js'
+import { noMetrics, type ChatMetrics } from './metrics.js'
 
 export class Dispatcher implements ConnectionEvents {
   readonly #hub: ChatHub
@@ -18,6 +19,8 @@ export class Dispatcher implements ConnectionEvents {
   readonly #defaultRoom: string | false
   readonly #verify: (token: string) => Promise<ChatUser>
   readonly #canSend: ResolvedOptions['canSend']
+  /** Set once the plugin has loaded prom-client (if the host asked for metrics). */
+  metrics: ChatMetrics = noMetrics
 
   constructor (hub: ChatHub, codec: Codec, opts: ResolvedOptions, verify: (token: string) => Promise<ChatUser>) {
     this.#hub = hub
@@ -59,6 +62,7 @@ export class Dispatcher implements ConnectionEvents {
   }
 
   onClose (conn: Connection, code: number): void {
+    this.metrics.close(code)
     conn.debug({ code }, 'socket closed')
     this.#hub.remove(conn, 'closed')
   }
@@ -180,6 +184,7 @@ export class Dispatcher implements ConnectionEvents {
 
   #error (conn: Connection, code: ErrorCode, message: string, ref: Ref | undefined): undefined {
     conn.debug({ code }, 'request refused')
+    this.metrics.error(code)
     this.#hub.send(conn, ref === undefined ? { type: 'error', code, message } : { type: 'error', code, message, ref })
     return undefined
   }

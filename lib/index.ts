@@ -15,6 +15,7 @@ import { Dispatcher } from './dispatcher.js'
 import { ChatHub } from './hub.js'
 import { resolveOptions } from './options.js'
 import { createCodec } from './protocol/codec.js'
+import { createMetrics } from './metrics.js'
 import { roomsRoutes } from './routes/rooms.js'
 import { socketRoute } from './routes/socket.js'
 import type { ChatPluginOptions, ChatUser } from './types.js'
@@ -29,6 +30,7 @@ const plugin: FastifyPluginAsync<ChatPluginOptions> = async function fastifyChat
   const dispatcher = new Dispatcher(hub, createCodec(opts.maxMessageLength), opts, async (token) => await verifyToken(token))
 
   fastify.decorate('chat', hub.facade)
+  if (opts.metrics !== false) dispatcher.metrics = await createMetrics(opts.metrics, () => hub.stats())
 
   // Added before @fastify/websocket is registered so that it runs first: the sockets are closed
   // with 1001 here (its own preClose would close them with no code, which clients see as 1005).

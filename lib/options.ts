@@ -28,6 +28,7 @@ export interface ResolvedOptions {
   readonly canJoin: ((user: ChatUser, room: string) => boolean | Promise<boolean>) | undefined
   readonly canSend: ((user: ChatUser, room: string) => boolean | Promise<boolean>) | undefined
   readonly maxConnectionsPerUser: number
+  readonly metrics: false | true | { registry?: unknown, prefix?: string }
   readonly maxConnectionsPerIp: number
   readonly maxConnectAttemptsPerIp: number
   readonly maxRoomsPerProcess: number
@@ -41,7 +42,7 @@ export interface ResolvedOptions {
 
 const KNOWN = new Set([
   'jwt', 'path', 'roomsPrefix', 'defaultRoom', 'maxPayload', 'maxMessageLength',
-  'maxRoomsPerConnection', 'rateLimit', 'heartbeatInterval', 'maxBufferedAmount', 'slowConsumerHighWaterMark', 'presence', 'history', 'verify', 'allowedOrigins', 'tokenExpiringLead', 'expiryGrace', 'canJoin', 'canSend', 'maxConnectionsPerUser', 'maxConnectionsPerIp', 'maxConnectAttemptsPerIp', 'maxRoomsPerProcess', 'maxMembersPerRoom', 'isAdmin',
+  'maxRoomsPerConnection', 'rateLimit', 'heartbeatInterval', 'maxBufferedAmount', 'slowConsumerHighWaterMark', 'presence', 'history', 'verify', 'allowedOrigins', 'tokenExpiringLead', 'expiryGrace', 'canJoin', 'canSend', 'maxConnectionsPerUser', 'maxConnectionsPerIp', 'maxConnectAttemptsPerIp', 'maxRoomsPerProcess', 'maxMembersPerRoom', 'metrics', 'isAdmin',
   'adapter', 'prefix',
   // Fastify's own register options, passed along with ours
   'logLevel', 'logSerializers'
@@ -205,6 +206,7 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
     allowedOrigins,
     canJoin: opts.canJoin,
     canSend: opts.canSend,
+    metrics: opts.metrics === undefined || opts.metrics === false ? false : opts.metrics === true ? true : (typeof opts.metrics === 'object' && opts.metrics !== null ? opts.metrics : fail('metrics', 'must be true, false or { registry, prefix }', opts.metrics)),
     maxConnectionsPerUser: integer('maxConnectionsPerUser', opts.maxConnectionsPerUser, 10, 1, 1e6),
     maxConnectionsPerIp: integer('maxConnectionsPerIp', opts.maxConnectionsPerIp, 0, 0, 1e9),
     maxConnectAttemptsPerIp: integer('maxConnectAttemptsPerIp', opts.maxConnectAttemptsPerIp, 0, 0, 1e9),

@@ -136,6 +136,11 @@ export interface ChatPluginOptions {
   maxRoomsPerProcess?: number
   /** Most members of one room on this process; joining beyond is `ROOM_FULL`. Default 100000. */
   maxMembersPerRoom?: number
+  /**
+   * Prometheus metrics through prom-client (install it): `true` for prom-client's default registry
+   * (which fastify-metrics serves on `/metrics`), or `{ registry, prefix }`. Default off.
+   */
+  metrics?: boolean | { registry?: unknown, prefix?: string }
   /** Who may use the changing REST endpoints. Default: the token's claims have `role: 'admin'`. */
   isAdmin?: (user: ChatUser, request: FastifyRequest) => boolean | Promise<boolean>
   /** Where membership lives and how messages reach other processes. Default: in memory, one process. */
