@@ -2,7 +2,10 @@
 // (default 127.0.0.1), JWT_SECRET (default: a development secret, with a warning), LOG_LEVEL,
 // and REDIS_URL: when set, the chat uses the Redis adapter (keys under CHAT_PREFIX, default
 // `fastify-chat:`), so several copies on different ports form one chat (`npm run start:cluster`).
+import { join } from 'node:path'
 import fastifyJwt from '@fastify/jwt'
+import fastifyStatic from '@fastify/static'
+import { build } from 'esbuild'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import Fastify from 'fastify'
@@ -17,8 +20,9 @@ async function main (): Promise<void> {
   // The chat's serializers keep tokens (?token=) out of the request log lines.
   const app = Fastify({ logger: { level: process.env.LOG_LEVEL ?? 'info', serializers: chatLogSerializers } })
 
-  const secret = process.env.JWT_SECRET ?? DEV_SECRET
-  if (process.env.JWT_SECRET === undefined) {
+  const realSecret = process.env.JWT_SECRET !== undefined && process.env.JWT_SECRET !== ''
+  const secret = realSecret ? process.env.JWT_SECRET! : DEV_SECRET
+  if (!realSecret) {
     app.log.warn('JWT_SECRET is not set: using a development secret. Never do this in production.')
   }
 
@@ -30,7 +34,7 @@ async function main (): Promise<void> {
   await app.register(fastifyJwt, { secret })
 
   let adapter
-  if (process.env.REDIS_URL !== undefined) {
+  if (process.env.REDIS_URL !== undefined && process.env.REDIS_URL !== '') {
     // The host's own client: the plugin duplicates it to subscribe and never quits it.
     const redis = new Redis(process.env.REDIS_URL, { maxRetriesPerRequest: 1 })
     redis.on('error', () => {}) // the plugin logs outages once
@@ -42,6 +46,26 @@ async function main (): Promise<void> {
 
   // A route of the host's own, not guarded by the chat's auth.
   app.get('/health', async () => ({ status: 'ok', chat: await app.chat.stats() }))
+
+  // The demo page at /, its script bundled for the browser from the typed client.
+  const bundle = await build({
+    entryPoints: [join(__dirname, 'demo', 'app.ts')],
+    bundle: true,
+    format: 'esm',
+    write: false,
+    target: 'es2022',
+    external: ['ws'] // Node only: the browser has its own WebSocket
+  })
+  const appJs = bundle.outputFiles[0].text
+  app.get('/demo/app.js', async (_req, reply) => reply.type('text/javascript').send(appJs))
+  await app.register(fastifyStatic, { root: join(__dirname, 'public') })
+
+  // A development token for the demo page: only while the example runs on its development secret.
+  if (!realSecret) {
+    app.post<{ Body: { name: string } }>('/dev/token', {
+      schema: { body: { type: 'object', required: ['name'], properties: { name: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,32}$' } }, additionalProperties: false } }
+    }, async (request) => ({ token: app.jwt.sign({ sub: request.body.name, name: request.body.name }, { expiresIn: '1h' }) }))
+  }
 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
@@ -69,6 +93,7 @@ async function main (): Promise<void> {
     'or any WebSocket client:',
     `  ${base}?token=<token>`,
     `API docs: http://${host}:${port}/docs`,
+    !realSecret ? `Demo page: http://${host}:${port}/ (open it in two tabs)` : 'Demo page: off (its development tokens exist only without JWT_SECRET)',
     ''
   ].join('\n'))
 }

@@ -73,3 +73,27 @@ t.test('a server restart: the client comes back on its own with a fresh token; a
   t.match(await kicked, { code: 4003, reconnecting: false }, 'an application close is not retried')
   t.equal(client.status, 'closed')
 })
+
+t.test('a token hook that fails while the server is down does not stop the reconnecting', async (t) => {
+  const first = await server(t)
+  const port = Number(new URL(first.url).port)
+  let up = true
+  let calls = 0
+  const client = createChatClient({
+    url: first.url,
+    token: async () => { calls++; if (!up) throw new Error('token service down'); return token({ sub: 'patient' }) },
+    reconnect: { minDelay: 10, maxDelay: 50 }
+  })
+  t.teardown(() => client.close())
+  await client.connect()
+  const back = new Promise((resolve) => client.on('open', (e) => { if (e.reconnect) resolve(e) }))
+  const failedTwice = new Promise<void>((resolve) => client.on('reconnecting', (e) => { if (e.attempt >= 3) resolve() }))
+  up = false
+  await first.app.close()
+  await failedTwice
+  up = true
+  await server(t, port)
+  await back
+  t.ok(calls >= 3, `the hook was asked again after failing (${calls} calls)`)
+  t.equal(client.status, 'open')
+})

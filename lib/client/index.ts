@@ -152,7 +152,14 @@ export class ChatClient {
 
   async #open (reconnect: boolean): Promise<WelcomeFrame> {
     this.#setStatus(reconnect ? 'reconnecting' : 'connecting')
-    const token = typeof this.#opts.token === 'function' ? await this.#opts.token() : this.#opts.token
+    let token: string
+    try {
+      token = typeof this.#opts.token === 'function' ? await this.#opts.token() : this.#opts.token
+    } catch (err) {
+      // The token hook failed (the server is still down, say): try again later, as for a failed socket.
+      if (reconnect && !this.#closedByUser) this.#scheduleReconnect()
+      throw err
+    }
     const Ctor = this.#opts.WebSocket ?? (globalThis as { WebSocket?: SocketConstructor }).WebSocket ??
       ((await import('ws')).default as unknown as SocketConstructor)
     const query = this.#opts.transport === 'query'
