@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import fastifyJwt from '@fastify/jwt'
 import fastifyStatic from '@fastify/static'
 import { build } from 'esbuild'
+import { register } from 'prom-client'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import Fastify from 'fastify'
@@ -42,7 +43,9 @@ async function main (): Promise<void> {
     adapter = redisAdapter({ client: redis, prefix: process.env.CHAT_PREFIX })
     app.log.info({ redis: process.env.REDIS_URL }, 'chat on Redis: copies of this example with the same REDIS_URL form one chat')
   }
-  await app.register(chatPlugin, { adapter })
+  // metrics: true puts the chat's metrics in prom-client's default registry, served at /metrics.
+  await app.register(chatPlugin, { adapter, metrics: true })
+  app.get('/metrics', async (_req, reply) => reply.type(register.contentType).send(await register.metrics()))
 
   // A route of the host's own, not guarded by the chat's auth.
   app.get('/health', async () => ({ status: 'ok', chat: await app.chat.stats() }))
@@ -92,7 +95,7 @@ async function main (): Promise<void> {
     `  npm run client -- ${base} ${bob}`,
     'or any WebSocket client:',
     `  ${base}?token=<token>`,
-    `API docs: http://${host}:${port}/docs`,
+    `API docs: http://${host}:${port}/docs, metrics: http://${host}:${port}/metrics`,
     !realSecret ? `Demo page: http://${host}:${port}/ (open it in two tabs)` : 'Demo page: off (its development tokens exist only without JWT_SECRET)',
     ''
   ].join('\n'))

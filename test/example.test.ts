@@ -31,6 +31,7 @@ t.test('with a real JWT_SECRET the example offers no development tokens', async 
   t.equal((await fetch(`${base}/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"x"}' })).status, 404)
   t.equal((await fetch(`${base}/health`)).status, 200, 'its own route')
   t.equal((await fetch(`${base}/docs/json`)).status, 200, 'its API docs')
+  t.match(await (await fetch(`${base}/metrics`)).text(), /fastify_chat_connections 0/, 'the chat on /metrics')
 })
 
 t.test('without it, the example warns and serves the demo with development tokens', async (t) => {
