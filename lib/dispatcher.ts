@@ -32,7 +32,9 @@ export class Dispatcher implements ConnectionEvents {
 
   /** A connection just opened: welcome and default room, ahead of any frame it sends. */
   open (conn: Connection): void {
-    conn.schedule(() => this.#hub.open(conn))
+    conn.schedule(() => this.#hub.open(conn).catch((err: unknown) => {
+      this.#unavailable(conn, err, undefined, `join the default room later`)
+    }))
   }
 
   onFrame (conn: Connection, data: RawData, isBinary: boolean): void {
@@ -87,11 +89,16 @@ export class Dispatcher implements ConnectionEvents {
     const request = decoded.request
     const pending = this.#request(conn, request)
     if (pending === undefined) return undefined
-    // The backend is unreachable: nothing was done; say so, retryable, and keep the socket.
-    return pending.catch((err: { code?: string }) => {
-      if (err?.code !== 'FST_CHAT_UNAVAILABLE') throw err
-      this.#error(conn, ErrorCode.UNAVAILABLE, 'the chat backend is unavailable: resend later with the same ref', request.ref)
-    })
+    return pending.catch((err: unknown) => this.#unavailable(conn, err, request.ref))
+  }
+
+  /**
+   * The backend is unreachable: nothing was done, so the client hears a retryable UNAVAILABLE and
+   * keeps its socket. Any other error is a bug and goes on (to close the connection with 1011).
+   */
+  #unavailable (conn: Connection, err: unknown, ref: Ref | undefined, what = 'resend later with the same ref'): void {
+    if ((err as { code?: string } | null)?.code !== 'FST_CHAT_UNAVAILABLE') throw err
+    this.#error(conn, ErrorCode.UNAVAILABLE, `the chat backend is unavailable: ${what}`, ref)
   }
 
   #request (conn: Connection, request: ClientRequest): Promise<void> | undefined {
@@ -154,11 +161,11 @@ export class Dispatcher implements ConnectionEvents {
     // A resend of a message already published gets the original ack, and nothing is sent again.
     sent.then(({ id, seq }) => {
       if (ref !== undefined) this.#hub.send(conn, { type: 'ack', ref, id, seq })
-    }, (err: { code?: string }) => {
-      if (err?.code === 'FST_CHAT_UNAVAILABLE') {
-        this.#error(conn, ErrorCode.UNAVAILABLE, 'the chat backend is unavailable: resend later with the same ref', ref)
-      } else {
-        this.onTaskError(conn, err)
+    }, (err: unknown) => {
+      try {
+        this.#unavailable(conn, err, ref)
+      } catch (bug) {
+        this.onTaskError(conn, bug)
       }
     })
   }

@@ -152,13 +152,7 @@ export class ChatHub implements AdapterNode {
     this.send(conn, { type: 'welcome', message: 'Connected to chat server', clientId: conn.id, userId: conn.userId })
     this.armExpiry(conn, conn.user.exp)
     conn.debug({}, 'connected')
-    if (this.#opts.defaultRoom === false) return
-    try {
-      await this.joinRoom(conn, this.#opts.defaultRoom)
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'FST_CHAT_UNAVAILABLE') throw err
-      this.send(conn, { type: 'error', code: 'UNAVAILABLE', message: `could not join the default room "${this.#opts.defaultRoom}": the chat backend is unavailable, join it later` })
-    }
+    if (this.#opts.defaultRoom !== false) await this.joinRoom(conn, this.#opts.defaultRoom)
   }
 
   /** Joins `conn` to `room`: `joined` to it, `userJoined` to the others. */
@@ -454,16 +448,6 @@ export class ChatHub implements AdapterNode {
 
   get log (): FastifyBaseLogger {
     return this.#log
-  }
-
-  /** AdapterNode: the user id of a local client. */
-  userOf (clientId: string): string | undefined {
-    return this.connections.get(clientId)?.userId
-  }
-
-  /** AdapterNode: this process's counters. */
-  localStats (): ChatStats {
-    return this.stats()
   }
 
   /** A command on any client: here if this process holds it, else through the adapter. */

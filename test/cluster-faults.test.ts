@@ -120,6 +120,10 @@ t.test('cluster faults', async (t) => {
     t.equal(alice.ws.readyState, WebSocket.OPEN, 'sockets stay open')
     t.equal(bob.ws.readyState, WebSocket.OPEN)
     t.equal(logs.filter((l) => l.includes('Redis is unreachable')).length, 1, 'the outage is logged once')
+    const late = await connect(a, token({ sub: 'late' }), { defaultRoom: false })
+    t.match(await late.next('error'), { code: 'UNAVAILABLE', message: /default room/ }, 'a new socket is welcomed, and told the default room must wait')
+    t.equal(late.ws.readyState, WebSocket.OPEN)
+    late.close()
 
     await redis.start() // empty: everything was lost with it
     await until(async () => {

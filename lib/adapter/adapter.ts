@@ -64,9 +64,7 @@ export interface AdapterNode {
   /** Runs a command on a client this process holds (asked by another process). */
   execute (clientId: string, command: RemoteCommand): Promise<RemoteResult>
   /** This process's own counters. */
-  localStats (): ChatStats
-  /** The user id of a local client, or undefined. */
-  userOf (clientId: string): string | undefined
+  stats (): ChatStats
   /** Every client this process holds. */
   localClients (): Iterable<{ clientId: string, userId: string }>
   /**

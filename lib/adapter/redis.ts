@@ -375,7 +375,7 @@ export class RedisAdapter implements ChatAdapter {
       this.#client.publish(this.#nodeChannel(msg.from), JSON.stringify({ t: 'reply', id: msg.id, result })).catch(() => {})
     }
     if (msg.t === 'stats') {
-      reply(this.#node!.localStats())
+      reply(this.#node!.stats())
     } else if (msg.t === 'cmd') {
       this.#node!.execute(msg.clientId, msg.command).then(reply, (err: unknown) => {
         this.#log?.warn({ err }, 'fastify-chat: a command from another process failed')
