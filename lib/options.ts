@@ -171,7 +171,13 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
   claimList('allowedAud', v.allowedAud)
   const verify = Object.freeze({
     algorithms: [...algorithms],
-    requiredClaims: v.requireExp === false ? [] : ['exp'],
+    // fast-jwt skips an allowed-value check when the claim is absent: a configured issuer or
+    // audience must also make its claim required, or a token without it would pass.
+    requiredClaims: [
+      ...(v.requireExp === false ? [] : ['exp']),
+      ...(v.allowedIss === undefined ? [] : ['iss']),
+      ...(v.allowedAud === undefined ? [] : ['aud'])
+    ],
     ...(v.allowedIss === undefined ? {} : { allowedIss: v.allowedIss }),
     ...(v.allowedAud === undefined ? {} : { allowedAud: v.allowedAud })
   })

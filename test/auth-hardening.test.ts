@@ -76,3 +76,32 @@ t.test('allowedOrigins: any other Origin is a 403 before the upgrade', async (t)
   noOrigin.terminate()
   t.equal((await app.inject({ url: '/rooms', headers: { authorization: `Bearer ${token()}`, origin: 'https://evil.example' } })).statusCode, 200, 'REST is CORS business, not ours')
 })
+
+t.test('a configured issuer or audience makes its claim required (own and host @fastify/jwt, upgrade and refresh)', async (t) => {
+  const rules = { allowedIss: 'https://id.example', allowedAud: 'chat' }
+  const signed = (claims: Record<string, unknown>) => createSigner({ key: SECRET, expiresIn: 60_000 })({ sub: 'alice', ...claims })
+  const shapes: Array<[string, string]> = [
+    ['no iss', signed({ aud: 'chat' })],
+    ['no aud', signed({ iss: 'https://id.example' })],
+    ['neither', signed({})]
+  ]
+  const good = signed({ iss: 'https://id.example', aud: 'chat' })
+  for (const host of [false, true]) {
+    const app = await build(t, host
+      ? { noJwt: true, verify: rules, before: async (app) => { await app.register(fastifyJwt, { secret: SECRET }) } }
+      : { verify: rules })
+    const who = host ? "host's" : 'own'
+    for (const [shape, jwt] of shapes) {
+      await t.rejects(app.injectWS('/chat', bearer(jwt)), /401/, `${who} @fastify/jwt: ${shape} is refused at the upgrade`)
+      const rest = await app.inject({ url: '/rooms', ...bearer(jwt) })
+      t.equal(rest.statusCode, 401, `${who} @fastify/jwt: ${shape} is refused over REST`)
+    }
+    const c = await connect(app, good)
+    for (const [shape, jwt] of shapes) {
+      const reply = await c.request({ action: 'refresh', token: jwt })
+      t.match(reply, { type: 'error', code: 'UNAUTHORIZED' }, `${who} @fastify/jwt: ${shape} is refused as a refresh`)
+    }
+    t.match(await c.request({ action: 'refresh', token: good }), { type: 'refreshed' }, `${who} @fastify/jwt: both claims right is accepted`)
+    c.close()
+  }
+})
