@@ -37,7 +37,12 @@ export const ErrorCode = {
   /** `canJoin` or `canSend` refused. */
   FORBIDDEN: 'FORBIDDEN',
   /** The room has `maxMembersPerRoom` members on this process. */
-  ROOM_FULL: 'ROOM_FULL'
+  ROOM_FULL: 'ROOM_FULL',
+  /**
+   * The `ref` was used for a different message by this user in this room within `history.ttl`:
+   * nothing was sent. Use a fresh ref (a UUID) per message.
+   */
+  REF_REUSED: 'REF_REUSED'
 } as const
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]
 

@@ -19,12 +19,14 @@ export class Dispatcher implements ConnectionEvents {
   readonly #defaultRoom: string | false
   readonly #verify: (token: string) => Promise<ChatUser>
   readonly #canSend: ResolvedOptions['canSend']
+  readonly #historyTtl: number
   /** Set once the plugin has loaded prom-client (if the host asked for metrics). */
   metrics: ChatMetrics = noMetrics
 
   constructor (hub: ChatHub, codec: Codec, opts: ResolvedOptions, verify: (token: string) => Promise<ChatUser>) {
     this.#hub = hub
     this.#canSend = opts.canSend
+    this.#historyTtl = opts.history.ttl
     this.#codec = codec
     this.#defaultRoom = opts.defaultRoom
     this.#verify = verify
@@ -159,8 +161,14 @@ export class Dispatcher implements ConnectionEvents {
     const sent = this.#hub.publishMessage(room, conn.id, conn.userId, content, ref)
     conn.inFlight = sent
     // A resend of a message already published gets the original ack, and nothing is sent again.
-    sent.then(({ id, seq }) => {
-      if (ref !== undefined) this.#hub.send(conn, { type: 'ack', ref, id, seq })
+    sent.then(({ status, id, seq }) => {
+      if (ref === undefined) return
+      if (status === 'reused') {
+        const ttl = Math.round(this.#historyTtl / 1000)
+        this.#error(conn, ErrorCode.REF_REUSED, `ref ${JSON.stringify(ref)} was used for another message within the last ${ttl} s: nothing was sent; use a new ref`, ref)
+      } else {
+        this.#hub.send(conn, { type: 'ack', ref, id, seq })
+      }
     }, (err: unknown) => {
       try {
         this.#unavailable(conn, err, ref)

@@ -7,7 +7,7 @@
  * the rooms that have gone longest without a message are dropped whole. A room whose history is
  * dropped, or that stays empty and idle for `ttl`, starts again with a new epoch at seq 1.
  */
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 
 export interface StoredMessage {
   seq: number
@@ -172,6 +172,8 @@ export interface SentMessage {
   id: string
   seq: number
   epoch: string
+  /** What it said (see MessageDraft.digest): a resend must say the same. */
+  digest: string
 }
 
 /**
@@ -210,6 +212,16 @@ export class Dedupe {
   clear (): void {
     this.#entries.clear()
   }
+}
+
+/**
+ * The digest of what a message says: a resend with the same ref must say the same. 128 bits of
+ * SHA-256, base64url (22 characters): kept beside every remembered ref.
+ */
+export function contentDigest (content: string, meta?: unknown): string {
+  const hash = createHash('sha256').update(content)
+  if (meta !== undefined) hash.update('\0').update(JSON.stringify(meta))
+  return hash.digest('base64url').slice(0, 22)
 }
 
 /** The dedupe key of a message: a ref's type counts (1 and "1" are different refs). */

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { AdapterNode, ChatAdapter, Published, RemoteCommand, RemoteResult, Resume, RoomState } from './adapter/adapter.js'
-import { dedupeKey } from './history.js'
+import { contentDigest, dedupeKey } from './history.js'
 import { textFrame, type Connection, type Frame } from './connection.js'
 import { ATTEMPT_WINDOW_MS, CLOSE_GRACE_MS, CloseCode, MAX_TRACKED_IPS, ROOM_REGEXP, SERVER_SENDER, type LeaveReason } from './constants.js'
 import {
@@ -259,7 +259,8 @@ export class ChatHub implements AdapterNode {
       head: `{"type":"message","room":${JSON.stringify(room)},"id":"${id}","seq":`,
       mid: ',"epoch":"',
       tail: `","from":${JSON.stringify(from)},"userId":${JSON.stringify(userId)},"content":${JSON.stringify(content)},"timestamp":${Date.now()}}`,
-      dedupe: ref === undefined ? undefined : dedupeKey(userId, room, ref)
+      dedupe: ref === undefined ? undefined : dedupeKey(userId, room, ref),
+      digest: ref === undefined ? undefined : contentDigest(content)
     })
   }
 

@@ -72,13 +72,15 @@ export function adapterContract (t: Test, name: string, create: () => ChatAdapte
 
     // Messages: seq per room, history, resume, dedupe
     const { epoch } = await join('b', member('c2', 'u2', 2))
-    const draft = (id: string, dedupe?: string) => ({ id, head: `{"id":"${id}","seq":`, mid: ',"epoch":"', tail: '"}', dedupe })
+    const draft = (id: string, dedupe?: string, digest = 'same') => ({ id, head: `{"id":"${id}","seq":`, mid: ',"epoch":"', tail: '"}', dedupe, digest: dedupe === undefined ? undefined : digest })
     node.deliveries.length = 0
     const p1 = await adapter.publishMessage('b', draft('m1'))
     const p2 = await adapter.publishMessage('b', draft('m2', 'u1\nb\ns1'))
-    t.same([p1.seq, p2.seq, p1.epoch, p2.epoch, p1.duplicate], [1, 2, epoch, epoch, false], 'seq 1, 2 in the epoch of the join')
+    t.same([p1.seq, p2.seq, p1.epoch, p2.epoch, p1.status], [1, 2, epoch, epoch, 'sent'], 'seq 1, 2 in the epoch of the join')
     const again = await adapter.publishMessage('b', draft('m3', 'u1\nb\ns1'))
-    t.same(again, { id: 'm2', seq: 2, epoch, duplicate: true }, 'a resend gets the original')
+    t.same(again, { status: 'duplicate', id: 'm2', seq: 2, epoch }, 'a resend gets the original')
+    const other = await adapter.publishMessage('b', draft('m4', 'u1\nb\ns1', 'different'))
+    t.same(other, { status: 'reused', id: 'm2', seq: 2, epoch }, 'the same ref saying something else is refused, nothing published')
     const deadline2 = Date.now() + 5000
     while (node.deliveries.length < 2 && Date.now() < deadline2) await new Promise((resolve) => setTimeout(resolve, 10))
     t.same(node.deliveries.map((d) => JSON.parse(d.frame).seq), [1, 2], 'delivered in seq order, the resend not at all')

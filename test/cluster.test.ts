@@ -207,7 +207,9 @@ t.test('history across processes: resume on another process, effectively-once re
 
   // The sender, reconnected to the other process, resends its first message.
   const resender = await connect(b, token({ sub: 'sender' }))
-  t.same(await resender.request({ action: 'message', room: 'lobby', content: 'one again', ref: 'id-1' }), first, 'the original ack')
+  t.same(await resender.request({ action: 'message', room: 'lobby', content: 'one', ref: 'id-1' }), first, 'the original ack')
+  t.match(await resender.request({ action: 'message', room: 'lobby', content: 'one again', ref: 'id-1' }), { type: 'error', code: 'REF_REUSED', ref: 'id-1' },
+    'the same ref with other content is refused on the other process too')
   await back.barrier()
   t.equal(back.queue.filter((f) => f.type === 'message').length, 0, 'nothing delivered for the resend')
   t.same((await b.chat.history('lobby', { after: first.seq - 1, limit: 1 })).messages.map((m) => m.content), ['one'], 'history from Redis')

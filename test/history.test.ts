@@ -107,18 +107,27 @@ t.test('resending with the same ref makes one message and gets the original ack'
   const a = await connect(app, token({ sub: 'alice' }))
   const b = await connect(app, token({ sub: 'bob' }))
   const first = await a.request({ action: 'message', room: 'lobby', content: 'hello', ref: 'u-1' })
-  a.send({ action: 'message', room: 'lobby', content: 'hello (resent)', ref: 'u-1' })
+  a.send({ action: 'message', room: 'lobby', content: 'hello', ref: 'u-1' })
   const second = await a.next((f) => f.type === 'ack' && f.ref === 'u-1')
   t.same(second, first, 'the original ack: same id and seq')
   // After a reconnect too
   a.ws.terminate()
   const again = await connect(app, token({ sub: 'alice' }))
-  t.same(await again.request({ action: 'message', room: 'lobby', content: 'x', ref: 'u-1' }), first)
+  t.same(await again.request({ action: 'message', room: 'lobby', content: 'hello', ref: 'u-1' }), first)
+  // The same ref saying something else is another message under a reused ref: refused, never
+  // swallowed as a resend (a client counting refs from 1 per connection does exactly this).
+  t.same(await again.request({ action: 'message', room: 'lobby', content: 'x', ref: 'u-1' }), {
+    type: 'error',
+    code: 'REF_REUSED',
+    message: 'ref "u-1" was used for another message within the last 600 s: nothing was sent; use a new ref',
+    ref: 'u-1'
+  })
   // Another user's equal ref is another message; so is the same ref in another room
   const other = await b.request({ action: 'message', room: 'lobby', content: 'mine', ref: 'u-1' })
   t.not(other.id, first.id)
   await b.barrier()
-  t.same(b.queue.filter((f) => f.type === 'message').map((m) => m.content), ['hello', 'mine'], 'one "hello", no resend delivered')
+  t.same(b.queue.filter((f) => f.type === 'message').map((m) => m.content), ['hello', 'mine'], 'one "hello", no resend delivered, no "x"')
+  t.same((await app.chat.history('lobby')).messages.map((m) => m.content), ['hello', 'mine'], 'nothing stored for the refused one')
   again.close(); b.close()
 })
 
@@ -171,7 +180,7 @@ t.test('MemoryHistory: bounded per room and across rooms; a lost history gets a 
 
 t.test('Dedupe: ttl and a bound on entries', async (t) => {
   const d = new Dedupe(1000, 3)
-  for (let i = 0; i < 5; i++) d.set(`k${i}`, { id: `m${i}`, seq: i, epoch: 'e' }, 0)
+  for (let i = 0; i < 5; i++) d.set(`k${i}`, { id: `m${i}`, seq: i, epoch: 'e', digest: 'd' }, 0)
   t.equal(d.size, 3, 'at most 3 entries')
   t.equal(d.get('k0', 0), undefined, 'the oldest went first')
   t.match(d.get('k4', 0), { id: 'm4' })

@@ -27,15 +27,24 @@ export interface MessageDraft {
   tail: string
   /** The effectively-once key (user, room, ref), when the sender gave a ref. */
   dedupe?: string
+  /**
+   * A digest of what the message says (content and meta), given with `dedupe`: a resend must say
+   * the same, or the ref was reused for another message.
+   */
+  digest?: string
 }
 
-/** What publishing a message did: its id, seq and epoch, or the original ones for a resend. */
+/**
+ * What publishing a message did: `sent` (with its id, seq and epoch); `duplicate`, a resend of a
+ * message already published (same user, room, ref and digest: nothing was sent, the original's id,
+ * seq and epoch); or `reused`, the same ref with a different digest: nothing was sent, the ref
+ * belongs to the earlier message whose id, seq and epoch these are.
+ */
 export interface Published {
+  status: 'sent' | 'duplicate' | 'reused'
   id: string
   seq: number
   epoch: string
-  /** A resend of a message already published (same user, room and ref): nothing was sent. */
-  duplicate: boolean
 }
 
 /** A room after a join: its member count, newest seq (0 if none) and epoch. */
@@ -105,7 +114,8 @@ export interface ChatAdapter {
   /**
    * Assigns a message its seq (the room's next) and epoch, keeps it in the room's history and
    * delivers it like `publish`, in seq order; a resend (same dedupe key within the history ttl)
-   * publishes nothing and resolves with the original.
+   * publishes nothing and resolves with the original (`duplicate` when the digest matches,
+   * `reused` when it does not).
    */
   publishMessage (room: string, draft: MessageDraft): Promise<Published>
   /** The messages after `seq` of `epoch`, if all are still held. */

@@ -55,13 +55,15 @@ export class MemoryAdapter implements ChatAdapter {
     const now = Date.now()
     if (draft.dedupe !== undefined) {
       const sent = this.#dedupe!.get(draft.dedupe, now)
-      if (sent !== undefined) return { id: sent.id, seq: sent.seq, epoch: sent.epoch, duplicate: true }
+      if (sent !== undefined) {
+        return { status: sent.digest === (draft.digest ?? '') ? 'duplicate' : 'reused', id: sent.id, seq: sent.seq, epoch: sent.epoch }
+      }
     }
     const stored = this.#history!.append(room, now, (seq, epoch) => draft.head + seq + draft.mid + epoch + draft.tail)
     const published = { id: draft.id, seq: stored.seq, epoch: stored.epoch }
-    if (draft.dedupe !== undefined) this.#dedupe!.set(draft.dedupe, published, now)
+    if (draft.dedupe !== undefined) this.#dedupe!.set(draft.dedupe, { ...published, digest: draft.digest ?? '' }, now)
     this.#node!.deliver(room, stored.text, undefined, stored.seq)
-    return { ...published, duplicate: false }
+    return { status: 'sent', ...published }
   }
 
   async since (room: string, seq: number, epoch: string): Promise<Resume> {

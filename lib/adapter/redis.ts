@@ -76,7 +76,7 @@ redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[6], seq .. '-0', 't', ARGV[8], 'f', f
 redis.call('SET', KEYS[2], epoch, 'PX', ARGV[7])
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 redis.call('PEXPIRE', KEYS[3], ARGV[7])
-if ARGV[10] == '1' then redis.call('SET', KEYS[4], ARGV[9] .. ' ' .. seq .. ' ' .. epoch, 'PX', ARGV[7]) end
+if ARGV[10] == '1' then redis.call('SET', KEYS[4], ARGV[9] .. ' ' .. seq .. ' ' .. epoch .. ' ' .. ARGV[11], 'PX', ARGV[7]) end
 redis.call('PUBLISH', ARGV[5], '\\n' .. seq .. '\\n' .. frame)
 return {1, seq, epoch}`
 
@@ -464,12 +464,13 @@ export class RedisAdapter implements ChatAdapter {
     const result = await this.#run((c) => c.eval(MESSAGE, 4,
       this.#seqKey(room), this.#epochKey(room), this.#historyKey(room), dedupe ?? this.#epochKey(room),
       newEpoch(), draft.head, draft.mid, draft.tail, this.#roomChannel(room), 2 * size, ttl, Date.now(), draft.id,
-      dedupe === undefined ? '0' : '1') as Promise<[number, string] | [number, number, string]>)
+      dedupe === undefined ? '0' : '1', draft.digest ?? '') as Promise<[number, string] | [number, number, string]>)
     if (result[0] === 0) {
-      const [id, seq, epoch] = String(result[1]).split(' ')
-      return { id, seq: Number(seq), epoch, duplicate: true }
+      // "<id> <seq> <epoch> <digest>" of the first send (the digest may be empty)
+      const [id, seq, epoch, digest = ''] = String(result[1]).split(' ')
+      return { status: digest === (draft.digest ?? '') ? 'duplicate' : 'reused', id, seq: Number(seq), epoch }
     }
-    return { id: draft.id, seq: Number(result[1]), epoch: String(result[2]), duplicate: false }
+    return { status: 'sent', id: draft.id, seq: Number(result[1]), epoch: String(result[2]) }
   }
 
   /** Stream entries to messages, oldest first, dropping those older than the ttl. */

@@ -139,7 +139,8 @@ export const ServerFrames = {
     code: Type.Union([
       Type.Literal('BAD_JSON'), Type.Literal('BAD_REQUEST'), Type.Literal('NOT_A_MEMBER'),
       Type.Literal('TOO_MANY_ROOMS'), Type.Literal('RATE_LIMITED'), Type.Literal('UNSUPPORTED'),
-      Type.Literal('UNAVAILABLE'), Type.Literal('UNAUTHORIZED'), Type.Literal('FORBIDDEN'), Type.Literal('ROOM_FULL')
+      Type.Literal('UNAVAILABLE'), Type.Literal('UNAUTHORIZED'), Type.Literal('FORBIDDEN'), Type.Literal('ROOM_FULL'),
+      Type.Literal('REF_REUSED')
     ]),
     message: Type.String(),
     ref: Type.Optional(Ref)
