@@ -18,6 +18,7 @@ import type { ResolvedOptions } from './options.js'
 import { encode } from './protocol/codec.js'
 import type { JoinedFrame, LeftFrame, Ref, ServerFrame } from './protocol/schemas.js'
 import { Registry, type Member } from './registry.js'
+import { RoomFeeds } from './room-feed.js'
 import type { ChatRegistry, ChatStats, HistoryPage } from './types.js'
 
 export type JoinOutcome = 'joined' | 'already' | 'full' | 'room-full' | 'forbidden'
@@ -58,6 +59,7 @@ export class ChatHub implements AdapterNode {
   readonly #opts: ResolvedOptions
   readonly #adapter: ChatAdapter
   readonly #log: FastifyBaseLogger
+  readonly #feeds: RoomFeeds
   #messagesIn = 0
   #messagesOut = 0
   #closing = false
@@ -70,6 +72,11 @@ export class ChatHub implements AdapterNode {
     this.#opts = opts
     this.#adapter = adapter
     this.#log = log
+    this.#feeds = new RoomFeeds({
+      write: (room, text, except, seq) => this.#write(room, text, except, seq),
+      since: async (room, seq, epoch) => await this.#adapter.since(room, seq, epoch),
+      log
+    })
     this.facade = Object.freeze({
       rooms: () => this.#adapter.rooms(),
       room: async (name: string) => { this.#checkRoom(name); return await this.#adapter.room(name) },
@@ -113,8 +120,18 @@ export class ChatHub implements AdapterNode {
     if (conn.send(encode(frame))) this.#messagesOut++
   }
 
-  /** AdapterNode: writes one encoded frame to this process's members of a room. */
-  deliver (room: string, text: string, except?: string, seq?: number): void {
+  /** AdapterNode: an encoded frame for this process's members of a room (checked for holes and copies). */
+  deliver (room: string, text: string, except?: string, seq?: number, epoch?: string): void {
+    this.#feeds.deliver(room, text, except, seq, epoch)
+  }
+
+  /** AdapterNode: the transport may have dropped frames; read back what the rooms missed. */
+  resync (): void {
+    this.#feeds.resync()
+  }
+
+  /** Writes one encoded frame to this process's members of a room. */
+  #write (room: string, text: string, except: string | undefined, seq: number | undefined): void {
     const members = this.registry.membersOf(room)
     if (members === undefined) return
     // Framed once for everyone: each member gets the same bytes, coalesced per turn.
@@ -181,10 +198,11 @@ export class ChatHub implements AdapterNode {
       if (since !== undefined) resume = await this.#adapter.since(room, since.seq, since.epoch)
     } catch (err) {
       // Nothing was done: the caller hears why (UNAVAILABLE) and may retry.
-      if (!already) this.registry.remove(room, conn.id)
+      if (!already) this.#unregister(room, conn.id)
       else this.#release(member, 0)
       throw err
     }
+    this.#feeds.started(room, state.seq, state.epoch)
     // Closed meanwhile: its close handler already took it out of the room and said so.
     if (conn.closed) return already ? 'already' : 'joined'
     const joined: JoinedFrame = { type: 'joined', room, members: state.members, seq: state.seq, epoch: state.epoch }
@@ -206,6 +224,13 @@ export class ChatHub implements AdapterNode {
     return 'joined'
   }
 
+  /** Takes a membership out of the registry; a room left without local members stops its feed. */
+  #unregister (room: string, clientId: string): LocalMember | undefined {
+    const member = this.registry.remove(room, clientId)
+    if (member !== undefined && this.registry.count(room) === 0) this.#feeds.stopped(room)
+    return member
+  }
+
   /** Ends a join's buffering: sends what came live after seq `after` (and every presence frame). */
   #release (member: LocalMember, after: number): void {
     const buffer = member.buffer
@@ -218,7 +243,7 @@ export class ChatHub implements AdapterNode {
 
   /** Takes `conn` out of `room`: `left` to it (unless it is gone), `userLeft` to the others. */
   async leaveRoom (conn: Connection, room: string, reason: LeaveReason, ref?: Ref): Promise<boolean> {
-    const member = this.registry.remove(room, conn.id)
+    const member = this.#unregister(room, conn.id)
     if (member === undefined) return false
     let members: number
     try {
@@ -396,6 +421,7 @@ export class ChatHub implements AdapterNode {
     this.#perIp.clear()
     this.#attempts.clear()
     this.registry.clear()
+    this.#feeds.close()
     await this.#adapter.close()
   }
 

@@ -19,6 +19,7 @@ function fakeNode (): AdapterNode & { deliveries: Delivery[] } {
     async execute () { return 'not-found' },
     stats () { return { connections: 0, rooms: 0, members: 0, messagesIn: 0, messagesOut: 0 } },
     * localClients () {},
+    resync () {},
     lost () {},
     log: abstractLogger,
     history: { size: 10, ttl: 60_000, maxBytes: 1024 * 1024 }

@@ -97,3 +97,41 @@ t.test('a token hook that fails while the server is down does not stop the recon
   t.ok(calls >= 3, `the hook was asked again after failing (${calls} calls)`)
   t.equal(client.status, 'open')
 })
+
+t.test('a hole in the seqs: the client asks for it again, shows every message once and in order', async (t) => {
+  // A scripted server, because a real one has no holes to show: messages 1, 2, then 5 (3 and 4
+  // lost on the way), a copy of 2, then the answer to the client's resync.
+  const { WebSocketServer } = await import('ws')
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => new Promise<void>((resolve) => wss.close(() => resolve())))
+  await new Promise((resolve) => wss.once('listening', resolve))
+  const msg = (seq: number) => JSON.stringify({ type: 'message', room: 'r', id: `m${seq}`, seq, epoch: 'e', from: 'c', userId: 'u', content: `m${seq}`, timestamp: 0 })
+  const resyncs: any[] = []
+  wss.on('connection', (ws) => {
+    ws.send(JSON.stringify({ type: 'welcome', message: 'hi', clientId: 'c1', userId: 'u' }))
+    ws.on('message', (data) => {
+      const req = JSON.parse(data.toString())
+      if (req.action === 'join' && req.since === undefined) {
+        ws.send(JSON.stringify({ type: 'joined', room: 'r', members: 1, seq: 0, epoch: 'e', ref: req.ref }))
+        for (const text of [msg(1), msg(2), msg(5), msg(2), msg(6)]) ws.send(text)
+      } else if (req.action === 'join') {
+        resyncs.push(req)
+        ws.send(JSON.stringify({ type: 'joined', room: 'r', members: 1, seq: 6, epoch: 'e', recovered: true, ref: req.ref }))
+        for (const seq of [3, 4, 5, 6, 7]) ws.send(msg(seq))
+      }
+    })
+  })
+  const { port } = wss.address() as { port: number }
+  const client = createChatClient({ url: `ws://127.0.0.1:${port}/chat`, token: 'x', reconnect: false })
+  t.teardown(() => client.close())
+  const seen: number[] = []
+  const joinedEvents: any[] = []
+  const all = new Promise<void>((resolve) => client.on('message', (m) => { seen.push(m.seq); if (m.seq === 7) resolve() }))
+  client.on('joined', (j) => joinedEvents.push(j))
+  await client.connect()
+  await client.join('r')
+  await all
+  t.same(seen, [1, 2, 3, 4, 5, 6, 7], 'every message once, in order')
+  t.match(resyncs, [{ action: 'join', room: 'r', since: { seq: 2, epoch: 'e' } }], 'one resync, from the last seq before the hole')
+  t.equal(joinedEvents.length, 1, "the resync's joined is the client's own business")
+})

@@ -4,9 +4,12 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyRedis from '@fastify/redis'
 import Redis from 'ioredis'
 import type { Test } from 'tap'
-import chatPlugin, { redisAdapter, type ChatPluginOptions } from '../lib/index.js'
+import chatPlugin, { redisAdapter, type ChatPluginOptions, type RedisAdapter } from '../lib/index.js'
 import { adminToken, connect, SECRET, token, type Client, withoutEpoch } from './helpers.js'
 import { dropPrefix, REDIS_URL, redisReady, testPrefix, until } from './redis-helpers.js'
+
+/** The adapter of each app the helper made: its nodeId names its subscriber in CLIENT LIST. */
+const adapters = new WeakMap<FastifyInstance, RedisAdapter>()
 
 async function cluster (t: Test, n: number, options: Partial<ChatPluginOptions> = {}, prefix = testPrefix()): Promise<FastifyInstance[]> {
   const apps: FastifyInstance[] = []
@@ -22,10 +25,12 @@ async function cluster (t: Test, n: number, options: Partial<ChatPluginOptions> 
     clients.push(client)
     const app = Fastify({ logger: false })
     apps.push(app)
+    const adapter = redisAdapter({ client, prefix, heartbeatInterval: 200, nodeTimeout: 1000 }) as RedisAdapter
+    adapters.set(app, adapter)
     await app.register(chatPlugin, {
       jwt: { secret: SECRET },
       heartbeatInterval: 0,
-      adapter: redisAdapter({ client, prefix, heartbeatInterval: 200, nodeTimeout: 1000 }),
+      adapter,
       ...options
     })
     await app.ready()
@@ -224,4 +229,46 @@ t.test('a ticket minted on one process opens a socket on another, once', async (
   t.equal(c.welcome!.userId, 'roamer')
   await t.rejects(a.injectWS(`/chat?ticket=${ticket}`), /401/, 'used once, cluster-wide')
   c.close()
+
+  t.test('a subscriber cut mid-burst: every member on both processes still gets every message once, in order', async (t) => {
+    const [a, b] = await cluster(t, 2, { rateLimit: false })
+    const alice = await connect(a, token({ sub: 'alice' }))
+    const bob = await connect(b, token({ sub: 'bob' }))
+    const carol = await connect(b, token({ sub: 'carol' }))
+    await alice.next((f) => f.type === 'userJoined' && f.userId === 'carol')
+    const admin = new Redis(REDIS_URL)
+    t.after(() => admin.disconnect())
+    const subscriberIds = async (): Promise<string[]> => {
+      const list = await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub') as string
+      const names = new Set([a, b].map((app) => `fastify-chat:sub:${adapters.get(app)!.nodeId}`))
+      return list.split('\n').filter((l) => names.has(/ name=(\S*)/.exec(l)?.[1] ?? '')).map((l) => /^id=(\d+)/.exec(l)![1])
+    }
+    const before = await subscriberIds()
+    t.equal(before.length, 2, 'both processes have a named subscriber')
+    const total = 60
+    for (let i = 0; i < total; i++) {
+      alice.send({ action: 'message', room: 'lobby', content: `m${i}`, ref: i })
+      if (i === 20) {
+        // Cut both subscribers while the burst is on its way: what is published until they are
+        // back never reaches them over pub/sub.
+        for (const id of before) await admin.call('CLIENT', 'KILL', 'ID', id)
+      }
+    }
+    for (let i = 0; i < total; i++) await alice.next((f) => f.type === 'ack' && f.ref === i, 10_000)
+    await until(async () => (await subscriberIds()).length === 2, 10_000, 'both subscribers back')
+    t.not((await subscriberIds()).sort().join(), before.sort().join(), 'the subscribers were really cut and came back')
+    for (const c of [alice, bob, carol]) {
+      const got: number[] = []
+      for (let i = 0; i < total; i++) got.push((await c.next('message', 10_000)).seq)
+      t.same(got, Array.from({ length: total }, (_, i) => got[0] + i), `${c.welcome!.userId}: every message, in seq order`)
+    }
+    // Another message after the repair, then nothing else: no copies came.
+    await alice.request({ action: 'message', room: 'lobby', content: 'after' })
+    for (const c of [alice, bob, carol]) {
+      t.match(await c.next('message'), { content: 'after' })
+      await c.barrier()
+      t.equal(c.queue.filter((f) => f.type === 'message').length, 0, `${c.welcome!.userId}: no duplicates`)
+    }
+    alice.close(); bob.close(); carol.close()
+  })
 })

@@ -67,9 +67,16 @@ export interface AdapterNode {
   readonly registry: Registry
   /**
    * Writes one pre-serialized frame to every local member of `room` but `except`.
-   * An adapter calls it for every frame published to a room this process has members in.
+   * An adapter calls it for every frame published to a room this process has members in; a
+   * message comes with its seq and epoch, so that the node can tell a hole (and read it from
+   * history) or a copy (and drop it).
    */
-  deliver (room: string, frame: string, except?: string, seq?: number): void
+  deliver (room: string, frame: string, except?: string, seq?: number, epoch?: string): void
+  /**
+   * The transport may have lost frames (its subscriber reconnected): the node reads what its
+   * rooms missed from history and delivers it, in order, before anything newer.
+   */
+  resync (): void
   /** Runs a command on a client this process holds (asked by another process). */
   execute (clientId: string, command: RemoteCommand): Promise<RemoteResult>
   /** This process's own counters. */

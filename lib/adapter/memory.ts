@@ -62,7 +62,7 @@ export class MemoryAdapter implements ChatAdapter {
     const stored = this.#history!.append(room, now, (seq, epoch) => draft.head + seq + draft.mid + epoch + draft.tail)
     const published = { id: draft.id, seq: stored.seq, epoch: stored.epoch }
     if (draft.dedupe !== undefined) this.#dedupe!.set(draft.dedupe, { ...published, digest: draft.digest ?? '' }, now)
-    this.#node!.deliver(room, stored.text, undefined, stored.seq)
+    this.#node!.deliver(room, stored.text, undefined, stored.seq, stored.epoch)
     return { status: 'sent', ...published }
   }
 

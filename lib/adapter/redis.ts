@@ -77,7 +77,7 @@ redis.call('SET', KEYS[2], epoch, 'PX', ARGV[7])
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 redis.call('PEXPIRE', KEYS[3], ARGV[7])
 if ARGV[10] == '1' then redis.call('SET', KEYS[4], ARGV[9] .. ' ' .. seq .. ' ' .. epoch .. ' ' .. ARGV[11], 'PX', ARGV[7]) end
-redis.call('PUBLISH', ARGV[5], '\\n' .. seq .. '\\n' .. frame)
+redis.call('PUBLISH', ARGV[5], '\\n' .. seq .. '\\n' .. epoch .. '\\n' .. frame)
 return {1, seq, epoch}`
 
 const LEAVE = `
@@ -206,7 +206,8 @@ export class RedisAdapter implements ChatAdapter {
     client.on('close', this.#onClientDown)
     client.on('error', this.#onClientDown)
 
-    const sub = this.#sub = client.duplicate({ enableOfflineQueue: false, lazyConnect: false })
+    // Named, so that an operator can tell (and a test can cut) this process's subscriber.
+    const sub = this.#sub = client.duplicate({ enableOfflineQueue: false, lazyConnect: false, connectionName: `fastify-chat:sub:${this.nodeId}` })
     sub.on('message', (channel: string, message: string) => this.#message(channel, message))
     sub.on('ready', () => { void this.#resubscribe() })
     sub.on('error', (err: Error) => this.#lost(err))
@@ -276,7 +277,10 @@ export class RedisAdapter implements ChatAdapter {
       await sub.subscribe(...channels)
     } catch (err) {
       this.#lost(err as Error)
+      return
     }
+    // Whatever was published while the subscriber was away never reached it: read it back.
+    this.#node!.resync()
   }
 
   /** Makes Redis hold exactly this process's clients and memberships again. */
@@ -349,12 +353,14 @@ export class RedisAdapter implements ChatAdapter {
   #message (channel: string, message: string): void {
     const roomPrefix = this.#k('ch:room:')
     if (channel.startsWith(roomPrefix)) {
-      // "<except>\n<seq>\n<frame>", each of the first two possibly empty
+      // "<except>\n<seq>\n<epoch>\n<frame>", each of the first three possibly empty
       const a = message.indexOf('\n')
       const b = message.indexOf('\n', a + 1)
+      const c = message.indexOf('\n', b + 1)
       const except = message.slice(0, a)
       const seq = message.slice(a + 1, b)
-      this.#node!.deliver(channel.slice(roomPrefix.length), message.slice(b + 1), except === '' ? undefined : except, seq === '' ? undefined : Number(seq))
+      this.#node!.deliver(channel.slice(roomPrefix.length), message.slice(c + 1), except === '' ? undefined : except,
+        seq === '' ? undefined : Number(seq), seq === '' ? undefined : message.slice(b + 1, c))
       return
     }
     let msg: Message
@@ -455,7 +461,7 @@ export class RedisAdapter implements ChatAdapter {
   }
 
   async publish (room: string, frame: string, except?: string): Promise<void> {
-    await this.#run((c) => c.publish(this.#roomChannel(room), `${except ?? ''}\n\n${frame}`))
+    await this.#run((c) => c.publish(this.#roomChannel(room), `${except ?? ''}\n\n\n${frame}`))
   }
 
   async publishMessage (room: string, draft: MessageDraft): Promise<Published> {

@@ -9,6 +9,7 @@ import type {
   AckFrame, ErrorFrame, JoinedFrame, LeftFrame, MessageFrame, RefreshedFrame, ServerFrame,
   TokenExpiringFrame, UserJoinedFrame, UserLeftFrame, WelcomeFrame
 } from '../protocol/schemas.js'
+import { RoomTracker } from './room-tracker.js'
 
 /** The events of a client: every server frame by its type, and the connection's own. */
 export interface ChatClientEvents {
@@ -101,7 +102,7 @@ export class ChatClient {
   readonly #listeners = new Map<keyof ChatClientEvents, Set<(payload: any) => void>>()
   readonly #pending = new Map<string, Pending>()
   /** Rooms this client is in, with the last seq and epoch seen: what a reconnect rejoins. */
-  readonly #rooms = new Map<string, { seq: number, epoch: string }>()
+  readonly #rooms = new RoomTracker()
   #socket: SocketLike | undefined
   #status: ChatClientStatus = 'closed'
   #closedByUser = false
@@ -124,7 +125,7 @@ export class ChatClient {
 
   /** The rooms this client is in. */
   get rooms (): string[] {
-    return [...this.#rooms.keys()]
+    return this.#rooms.names
   }
 
   on<K extends keyof ChatClientEvents> (type: K, listener: (payload: ChatClientEvents[K]) => void): () => void {
@@ -209,8 +210,8 @@ export class ChatClient {
 
   /** After a reconnect: rejoin every room from the last seq seen, resend what was not acknowledged. */
   #resume (): void {
-    for (const [room, { seq, epoch }] of this.#rooms) {
-      this.#raw({ action: 'join', room, since: { seq, epoch } })
+    for (const { room, ref, seq, epoch } of this.#rooms.resumePoints(uuid)) {
+      this.#raw({ action: 'join', room, since: { seq, epoch }, ref })
     }
     for (const [ref, p] of this.#pending) {
       if (p.resend !== undefined) this.#socket!.send(p.resend)
@@ -220,26 +221,43 @@ export class ChatClient {
 
   #frame (frame: ServerFrame): void {
     if (frame.type === 'message') {
-      const room = this.#rooms.get(frame.room)
-      if (room !== undefined && (frame.epoch !== room.epoch || frame.seq > room.seq)) this.#rooms.set(frame.room, { seq: frame.seq, epoch: frame.epoch })
-    } else if (frame.type === 'joined') {
-      const known = this.#rooms.get(frame.room)
-      // A resume that could not recover starts the room over from this join.
-      if (known === undefined || frame.recovered !== true) this.#rooms.set(frame.room, { seq: frame.seq, epoch: frame.epoch })
-    } else if (frame.type === 'left') {
-      this.#rooms.delete(frame.room)
+      // Copies are dropped, and a hole is asked for again before anything after it is shown.
+      const { show, resync } = this.#rooms.message(frame, uuid)
+      if (resync !== undefined) {
+        try {
+          this.#raw({ action: 'join', room: resync.room, since: resync.since, ref: resync.ref })
+        } catch {
+          for (const m of this.#rooms.resyncFailed(resync.ref)) this.#emit('message', m)
+        }
+      }
+      for (const m of show) this.#emit('message', m)
+      return
     }
     const ref = 'ref' in frame ? frame.ref : undefined
-    if (ref !== undefined) {
-      const p = this.#pending.get(String(ref))
-      if (p !== undefined) {
-        this.#pending.delete(String(ref))
-        clearTimeout(p.timer)
-        if (frame.type === 'error') p.reject(new ChatRequestError(frame))
-        else p.resolve(frame)
-      }
+    if (ref !== undefined) this.#settle(String(ref), frame)
+    if (frame.type === 'joined') {
+      // The answer to a resume or to the client's own resync releases what it held.
+      const { show, emit } = this.#rooms.joined(frame)
+      if (emit) this.#emit('joined', frame)
+      for (const m of show) this.#emit('message', m)
+      return
+    }
+    if (frame.type === 'error' && typeof ref === 'string' && this.#rooms.isResync(ref)) {
+      for (const m of this.#rooms.resyncFailed(ref)) this.#emit('message', m)
+    } else if (frame.type === 'left') {
+      this.#rooms.left(frame.room)
     }
     this.#emit(frame.type as keyof ChatClientEvents, frame as never)
+  }
+
+  /** A reply settles the request that carried its ref. */
+  #settle (ref: string, frame: ServerFrame): void {
+    const p = this.#pending.get(ref)
+    if (p === undefined) return
+    this.#pending.delete(ref)
+    clearTimeout(p.timer)
+    if (frame.type === 'error') p.reject(new ChatRequestError(frame))
+    else p.resolve(frame)
   }
 
   #raw (frame: Record<string, unknown>): void {
