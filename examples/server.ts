@@ -1,7 +1,8 @@
 // A small host API with the chat plugin: `npm start`. It reads PORT (default 3000), HOST
 // (default 127.0.0.1), JWT_SECRET (default: a development secret, with a warning), LOG_LEVEL,
-// and REDIS_URL: when set, the chat uses the Redis adapter (keys under CHAT_PREFIX, default
-// `fastify-chat:`), so several copies on different ports form one chat (`npm run start:cluster`).
+// LOG_FORMAT (`pretty` or `json`; default pretty on a terminal, JSON otherwise), and REDIS_URL:
+// when set, the chat uses the Redis adapter (keys under CHAT_PREFIX, default `fastify-chat:`), so
+// several copies on different ports form one chat (`npm run start:cluster`).
 import { join } from 'node:path'
 import fastifyJwt from '@fastify/jwt'
 import fastifyStatic from '@fastify/static'
@@ -9,17 +10,36 @@ import { build } from 'esbuild'
 import { register } from 'prom-client'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
-import Fastify from 'fastify'
+import Fastify, { type FastifyServerOptions } from 'fastify'
 import Redis from 'ioredis'
 import chatPlugin, { chatLogSerializers, redisAdapter } from '../lib/index.js'
 
 const DEV_SECRET = 'fastify-chat-development-secret-do-not-use-in-production'
 
+function logger (): FastifyServerOptions['logger'] {
+  const pretty = process.env.LOG_FORMAT === 'pretty' || (process.env.LOG_FORMAT !== 'json' && process.stdout.isTTY)
+  return {
+    level: process.env.LOG_LEVEL ?? 'info',
+    // The chat's serializers keep tokens (?token=) out of request lines, and stack traces out of
+    // the lines of client errors (a 401 is one line).
+    serializers: chatLogSerializers,
+    ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss', ignore: 'pid,hostname' } } } : {})
+  }
+}
+
 async function main (): Promise<void> {
   const port = Number(process.env.PORT ?? 3000)
   const host = process.env.HOST ?? '127.0.0.1'
-  // The chat's serializers keep tokens (?token=) out of the request log lines.
-  const app = Fastify({ logger: { level: process.env.LOG_LEVEL ?? 'info', serializers: chatLogSerializers } })
+  const app = Fastify({
+    logger: logger(),
+    // A client that trickles its request (or its upgrade) headers is cut within 6 s, instead of
+    // holding a socket for Node's defaults (up to 90 s with the 30 s check interval).
+    connectionTimeout: 10_000,
+    requestTimeout: 10_000,
+    http: { headersTimeout: 5_000, connectionsCheckingInterval: 1_000 },
+    // Room names (at most 64) and client ids (at most 128) reach the chat's own validation.
+    maxParamLength: 128
+  })
 
   const realSecret = process.env.JWT_SECRET !== undefined && process.env.JWT_SECRET !== ''
   const secret = realSecret ? process.env.JWT_SECRET! : DEV_SECRET
@@ -27,11 +47,17 @@ async function main (): Promise<void> {
     app.log.warn('JWT_SECRET is not set: using a development secret. Never do this in production.')
   }
 
-  // OpenAPI docs of the host's routes, the chat's REST endpoints included, at /docs.
-  await app.register(fastifySwagger, { openapi: { info: { title: 'fastify-chat example', version: '1.0.0' } } })
+  // OpenAPI docs of the host's routes, the chat's REST endpoints included, at /docs; "Authorize"
+  // takes a token, which every chat route then sends.
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'fastify-chat example', version: '1.0.0' },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } }
+    }
+  })
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
 
-  // The host owns @fastify/jwt here (to sign the sample tokens); the plugin reuses it.
+  // The host owns @fastify/jwt here (to sign its users' tokens); the plugin reuses it.
   await app.register(fastifyJwt, { secret })
 
   let adapter
@@ -44,11 +70,11 @@ async function main (): Promise<void> {
     app.log.info({ redis: process.env.REDIS_URL }, 'chat on Redis: copies of this example with the same REDIS_URL form one chat')
   }
   // metrics: true puts the chat's metrics in prom-client's default registry, served at /metrics.
-  await app.register(chatPlugin, { adapter, metrics: true })
-  app.get('/metrics', async (_req, reply) => reply.type(register.contentType).send(await register.metrics()))
+  await app.register(chatPlugin, { adapter, metrics: true, openapi: { securityScheme: 'bearerAuth' } })
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(register.contentType).send(await register.metrics()))
 
   // A route of the host's own, not guarded by the chat's auth.
-  app.get('/health', async () => ({ status: 'ok', chat: await app.chat.stats() }))
+  app.get('/health', { schema: { summary: 'Liveness, with the chat\'s counters', tags: ['host'] } }, async () => ({ status: 'ok', chat: await app.chat.stats() }))
 
   // The demo page at /, its script bundled for the browser from the typed client.
   const bundle = await build({
@@ -60,16 +86,35 @@ async function main (): Promise<void> {
     external: ['ws'] // Node only: the browser has its own WebSocket
   })
   const appJs = bundle.outputFiles[0].text
-  app.get('/demo/app.js', async (_req, reply) => reply.type('text/javascript').send(appJs))
+  app.get('/demo/app.js', { schema: { hide: true } }, async (_req, reply) => reply.type('text/javascript').send(appJs))
   await app.register(fastifyStatic, { root: join(__dirname, 'public') })
 
-  // A development token for the demo page: only while the example runs on its development secret.
+  // Development tokens for the demo page and /docs: only while the example runs on its
+  // development secret. A real host signs its users' tokens after its own login.
   if (!realSecret) {
-    app.post<{ Body: { name: string } }>('/dev/token', {
-      schema: { body: { type: 'object', required: ['name'], properties: { name: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,32}$' } }, additionalProperties: false } }
-    }, async (request) => ({ token: app.jwt.sign({ sub: request.body.name, name: request.body.name }, { expiresIn: '1h' }) }))
+    app.post<{ Body: { name: string, role?: 'admin' } }>('/dev/token', {
+      schema: {
+        summary: 'A development token (only without JWT_SECRET): sub and name are the name given',
+        tags: ['development'],
+        body: {
+          type: 'object',
+          required: ['name'],
+          properties: {
+            name: { type: 'string', minLength: 1, maxLength: 32, pattern: "^[\\p{L}\\p{N}][\\p{L}\\p{N} _.'-]*$", description: '1 to 32 letters, digits, spaces and _ . \' -, starting with a letter or digit' },
+            role: { type: 'string', enum: ['admin'], description: 'admin: may use the changing REST endpoints' }
+          },
+          additionalProperties: false
+        },
+        response: { 200: { type: 'object', properties: { token: { type: 'string' } } } }
+      }
+    }, async (request) => {
+      const { name, role } = request.body
+      return { token: app.jwt.sign({ sub: name, name, ...(role === undefined ? {} : { role }) }, { expiresIn: '1h' }) }
+    })
   }
 
+  // SIGTERM or SIGINT (Ctrl-C): close the sockets with 1001 and stop. `npm start` execs this
+  // process, so a signal to npm's process reaches it.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       app.log.info({ signal }, 'shutting down')
@@ -81,21 +126,23 @@ async function main (): Promise<void> {
   }
 
   await app.listen({ port, host })
-  const alice = app.jwt.sign({ sub: 'alice', name: 'Alice' }, { expiresIn: '24h' })
-  const bob = app.jwt.sign({ sub: 'bob', name: 'Bob' }, { expiresIn: '24h' })
+  const sign = (sub: string, name: string, role?: string) => app.jwt.sign({ sub, name, ...(role === undefined ? {} : { role }) }, { expiresIn: '24h' })
   const base = `ws://${host}:${port}/chat`
+  const alice = sign('alice', 'Alice')
+  const bob = sign('bob', 'Bob')
   console.log([
     '',
     'fastify-chat example is ready. Sample tokens (valid 24 hours):',
     `  alice: ${alice}`,
     `  bob:   ${bob}`,
+    `  admin: ${sign('root', 'Admin', 'admin')}`,
     '',
     'Connect two terminal clients and chat:',
     `  npm run client -- ${base} ${alice}`,
     `  npm run client -- ${base} ${bob}`,
     'or any WebSocket client:',
     `  ${base}?token=<token>`,
-    `API docs: http://${host}:${port}/docs, metrics: http://${host}:${port}/metrics`,
+    `API docs: http://${host}:${port}/docs (Authorize with a token), metrics: http://${host}:${port}/metrics`,
     !realSecret ? `Demo page: http://${host}:${port}/ (open it in two tabs)` : 'Demo page: off (its development tokens exist only without JWT_SECRET)',
     ''
   ].join('\n'))

@@ -77,7 +77,7 @@ export const chatPlugin = fp(plugin, {
 
 export default chatPlugin
 export { chatPlugin as fastifyChat }
-export { chatLogSerializers, chatReqSerializer } from './log.js'
+export { chatErrSerializer, chatLogSerializers, chatReqSerializer } from './log.js'
 export { memoryAdapter, MemoryAdapter } from './adapter/memory.js'
 export { redisAdapter, RedisAdapter, type RedisAdapterOptions } from './adapter/redis.js'
 export type { AdapterNode, ChatAdapter, MessageDraft, Published, RemoteCommand, RemoteResult, Resume, RoomState } from './adapter/adapter.js'

@@ -38,12 +38,14 @@ export interface ResolvedOptions {
   readonly isAdmin: (user: ChatUser, request: FastifyRequest) => boolean | Promise<boolean>
   readonly adapter: ChatAdapter | undefined
   readonly prefix: string | undefined
+  /** The host's OpenAPI security scheme every chat route declares, if any. */
+  readonly openapiSecurityScheme: string | undefined
 }
 
 const KNOWN = new Set([
   'jwt', 'path', 'roomsPrefix', 'defaultRoom', 'maxPayload', 'maxMessageLength',
   'maxRoomsPerConnection', 'rateLimit', 'heartbeatInterval', 'maxBufferedAmount', 'slowConsumerHighWaterMark', 'presence', 'history', 'verify', 'allowedOrigins', 'tokenExpiringLead', 'expiryGrace', 'canJoin', 'canSend', 'maxConnectionsPerUser', 'maxConnectionsPerIp', 'maxConnectAttemptsPerIp', 'maxRoomsPerProcess', 'maxMembersPerRoom', 'metrics', 'isAdmin',
-  'adapter', 'prefix',
+  'adapter', 'prefix', 'openapi',
   // Fastify's own register options, passed along with ours
   'logLevel', 'logSerializers'
 ])
@@ -188,6 +190,15 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
     }
     allowedOrigins = new Set(opts.allowedOrigins)
   }
+  const openapi = opts.openapi ?? {}
+  if (openapi === null || typeof openapi !== 'object') fail('openapi', 'must be an object { securityScheme }', openapi)
+  for (const key of Object.keys(openapi)) {
+    if (key !== 'securityScheme') fail(`openapi.${key}`, 'is not an openapi option', (openapi as Record<string, unknown>)[key])
+  }
+  const scheme = openapi.securityScheme
+  if (scheme !== undefined && (typeof scheme !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(scheme))) {
+    fail('openapi.securityScheme', 'must be the name of a security scheme in components.securitySchemes', scheme)
+  }
   const presence = opts.presence ?? 100
   let presenceLimit: number
   if (presence === true) presenceLimit = Infinity
@@ -222,6 +233,7 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
     expiryGrace: integer('expiryGrace', opts.expiryGrace, 1000, 0, 5000),
     isAdmin: opts.isAdmin ?? defaultIsAdmin,
     adapter,
-    prefix: opts.prefix
+    prefix: opts.prefix,
+    openapiSecurityScheme: scheme
   })
 }

@@ -147,6 +147,12 @@ export interface ChatPluginOptions {
   adapter?: ChatAdapter
   /** Route prefix for both the socket route and the REST endpoints (Fastify's usual register option). */
   prefix?: string
+  /**
+   * For `@fastify/swagger`: `securityScheme` names the scheme (defined by the host in
+   * `components.securitySchemes`, such as `{ type: 'http', scheme: 'bearer' }`) that every chat
+   * route declares, so that the docs' "Try it out" sends the token. Default: none declared.
+   */
+  openapi?: { securityScheme?: string }
 }
 
 /** A room with members. */

@@ -2,6 +2,7 @@
 // once a real JWT_SECRET is set.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { connect as tcp } from 'node:net'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { freePort } from './redis-helpers.js'
@@ -43,4 +44,67 @@ t.test('without it, the example warns and serves the demo with development token
   const rooms = await fetch(`${base}/rooms`, { headers: { authorization: `Bearer ${token}` } })
   t.equal(rooms.status, 200, 'the development token works on the chat')
   t.match(await (await fetch(`${base}/`)).text(), /data-testid="connect"/, 'the demo page')
+})
+
+t.test('the example, as a newcomer meets it: docs that authorize, an admin token, short log lines, slow clients cut', async (t) => {
+  const { base, out } = await example(t, { JWT_SECRET: '', LOG_FORMAT: 'json' })
+  const doc = await (await fetch(`${base}/docs/json`)).json() as any
+  t.match(doc.components.securitySchemes, { bearerAuth: { type: 'http', scheme: 'bearer' } }, 'a bearer scheme for "Authorize"')
+  t.same(doc.paths['/rooms/{room}/messages'].post.security, [{ bearerAuth: [] }], 'which the chat routes use')
+  t.ok(doc.paths['/dev/token']?.post, 'the development token route is documented')
+
+  const dev = async (body: unknown) => await fetch(`${base}/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  const spaced = await dev({ name: 'Ann Lee' })
+  t.equal(spaced.status, 200, 'a name with a space is fine')
+  const admin = (await (await dev({ name: 'Boss', role: 'admin' })).json() as { token: string }).token
+  const user = (await (await spaced.json()) as { token: string }).token
+  const post = (jwt: string) => fetch(`${base}/rooms/lobby/messages`, { method: 'POST', headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' }, body: '{"content":"hi"}' })
+  t.equal((await post(user)).status, 403, 'a user may not post as the server')
+  t.equal((await post(admin)).status, 202, 'a development admin may')
+  const bad = await dev({ name: '<script>' })
+  t.equal(bad.status, 400)
+  t.match(await bad.json(), { message: /name/ }, 'a bad name says which field')
+
+  t.equal((await fetch(`${base}/rooms`)).status, 401)
+  const deadline = Date.now() + 5000
+  while (!out().includes('FST_CHAT_NO_TOKEN') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  const line = out().split('\n').find((l) => l.includes('FST_CHAT_NO_TOKEN'))!
+  t.ok(line, 'the 401 is logged')
+  t.notMatch(line, /"stack"/, 'on one line, without a stack trace')
+
+  // A slow-loris client: headers trickled one byte a second.
+  const started = Date.now()
+  const socket = tcp(Number(new URL(base).port), '127.0.0.1')
+  socket.on('error', () => {})
+  socket.write('GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n')
+  const drip = setInterval(() => { if (!socket.destroyed) socket.write('X') }, 1000)
+  // Not events.once: it would reject on the EPIPE of a write racing the server's cut.
+  await new Promise((resolve) => socket.once('close', resolve))
+  clearInterval(drip)
+  const held = Date.now() - started
+  t.ok(held < 10_000, `cut after ${held} ms (under 10 s)`)
+})
+
+t.test('npm start: a SIGTERM to the process npm started stops the server', async (t) => {
+  const port = await freePort()
+  const npm = spawn('npm', ['start'], {
+    cwd: join(__dirname, '..'),
+    env: { ...process.env, REDIS_URL: '', JWT_SECRET: 'a-real-secret-from-the-environment-0000', LOG_FORMAT: 'json', PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  t.teardown(() => { if (npm.exitCode === null) npm.kill('SIGKILL') })
+  let out = ''
+  npm.stdout!.on('data', (d) => { out += d })
+  npm.stderr!.on('data', (d) => { out += d })
+  const deadline = Date.now() + 30_000
+  while (!out.includes('Demo page:')) {
+    if (Date.now() > deadline || npm.exitCode !== null) throw new Error(`npm start did not start the example: ${out}`)
+    await new Promise((resolve) => npm.stdout!.once('data', resolve))
+  }
+  t.equal((await fetch(`http://127.0.0.1:${port}/health`)).status, 200)
+  npm.kill('SIGTERM')
+  await once(npm, 'exit')
+  const refused = await fetch(`http://127.0.0.1:${port}/health`).then(() => false, () => true)
+  t.ok(refused, 'nothing listens on the port once npm has exited')
+  t.match(out, /shutting down/, 'the server closed itself')
 })

@@ -62,3 +62,20 @@ t.test('without the serializer, the query token would be in the request line (wh
   await app.inject({ url: `/rooms?token=${jwt}` })
   t.ok(lines.some((l) => l.includes(jwt)), "Fastify's default req serializer logs the query string")
 })
+
+t.test('chatLogSerializers: a client error is one line without a stack; a server fault keeps it', async (t) => {
+  const lines: string[] = []
+  const app = await build(t, {
+    server: { logger: { level: 'info', serializers: chatLogSerializers, stream: { write: (l: string) => { lines.push(l) } } } },
+    after: (app) => { app.get('/boom', async () => { throw new Error('a bug') }) }
+  })
+  t.equal((await app.inject({ url: '/rooms' })).statusCode, 401)
+  t.equal((await app.inject({ url: '/boom' })).statusCode, 500)
+  const logged = lines.map((l) => JSON.parse(l))
+  const unauthorized = logged.find((l) => l.err?.statusCode === 401)
+  t.match(unauthorized, { err: { type: 'FastifyError', code: 'FST_CHAT_NO_TOKEN', message: /No token/ } }, 'the 401 is logged')
+  t.notOk('stack' in unauthorized.err, 'without a stack trace')
+  t.ok(lines.every((l) => l.trimEnd().split('\n').length === 1), 'one line each')
+  const fault = logged.find((l) => l.err?.message === 'a bug')
+  t.match(fault.err.stack, /Error: a bug\n\s+at /, 'a server fault keeps its stack')
+})

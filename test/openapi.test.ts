@@ -29,3 +29,27 @@ t.test('the REST endpoints, with their schemas, show up in @fastify/swagger', as
   t.match(paths['/rooms/{room}/messages'].post.requestBody.content['application/json'].schema, { properties: { content: { type: 'string', maxLength: 4000 } } })
   t.notOk(paths['/chat']?.get, 'the socket route is hidden')
 })
+
+t.test('openapi.securityScheme: every chat route declares the host\'s bearer scheme', async (t) => {
+  const app = await build(t, {
+    openapi: { securityScheme: 'bearerAuth' },
+    before: async (app) => {
+      await app.register(fastifySwagger, {
+        openapi: {
+          info: { title: 'host', version: '1.0.0' },
+          components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } }
+        }
+      })
+    }
+  })
+  const paths = (app.swagger() as any).paths
+  let routes = 0
+  for (const [path, methods] of Object.entries<any>(paths)) {
+    if (!path.startsWith('/rooms') && !path.startsWith('/chat')) continue
+    for (const [method, op] of Object.entries<any>(methods)) {
+      routes++
+      t.same(op.security, [{ bearerAuth: [] }], `${method.toUpperCase()} ${path}`)
+    }
+  }
+  t.ok(routes >= 8, `${routes} chat routes`)
+})

@@ -43,6 +43,9 @@ t.test('a bad option fails register with a coded error naming it', async (t) => 
     ['isAdmin', true],
     ['adapter', {}],
     ['prefix', 'api'],
+    ['openapi', 'bearer'],
+    ['openapi.securityScheme', 'has spaces'],
+    ['openapi.scheme', 'x'],
     ['maxPayLoad', 1000]
   ]
   for (const [name, value] of cases) {
@@ -54,6 +57,7 @@ t.test('a bad option fails register with a coded error naming it', async (t) => 
     else if (name.startsWith('rateLimit.')) options = { jwt, rateLimit: { [name.split('.')[1]]: value } }
     else if (name.startsWith('history.')) options = { jwt, history: { [name.split('.')[1]]: value } }
     else if (name.startsWith('verify.')) options = { jwt, verify: { [name.split('.')[1]]: value } }
+    else if (name.startsWith('openapi.')) options = { jwt, openapi: { [name.split('.')[1]]: value } }
     else options = { jwt, [top]: value }
     const err = await app.register(chatPlugin, options as ChatPluginOptions).ready().then(() => null, (e: Error) => e)
     t.match(err, { code: 'FST_CHAT_INVALID_OPTION', message: new RegExp(`"${name.replace('.', '\\.')}"`) }, `${name} = ${String(value)}`)

@@ -128,3 +128,19 @@ t.test('a custom isAdmin, async', async (t) => {
   t.equal((await app.inject({ method: 'POST', url: '/rooms/lobby/messages', headers: admin, payload: { content: 'x' } })).statusCode, 403, 'role: admin no longer counts')
   t.equal((await app.inject({ method: 'POST', url: '/rooms/lobby/messages', headers: auth(token({ sub: 'ops-bot' })), payload: { content: 'x' } })).statusCode, 202)
 })
+
+t.test('room names: 65 characters up to the router maxParamLength are a 400; longer ones are the router 414', async (t) => {
+  const app = await build(t)
+  const cases = [['GET', '/rooms/%s'], ['GET', '/rooms/%s/members'], ['GET', '/rooms/%s/messages?limit=1'], ['POST', '/rooms/%s/messages']] as const
+  for (const [method, pattern] of cases) {
+    const payload = method === 'POST' ? { content: 'x' } : undefined
+    const bad = await app.inject({ method, url: pattern.replace('%s', 'r'.repeat(65)), headers: admin, payload })
+    t.equal(bad.statusCode, 400, `${method} ${pattern}: 65 characters`)
+    t.match(bad.json(), { code: 'FST_ERR_VALIDATION', message: /params\/room/ })
+    // Fastify's router refuses a path parameter over maxParamLength (100 by default) before any
+    // hook or schema runs: documented in the README.
+    const long = await app.inject({ method, url: pattern.replace('%s', 'r'.repeat(101)), headers: admin, payload })
+    t.equal(long.statusCode, 414, `${method} ${pattern}: 101 characters`)
+    t.equal(long.json().code, 'FST_ERR_MAX_PARAM_LENGTH')
+  }
+})

@@ -50,9 +50,16 @@ const ERROR = Type.Object({
   message: Type.String()
 })
 
-/** OpenAPI words for a route (`@fastify/swagger` reads them; Fastify ignores them). */
-function doc<T extends object> (summary: string, schema: T): T {
-  return { summary, tags: ['chat'], ...schema }
+/**
+ * OpenAPI words for the chat's routes (`@fastify/swagger` reads them; Fastify ignores them), with
+ * the host's security scheme when it named one (`openapi.securityScheme`), so that "Try it out"
+ * sends the token.
+ */
+export function routeDocs (securityScheme: string | undefined) {
+  const security = securityScheme === undefined ? {} : { security: [{ [securityScheme]: [] }] }
+  return function doc<T extends object> (summary: string, schema: T): T {
+    return { summary, tags: ['chat'], ...security, ...schema }
+  }
 }
 
 export interface RoomsRouteOptions {
@@ -79,6 +86,7 @@ function typeboxValidator ({ schema, httpPart }: FastifyRouteSchemaDef<TSchema>)
 
 export async function roomsRoutes (fastify: FastifyInstance, { opts, chat }: RoomsRouteOptions): Promise<void> {
   fastify.setValidatorCompiler(typeboxValidator)
+  const doc = routeDocs(opts.openapiSecurityScheme)
   const admin = adminOnly(opts.isAdmin)
   const errors = { 400: ERROR, 401: ERROR }
 

@@ -10,6 +10,7 @@ import { Connection } from '../connection.js'
 import type { Dispatcher } from '../dispatcher.js'
 import type { ResolvedOptions } from '../options.js'
 import { RateLimiter } from '../rate-limit.js'
+import { routeDocs } from './rooms.js'
 import { performance } from 'node:perf_hooks'
 
 export interface SocketRouteOptions {
@@ -24,11 +25,9 @@ const TICKET_TTL_S = 30
 export async function socketRoute (fastify: FastifyInstance, { opts, dispatcher, adapter }: SocketRouteOptions): Promise<void> {
   // A one-time ticket for a browser's socket (`?ticket=`), so that no token travels in its URL.
   fastify.post(`${opts.path}/tickets`, {
-    schema: {
-      summary: 'A one-time ticket that opens one socket (?ticket=) within expiresIn seconds',
-      tags: ['chat'],
+    schema: routeDocs(opts.openapiSecurityScheme)('A one-time ticket that opens one socket (?ticket=) within expiresIn seconds', {
       response: { 200: Type.Object({ ticket: Type.String(), expiresIn: Type.Integer() }) }
-    } as FastifySchema
+    }) as FastifySchema
   }, async (request) => {
     if (!hasBearerHeader(request)) throw new FST_CHAT_TICKET_NEEDS_BEARER()
     const ticket = randomBytes(24).toString('base64url') // 192 random bits
