@@ -158,7 +158,7 @@ export class Dispatcher implements ConnectionEvents {
     // Not awaited: the connection's next request may start while this one is on its way, so a
     // sender's messages are pipelined to the adapter (kept in order by it) instead of waiting a
     // round trip each. The ack follows the publish.
-    const sent = this.#hub.publishMessage(room, conn.id, conn.userId, content, ref)
+    const sent = this.#hub.publishMessage(room, conn.id, conn.userId, content, ref, displayName(conn.user))
     conn.inFlight = sent
     // A resend of a message already published gets the original ack, and nothing is sent again.
     sent.then(({ status, id, seq }) => {
@@ -206,3 +206,11 @@ export class Dispatcher implements ConnectionEvents {
 }
 
 function noop (): void {}
+
+/** The token's `name` claim, when it is a usable display name (a string, cut to 64 characters). */
+export function displayName (user: ChatUser): string | undefined {
+  const name = user.name
+  if (typeof name !== 'string') return undefined
+  const trimmed = name.trim()
+  return trimmed === '' ? undefined : trimmed.slice(0, 64)
+}

@@ -275,15 +275,16 @@ export class ChatHub implements AdapterNode {
       .catch((err: unknown) => this.#log.warn({ err, room }, 'could not announce a presence change'))
   }
 
-  /** Publishes a message to every member of `room`; resolves with its id. */
-  async publishMessage (room: string, from: string, userId: string, content: string, ref?: Ref): Promise<Published> {
+  /** Publishes a message to every member of `room`; resolves with its id. `name`: the sender's display name. */
+  async publishMessage (room: string, from: string, userId: string, content: string, ref?: Ref, name?: string): Promise<Published> {
     const id = randomUUID()
+    const shownName = name === undefined ? '' : `,"name":${JSON.stringify(name)}`
     // The adapter, the one authority for the room's sequence, puts seq and epoch in.
     return await this.#adapter.publishMessage(room, {
       id,
       head: `{"type":"message","room":${JSON.stringify(room)},"id":"${id}","seq":`,
       mid: ',"epoch":"',
-      tail: `","from":${JSON.stringify(from)},"userId":${JSON.stringify(userId)},"content":${JSON.stringify(content)},"timestamp":${Date.now()}}`,
+      tail: `","from":${JSON.stringify(from)},"userId":${JSON.stringify(userId)}${shownName},"content":${JSON.stringify(content)},"timestamp":${Date.now()}}`,
       dedupe: ref === undefined ? undefined : dedupeKey(userId, room, ref),
       digest: ref === undefined ? undefined : contentDigest(content)
     })

@@ -225,3 +225,18 @@ t.test('presence: announced only in rooms up to the limit, or always, or never',
     await app.close()
   }
 })
+
+t.test("a message carries the sender's display name: the token's name claim, when it has one", async (t) => {
+  const app = await build(t)
+  const ann = await connect(app, token({ sub: 'ann', name: '  Ann Lee  ' }))
+  const bob = await connect(app, token({ sub: 'bob' }))
+  const long = await connect(app, token({ sub: 'long', name: 'x'.repeat(100) }))
+  await ann.request({ action: 'message', room: 'lobby', content: 'hi' })
+  t.match(await bob.next('message'), { userId: 'ann', name: 'Ann Lee', content: 'hi' }, 'trimmed')
+  await bob.request({ action: 'message', room: 'lobby', content: 'yo' })
+  const noName = await ann.next((f) => f.type === 'message' && f.userId === 'bob')
+  t.notOk('name' in noName, 'no name claim, no name')
+  await long.request({ action: 'message', room: 'lobby', content: 'z' })
+  t.equal((await bob.next((f) => f.type === 'message' && f.userId === 'long')).name, 'x'.repeat(64), 'at most 64 characters')
+  ann.close(); bob.close(); long.close()
+})

@@ -9,7 +9,12 @@ import type {
   AckFrame, ErrorFrame, JoinedFrame, LeftFrame, MessageFrame, RefreshedFrame, ServerFrame,
   TokenExpiringFrame, UserJoinedFrame, UserLeftFrame, WelcomeFrame
 } from '../protocol/schemas.js'
+import { Requests } from './requests.js'
 import { RoomTracker } from './room-tracker.js'
+import { backoffDelay, openSocket, retryable, uuid, type Backoff, type Refusal, type SocketConstructor, type SocketLike } from './socket.js'
+
+export { ChatRequestError } from './requests.js'
+export type { SocketConstructor, SocketLike } from './socket.js'
 
 /** The events of a client: every server frame by its type, and the connection's own. */
 export interface ChatClientEvents {
@@ -25,8 +30,12 @@ export interface ChatClientEvents {
   refreshed: RefreshedFrame
   /** The socket opened (also after a reconnect). */
   open: { reconnect: boolean }
-  /** The socket closed; `reconnecting` says whether the client will try again. */
-  close: { code: number, reason: string, reconnecting: boolean }
+  /**
+   * The socket closed; `reconnecting` says whether the client will try again. An upgrade the
+   * server refused has code 1006 and, where the WebSocket implementation shows it (Node's `ws`),
+   * `status` (401, 403, 429, 503...).
+   */
+  close: { code: number, reason: string, reconnecting: boolean, status?: number }
   /** A reconnect is scheduled. */
   reconnecting: { attempt: number, delay: number }
   /** connecting, open, reconnecting, closed */
@@ -34,28 +43,6 @@ export interface ChatClientEvents {
 }
 
 export type ChatClientStatus = 'connecting' | 'open' | 'reconnecting' | 'closed'
-
-/** A server's error reply, as a rejection of the request that caused it. */
-export class ChatRequestError extends Error {
-  readonly code: string
-  constructor (frame: ErrorFrame) {
-    super(frame.message)
-    this.name = 'ChatRequestError'
-    this.code = frame.code
-  }
-}
-
-/** The browser-style WebSocket the client needs (the global one, or the `ws` package's). */
-interface SocketLike {
-  readonly readyState: number
-  onopen: ((ev: unknown) => void) | null
-  onmessage: ((ev: { data: unknown }) => void) | null
-  onclose: ((ev: { code: number, reason: string }) => void) | null
-  onerror: ((ev: unknown) => void) | null
-  send (data: string): void
-  close (code?: number, reason?: string): void
-}
-type SocketConstructor = new (url: string, protocols?: string | string[]) => SocketLike
 
 export interface ChatClientOptions {
   /** The socket's URL, such as `wss://api.example.com/chat`. */
@@ -69,38 +56,19 @@ export interface ChatClientOptions {
   transport?: 'subprotocol' | 'query'
   /** A WebSocket implementation; default the global one, else the `ws` package. */
   WebSocket?: SocketConstructor
-  /** Reconnect backoff, ms: from `minDelay`, times `factor`, up to `maxDelay`, +/- `jitter`; `false`: never. */
-  reconnect?: { minDelay?: number, maxDelay?: number, factor?: number, jitter?: number } | false
+  /**
+   * Reconnect backoff, ms: from `minDelay` (250), times `factor` (2), up to `maxDelay` (10000),
+   * +/- `jitter` (0.5, a fraction); never sooner than a refusal's `Retry-After`. `false`: never.
+   */
+  reconnect?: Backoff | false
   /** How long a request waits for its reply before it rejects, ms. Default 10000. */
   requestTimeout?: number
-}
-
-// Closes after which trying again cannot help: normal, policy, and application codes (a kick)
-// but 4001 (token expired), which a fresh token mends.
-function retryable (code: number, refreshable: boolean): boolean {
-  if (code === 1000 || code === 1008) return false
-  if (code === 4001) return refreshable
-  return code < 4000 || code > 4999
-}
-
-function uuid (): string {
-  const c = globalThis.crypto as { randomUUID?: () => string } | undefined
-  if (c?.randomUUID !== undefined) return c.randomUUID()
-  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}-${Math.random().toString(36).slice(2)}`
-}
-
-interface Pending {
-  resolve (frame: ServerFrame): void
-  reject (err: Error): void
-  timer: ReturnType<typeof setTimeout>
-  /** What to resend after a reconnect (messages only: they are effectively-once by ref). */
-  resend?: string
 }
 
 export class ChatClient {
   readonly #opts: ChatClientOptions
   readonly #listeners = new Map<keyof ChatClientEvents, Set<(payload: any) => void>>()
-  readonly #pending = new Map<string, Pending>()
+  readonly #requests: Requests
   /** Rooms this client is in, with the last seq and epoch seen: what a reconnect rejoins. */
   readonly #rooms = new RoomTracker()
   #socket: SocketLike | undefined
@@ -112,6 +80,7 @@ export class ChatClient {
 
   constructor (options: ChatClientOptions) {
     this.#opts = options
+    this.#requests = new Requests(options.requestTimeout ?? 10_000)
   }
 
   /** This connection's id (changes with each reconnect). */
@@ -145,7 +114,7 @@ export class ChatClient {
     this.#emit('status', status)
   }
 
-  /** Connects; resolves with `welcome`. */
+  /** Connects; resolves with `welcome`. Requests made meanwhile wait for it. */
   async connect (): Promise<WelcomeFrame> {
     this.#closedByUser = false
     return await this.#open(false)
@@ -163,9 +132,8 @@ export class ChatClient {
     }
     const Ctor = this.#opts.WebSocket ?? (globalThis as { WebSocket?: SocketConstructor }).WebSocket ??
       ((await import('ws')).default as unknown as SocketConstructor)
-    const query = this.#opts.transport === 'query'
-    const url = query ? `${this.#opts.url}${this.#opts.url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}` : this.#opts.url
-    const socket = query ? new Ctor(url) : new Ctor(url, ['chat.v1', `bearer.${token}`])
+    let refusal: Refusal | undefined
+    const socket = openSocket(Ctor, this.#opts.url, token, this.#opts.transport ?? 'subprotocol', (r) => { refusal = r })
     this.#socket = socket
     return await new Promise<WelcomeFrame>((resolve, reject) => {
       let welcomed = false
@@ -184,39 +152,33 @@ export class ChatClient {
       }
       socket.onclose = (ev) => {
         if (this.#socket !== socket) return
-        const again = !this.#closedByUser && this.#opts.reconnect !== false && retryable(ev.code, typeof this.#opts.token === 'function')
-        this.#emit('close', { code: ev.code, reason: ev.reason, reconnecting: again })
-        if (!welcomed) reject(new Error(`could not connect: ${ev.code} ${ev.reason}`))
-        if (again) this.#scheduleReconnect()
+        const again = !this.#closedByUser && this.#opts.reconnect !== false &&
+          retryable(ev.code, refusal, typeof this.#opts.token === 'function')
+        const reason = refusal === undefined ? ev.reason : `HTTP ${refusal.status}`
+        this.#emit('close', { code: ev.code, reason, reconnecting: again, ...(refusal === undefined ? {} : { status: refusal.status }) })
+        if (!welcomed) reject(new Error(`could not connect: ${refusal === undefined ? `${ev.code} ${ev.reason}`.trim() : reason}`))
+        if (again) this.#scheduleReconnect(refusal?.retryAfter)
         else this.#fail('closed')
       }
       socket.onerror = () => {}
     })
   }
 
-  #scheduleReconnect (): void {
+  #scheduleReconnect (retryAfter?: number): void {
     this.#setStatus('reconnecting')
-    const r = this.#opts.reconnect === false ? {} : this.#opts.reconnect ?? {}
-    const min = r.minDelay ?? 250
-    const max = r.maxDelay ?? 10_000
-    const base = Math.min(max, min * (r.factor ?? 2) ** this.#attempt++)
-    const jitter = r.jitter ?? 0.5
-    const delay = Math.round(base * (1 - jitter / 2 + Math.random() * jitter))
+    const delay = backoffDelay(this.#attempt++, this.#opts.reconnect === false ? {} : this.#opts.reconnect ?? {}, retryAfter)
     this.#emit('reconnecting', { attempt: this.#attempt, delay })
     this.#timer = setTimeout(() => {
       this.#open(true).catch(() => {}) // a failed attempt closes, which schedules the next
     }, delay)
   }
 
-  /** After a reconnect: rejoin every room from the last seq seen, resend what was not acknowledged. */
+  /** After a (re)connect: rejoin every room from the last seq seen, then send what waited. */
   #resume (): void {
     for (const { room, ref, seq, epoch } of this.#rooms.resumePoints(uuid)) {
       this.#raw({ action: 'join', room, since: { seq, epoch }, ref })
     }
-    for (const [ref, p] of this.#pending) {
-      if (p.resend !== undefined) this.#socket!.send(p.resend)
-      else { clearTimeout(p.timer); this.#pending.delete(ref); p.reject(new Error('the connection was lost before the reply')) }
-    }
+    this.#requests.opened((text) => this.#socket!.send(text))
   }
 
   #frame (frame: ServerFrame): void {
@@ -234,7 +196,7 @@ export class ChatClient {
       return
     }
     const ref = 'ref' in frame ? frame.ref : undefined
-    if (ref !== undefined) this.#settle(String(ref), frame)
+    if (ref !== undefined) this.#requests.settle(String(ref), frame)
     if (frame.type === 'joined') {
       // The answer to a resume or to the client's own resync releases what it held.
       const { show, emit } = this.#rooms.joined(frame)
@@ -250,16 +212,6 @@ export class ChatClient {
     this.#emit(frame.type as keyof ChatClientEvents, frame as never)
   }
 
-  /** A reply settles the request that carried its ref. */
-  #settle (ref: string, frame: ServerFrame): void {
-    const p = this.#pending.get(ref)
-    if (p === undefined) return
-    this.#pending.delete(ref)
-    clearTimeout(p.timer)
-    if (frame.type === 'error') p.reject(new ChatRequestError(frame))
-    else p.resolve(frame)
-  }
-
   #raw (frame: Record<string, unknown>): void {
     const socket = this.#socket
     if (socket === undefined || socket.readyState !== 1) throw new Error('not connected')
@@ -267,21 +219,13 @@ export class ChatClient {
   }
 
   #request<T extends ServerFrame> (frame: Record<string, unknown>, resendable: boolean): Promise<T> {
+    if (this.#status === 'closed') return Promise.reject(new Error('not connected: call connect() first'))
     const ref = uuid()
-    const text = JSON.stringify({ ...frame, ref })
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(ref)
-        reject(new Error(`no reply within ${this.#opts.requestTimeout ?? 10_000} ms`))
-      }, this.#opts.requestTimeout ?? 10_000)
-      this.#pending.set(ref, { resolve: resolve as (f: ServerFrame) => void, reject, timer, resend: resendable ? text : undefined })
-      if (this.#socket?.readyState === 1) this.#socket.send(text)
-      else if (!resendable) {
-        this.#pending.delete(ref)
-        clearTimeout(timer)
-        reject(new Error('not connected'))
-      }
-      // A message waits for the reconnect, then goes with its ref (effectively once).
+    return this.#requests.add<T>(ref, JSON.stringify({ ...frame, ref }), resendable, (text) => {
+      // Not open yet (connecting, or reconnecting): it waits for the socket.
+      if (this.#status !== 'open' || this.#socket?.readyState !== 1) return false
+      this.#socket.send(text)
+      return true
     })
   }
 
@@ -310,11 +254,7 @@ export class ChatClient {
 
   #fail (status: ChatClientStatus): void {
     this.#setStatus(status)
-    for (const [ref, p] of this.#pending) {
-      clearTimeout(p.timer)
-      this.#pending.delete(ref)
-      p.reject(new Error('the connection is closed'))
-    }
+    this.#requests.failAll(new Error('the connection is closed'))
   }
 
   /** Closes for good (no reconnect). */

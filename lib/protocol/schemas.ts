@@ -116,6 +116,7 @@ export const ServerFrames = {
     epoch: Type.String({ description: 'changes when the room\'s history is lost' }),
     from: Type.String({ description: 'the sender\'s clientId, or "server"' }),
     userId: Type.String({ description: 'the sender\'s user id, or "server"' }),
+    name: Type.Optional(Type.String({ description: 'the sender\'s display name: its token\'s name claim, when it has one' })),
     content: Type.String(),
     timestamp: Timestamp
   }),
