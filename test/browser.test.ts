@@ -29,8 +29,29 @@ const byTestId = (id: string) => `[data-testid="${id}"]`
 async function textIs (page: Page, id: string, text: string, timeout = 15_000): Promise<void> {
   await page.waitForFunction(([sel, want]) => (globalThis as any).document.querySelector(sel)?.textContent === want, [byTestId(id), text] as const, { timeout })
 }
-async function listHas (page: Page, id: string, text: string, timeout = 15_000): Promise<void> {
-  await page.waitForFunction(([sel, want]) => [...(globalThis as any).document.querySelectorAll(`${sel} li`)].some((li: any) => li.textContent === want), [byTestId(id), text] as const, { timeout })
+/** The members list shows this user (yourself as "name (you)"). */
+async function memberShown (page: Page, user: string, timeout = 15_000): Promise<void> {
+  await page.waitForFunction(([sel, want]) => [...(globalThis as any).document.querySelectorAll(`${sel} li`)].some((li: any) => li.dataset.user === want), [byTestId('members'), user] as const, { timeout })
+}
+/** The current tab shows a message by this author with this text. */
+async function messageShown (page: Page, author: string, text: string, timeout = 15_000): Promise<void> {
+  await page.waitForFunction(([sel, who, want]) => [...(globalThis as any).document.querySelectorAll(`${sel} li`)]
+    .some((li: any) => li.dataset.author === who && li.querySelector('.text')?.textContent === want), [byTestId('messages'), author, text] as const, { timeout })
+}
+/** Nothing sticks out sideways, and each of these elements is wholly on screen horizontally. */
+async function fitsWidth (page: Page, ids: string[]): Promise<string[]> {
+  return await page.evaluate((list) => {
+    const doc = (globalThis as any).document
+    const width = doc.documentElement.clientWidth
+    const problems: string[] = []
+    if (doc.documentElement.scrollWidth > width) problems.push(`the page scrolls sideways (${doc.documentElement.scrollWidth} > ${width})`)
+    for (const id of list) {
+      const box = doc.querySelector(`[data-testid="${id}"]`)?.getBoundingClientRect()
+      if (box === undefined) problems.push(`${id} is missing`)
+      else if (box.left < 0 || box.right > width + 0.5 || box.width === 0) problems.push(`${id} spans ${Math.round(box.left)}..${Math.round(box.right)} of ${width}`)
+    }
+    return problems
+  }, ids)
 }
 
 t.test('the demo page in Chromium: two people chat, see each other, and survive a restart', async (t) => {
@@ -52,7 +73,7 @@ t.test('the demo page in Chromium: two people chat, see each other, and survive 
     const page = await (await browser.newContext()).newPage()
     await page.goto(`http://127.0.0.1:${port}/`)
     await page.fill(byTestId('name'), name)
-    await page.click(byTestId('connect'))
+    await page.press(byTestId('name'), 'Enter')
     await textIs(page, 'status', 'connected')
     await page.fill(byTestId('room'), 'demo')
     await page.click(byTestId('join'))
@@ -60,15 +81,53 @@ t.test('the demo page in Chromium: two people chat, see each other, and survive 
     return page
   }
   const alice = await open('alice')
+  await alice.fill(byTestId('message'), 'said before bob came')
+  await alice.press(byTestId('message'), 'Enter')
+  await messageShown(alice, 'alice', 'said before bob came')
   const bob = await open('bob')
-  await listHas(alice, 'members', 'bob')
-  await listHas(bob, 'members', 'alice')
+  await memberShown(alice, 'bob')
+  await memberShown(bob, 'alice')
   t.pass('each sees the other in the room')
+  await messageShown(bob, 'alice', 'said before bob came')
+  t.pass('a late joiner sees the room\'s history')
   await alice.fill(byTestId('message'), 'hello from alice')
   await alice.click(byTestId('send'))
-  await listHas(bob, 'messages', 'alice: hello from alice')
-  await listHas(alice, 'messages', 'alice: hello from alice')
+  await messageShown(bob, 'alice', 'hello from alice')
+  await messageShown(alice, 'alice', 'hello from alice')
+  t.ok(await alice.$eval(`${byTestId('messages')} li.mine:last-child .text`, (el: any) => el.textContent), 'your own messages are set apart')
   t.pass('a message crosses')
+
+  // Rooms are tabs: the lobby keeps its own messages; leaving a room closes its tab.
+  await bob.click(byTestId('tab-lobby'))
+  await textIs(bob, 'current-room', 'lobby')
+  t.equal(await bob.$$eval(`${byTestId('messages')} li[data-room="demo"]`, (l) => l.length), 0, 'the lobby tab shows no message of demo')
+  await bob.click(byTestId('tab-demo'))
+  await messageShown(bob, 'alice', 'hello from alice')
+
+  // A long unbroken message wraps: nothing is pushed off screen, at desktop and phone widths.
+  await alice.fill(byTestId('message'), 'x'.repeat(3000))
+  await alice.click(byTestId('send'))
+  await messageShown(bob, 'alice', 'x'.repeat(3000))
+  for (const width of [1280, 390, 360]) {
+    await bob.setViewportSize({ width, height: 800 })
+    t.same(await fitsWidth(bob, ['members', 'send', 'message', 'messages', 'leave']), [], `nothing off screen at ${width} px`)
+  }
+  mkdirSync(ARTIFACTS, { recursive: true })
+  await bob.screenshot({ path: join(ARTIFACTS, 'demo-narrow.png'), fullPage: true })
+  await bob.setViewportSize({ width: 1280, height: 800 })
+
+  // Friendly errors that clear: a bad room name, then a good join.
+  await bob.fill(byTestId('room'), 'bad room')
+  await bob.press(byTestId('room'), 'Enter')
+  await bob.waitForFunction((sel) => /no spaces/.test((globalThis as any).document.querySelector(sel)?.textContent ?? ''), byTestId('problem'))
+  await bob.fill(byTestId('room'), 'side')
+  await bob.press(byTestId('room'), 'Enter')
+  await textIs(bob, 'current-room', 'side')
+  t.ok(await bob.$eval(byTestId('problem'), (el: any) => el.hidden), 'the problem cleared after a success')
+  await bob.click(byTestId('leave'))
+  await bob.waitForFunction((sel) => (globalThis as any).document.querySelector(sel) === null, byTestId('tab-side'))
+  t.not(await bob.textContent(byTestId('current-room')), 'side', 'leaving closes the tab')
+  await bob.click(byTestId('tab-demo'))
 
   server.kill('SIGTERM')
   await once(server, 'exit')
@@ -79,11 +138,11 @@ t.test('the demo page in Chromium: two people chat, see each other, and survive 
   t.pass('both reconnected after the restart')
   await bob.fill(byTestId('message'), 'back again')
   await bob.click(byTestId('send'))
-  await listHas(alice, 'messages', 'bob: back again')
-  await listHas(alice, 'members', 'bob')
+  await messageShown(alice, 'bob', 'back again')
+  await memberShown(alice, 'bob')
   t.pass('and chat again, in the same room, with presence')
+  t.equal(await alice.$$eval(`${byTestId('messages')} li .text`, (l) => l.filter((e: any) => e.textContent === 'hello from alice').length), 1, 'each message shown once after the reconnect')
 
-  mkdirSync(ARTIFACTS, { recursive: true })
   await alice.screenshot({ path: join(ARTIFACTS, 'demo.png') })
   t.ok(existsSync(join(ARTIFACTS, 'demo.png')), 'screenshot saved in test-artifacts/')
 })

@@ -26,3 +26,19 @@ t.test('the built .d.ts type-check ESM and CommonJS TypeScript hosts', async (t)
     .then(() => ({ code: 0, out: '' }), (err: { code: number, stdout: string }) => ({ code: err.code, out: err.stdout }))
   t.equal(result.code, 0, result.out)
 })
+
+t.test('npm pack on a clean checkout builds first: the package has its dist', async (t) => {
+  // A copy of the tracked files, without dist/ (as a fresh clone or a git install has it).
+  const { mkdtemp, cp, rm, symlink } = await import('node:fs/promises')
+  const { tmpdir } = await import('node:os')
+  const dir = await mkdtemp(join(tmpdir(), 'fastify-chat-pack-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const { stdout: files } = await run('git', ['ls-files'], { cwd: root })
+  for (const file of files.split('\n').filter((f) => f !== '')) await cp(join(root, file), join(dir, file), { recursive: true })
+  await symlink(join(root, 'node_modules'), join(dir, 'node_modules'))
+  const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts=false'], { cwd: dir, maxBuffer: 16 * 1024 * 1024 })
+  const packed = new Set((JSON.parse(stdout.slice(stdout.indexOf('['))) as Array<{ files: Array<{ path: string }> }>)[0].files.map((f) => f.path))
+  for (const file of ['dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/esm/index.mjs', 'dist/esm/client.mjs', 'dist/cjs/client/index.js']) {
+    t.ok(packed.has(file), `${file} is in the package`)
+  }
+})

@@ -1,6 +1,8 @@
 // The demo page's script (bundled for the browser by the example at start-up): pick a name, get a
-// development token, join rooms, see members come and go, chat, and watch it reconnect.
-import { createChatClient, type ChatClient } from '../../lib/client/index.js'
+// development token, join rooms (each a tab with its own messages, history and members), chat,
+// and watch it reconnect.
+import { ChatRequestError, createChatClient, type ChatClient } from '../../lib/client/index.js'
+import type { MessageFrame } from '../../lib/protocol/schemas.js'
 
 const $ = <T extends HTMLElement>(id: string): T => document.querySelector(`[data-testid="${id}"]`) as T
 const nameInput = $<HTMLInputElement>('name')
@@ -8,81 +10,224 @@ const roomInput = $<HTMLInputElement>('room')
 const messageInput = $<HTMLInputElement>('message')
 const messages = $<HTMLUListElement>('messages')
 const members = $<HTMLUListElement>('members')
+const tabs = $<HTMLUListElement>('tabs')
 const status = $<HTMLElement>('status')
 const problem = $<HTMLElement>('problem')
 const currentRoom = $<HTMLElement>('current-room')
+const leaveButton = $<HTMLButtonElement>('leave')
+
+/** What the page knows of one room it is in. */
+interface RoomView {
+  items: Array<MessageFrame | { note: string }>
+  /** The seqs shown, of this epoch (a room whose history was lost starts a new one at 1). */
+  seqs: Set<number>
+  epoch: string
+  /** Where this epoch's messages begin in `items`. */
+  floor: number
+  /** clientId -> user id, from the members endpoint and presence frames. */
+  present: Map<string, string>
+  historyLoaded: boolean
+}
 
 let client: ChatClient | undefined
-let room = 'lobby'
 let token = ''
-const present = new Map<string, string>() // clientId -> userId, for the current room
+let me = ''
+let current: string | undefined
+const rooms = new Map<string, RoomView>()
+let problemTimer: ReturnType<typeof setTimeout> | undefined
 
-async function fetchToken (name: string): Promise<string> {
-  const res = await fetch('/dev/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) })
-  if (!res.ok) throw new Error(`no development token: HTTP ${res.status}`)
-  token = (await res.json() as { token: string }).token
-  return token
+const FRIENDLY: Record<string, string> = {
+  NOT_A_MEMBER: 'You are not in that room any more: join it again.',
+  RATE_LIMITED: 'Slow down a little: that message was not sent.',
+  BAD_REQUEST: 'The server did not understand that.',
+  FORBIDDEN: 'You may not do that here.',
+  UNAVAILABLE: 'The chat is briefly unavailable: try again in a moment.',
+  ROOM_FULL: 'That room is full.',
+  TOO_MANY_ROOMS: 'You are in too many rooms: leave one first.'
 }
 
+/** Shows a problem for a while; any success clears it sooner. */
 function showProblem (text: string): void {
+  clearTimeout(problemTimer)
   problem.textContent = text
   problem.hidden = text === ''
+  if (text !== '') problemTimer = setTimeout(() => showProblem(''), 8000)
+}
+function failed (err: unknown): void {
+  if (err instanceof ChatRequestError) showProblem(FRIENDLY[err.code] ?? err.message)
+  else showProblem((err as Error).message)
 }
 
-function renderMembers (): void {
-  members.replaceChildren(...[...new Set(present.values())].sort().map((u) => {
+function view (room: string): RoomView {
+  let v = rooms.get(room)
+  if (v === undefined) rooms.set(room, v = { items: [], seqs: new Set(), epoch: '', floor: 0, present: new Map(), historyLoaded: false })
+  return v
+}
+
+function time (ms: number): string {
+  return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+}
+
+function messageItem (m: MessageFrame): HTMLLIElement {
+  const li = document.createElement('li')
+  li.dataset.room = m.room
+  li.dataset.author = m.userId
+  if (m.userId === me) li.classList.add('mine')
+  if (m.userId === 'server') li.classList.add('server')
+  const meta = document.createElement('div')
+  meta.className = 'meta'
+  meta.textContent = `${m.userId === me ? 'you' : m.name ?? m.userId} · ${time(m.timestamp)}`
+  const text = document.createElement('div')
+  text.className = 'text'
+  text.textContent = m.content
+  li.append(meta, text)
+  return li
+}
+
+function render (): void {
+  tabs.replaceChildren(...[...rooms.keys()].map((room) => {
     const li = document.createElement('li')
-    li.textContent = u
+    if (room === current) li.classList.add('current')
+    const button = document.createElement('button')
+    button.className = 'quiet'
+    button.dataset.testid = `tab-${room}`
+    button.textContent = room
+    button.addEventListener('click', () => { current = room; render() })
+    li.append(button)
+    return li
+  }))
+  currentRoom.textContent = current ?? '(none)'
+  leaveButton.disabled = current === undefined
+  const v = current === undefined ? undefined : rooms.get(current)
+  const atBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 40
+  messages.replaceChildren(...(v?.items ?? []).map((item) => {
+    if ('note' in item) {
+      const li = document.createElement('li')
+      li.className = 'note'
+      li.textContent = item.note
+      return li
+    }
+    return messageItem(item)
+  }))
+  if (atBottom) messages.scrollTop = messages.scrollHeight
+  members.replaceChildren(...[...new Set(v?.present.values() ?? [])].sort().map((u) => {
+    const li = document.createElement('li')
+    li.textContent = u === me ? `${u} (you)` : u
+    li.dataset.user = u
     return li
   }))
 }
 
-async function loadMembers (): Promise<void> {
-  const res = await fetch(`/rooms/${encodeURIComponent(room)}/members`, { headers: { authorization: `Bearer ${token}` } })
-  present.clear()
-  if (res.ok) for (const m of (await res.json() as { members: Array<{ clientId: string, userId: string }> }).members) present.set(m.clientId, m.userId)
-  renderMembers()
+/** Adds messages to a room in seq order, each once (history and live may overlap). */
+function add (room: string, list: MessageFrame[]): void {
+  const v = view(room)
+  for (const m of list) {
+    if (m.epoch !== v.epoch) {
+      // A new epoch numbers from 1 again: what is shown stays, and this epoch's follow it.
+      v.epoch = m.epoch
+      v.seqs.clear()
+      v.floor = v.items.length
+    }
+    if (v.seqs.has(m.seq)) continue
+    v.seqs.add(m.seq)
+    // Before the first later message (history arrives after the live ones it precedes).
+    let at = v.items.length
+    for (let i = v.floor; i < v.items.length; i++) {
+      const item = v.items[i]
+      if (!('note' in item) && item.seq > m.seq) { at = i; break }
+    }
+    v.items.splice(at, 0, m)
+  }
+  if (room === current) render()
 }
 
-$('connect').addEventListener('click', () => {
+async function api<T> (path: string): Promise<T | undefined> {
+  const res = await fetch(path, { headers: { authorization: `Bearer ${token}` } })
+  return res.ok ? await res.json() as T : undefined
+}
+
+async function loadRoom (room: string, newest: number): Promise<void> {
+  const v = view(room)
+  const [history, list] = await Promise.all([
+    v.historyLoaded ? undefined : api<{ messages: MessageFrame[] }>(`/rooms/${encodeURIComponent(room)}/messages?before=${newest + 1}&limit=50`),
+    api<{ members: Array<{ clientId: string, userId: string }> }>(`/rooms/${encodeURIComponent(room)}/members`)
+  ])
+  if (history !== undefined) { v.historyLoaded = true; add(room, history.messages) }
+  v.present.clear()
+  for (const m of list?.members ?? []) v.present.set(m.clientId, m.userId)
+  if (room === current) render()
+}
+
+async function fetchToken (name: string): Promise<string> {
+  const res = await fetch('/dev/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) })
+  if (res.status === 400) throw new Error('Names are 1 to 32 letters, digits, spaces and _ . \' -, starting with a letter or digit.')
+  if (!res.ok) throw new Error(`Could not get a development token (HTTP ${res.status}).`)
+  token = (await res.json() as { token: string }).token
+  return token
+}
+
+$('name-form').addEventListener('submit', (e) => {
+  e.preventDefault()
   const name = nameInput.value.trim()
-  if (name === '') return showProblem('Pick a name first')
-  showProblem('')
+  if (name === '') return showProblem('Pick a name first.')
   client?.close()
+  rooms.clear()
+  current = undefined
+  render()
+  me = name
   const c = client = createChatClient({
     url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/chat`,
     token: () => fetchToken(name),
     reconnect: { minDelay: 250, maxDelay: 3000 }
   })
-  c.on('status', (s) => { status.textContent = s === 'open' ? 'connected' : s })
-  c.on('open', () => { void loadMembers() })
-  c.on('message', (m) => {
-    const li = document.createElement('li')
-    li.textContent = `${m.userId}: ${m.content}`
-    li.dataset.room = m.room
-    messages.append(li)
+  c.on('status', (s) => {
+    status.textContent = s === 'open' ? 'connected' : s
+    status.classList.toggle('open', s === 'open')
   })
-  c.on('userJoined', (f) => { if (f.room === room) { present.set(f.clientId, f.userId); renderMembers() } })
-  c.on('userLeft', (f) => { if (f.room === room) { present.delete(f.clientId); renderMembers() } })
-  c.on('error', (f) => showProblem(`${f.code}: ${f.message}`))
-  c.connect().catch((err: Error) => showProblem(err.message))
+  c.on('welcome', (w) => { me = w.userId; showProblem('') })
+  c.on('joined', (j) => {
+    const v = view(j.room)
+    if (j.recovered === false) { v.items.push({ note: 'Some messages were missed while you were away.' }); v.historyLoaded = false }
+    current ??= j.room
+    render()
+    void loadRoom(j.room, j.seq)
+  })
+  c.on('left', (l) => {
+    rooms.delete(l.room)
+    if (l.reason === 'removed') showProblem(`You were removed from ${l.room}.`)
+    if (current === l.room) current = rooms.has('lobby') ? 'lobby' : rooms.keys().next().value
+    render()
+  })
+  c.on('message', (m) => add(m.room, [m]))
+  c.on('userJoined', (f) => { view(f.room).present.set(f.clientId, f.userId); if (f.room === current) render() })
+  c.on('userLeft', (f) => { rooms.get(f.room)?.present.delete(f.clientId); if (f.room === current) render() })
+  c.on('error', (f) => { if (f.ref === undefined) showProblem(FRIENDLY[f.code] ?? f.message) })
+  c.connect().catch(failed)
 })
 
-$('join').addEventListener('click', () => {
+$('room-form').addEventListener('submit', (e) => {
+  e.preventDefault()
   const next = roomInput.value.trim()
-  if (client === undefined || next === '') return
+  if (client === undefined) return showProblem('Connect first.')
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(next)) return showProblem('Room names are 1 to 64 letters, digits and _ . : - (no spaces).')
   client.join(next).then(() => {
-    room = next
-    currentRoom.textContent = room
+    current = next
     showProblem('')
-    return loadMembers()
-  }, (err: Error) => showProblem(err.message))
+    render()
+  }, failed)
 })
 
-$('send').addEventListener('click', () => {
-  const text = messageInput.value
-  if (client === undefined || text.trim() === '') return
-  messageInput.value = ''
-  client.send(room, text).catch((err: Error) => showProblem(err.message))
+leaveButton.addEventListener('click', () => {
+  if (client === undefined || current === undefined) return
+  client.leave(current).then(() => showProblem(''), failed)
 })
-messageInput.addEventListener('keydown', (e) => { if (e.key === 'Enter') $('send').click() })
+
+$('message-form').addEventListener('submit', (e) => {
+  e.preventDefault()
+  const text = messageInput.value
+  if (client === undefined || current === undefined || text.trim() === '') return
+  messageInput.value = ''
+  client.send(current, text).then(() => showProblem(''), failed)
+})
+
+render()
