@@ -225,8 +225,8 @@ async function session (name: string, target: Target): Promise<void> {
     } else if (name === 'setup') {
       const [r] = await loadgen({ kind: 'setup', port, dialect: target.dialect, serverPid, clients: setupClients, concurrency: 50 })
       record(`D setup CPU µs/connection (${setupClients})`, target.name, r.cpuPerConnection)
-      record(`D setup server CPU`, target.name, r.serverUtil, saturation)
-      record(`D setup loadgen CPU`, target.name, r.loadgenUtil, saturation)
+      record('D setup server CPU', target.name, r.serverUtil, saturation)
+      record('D setup loadgen CPU', target.name, r.loadgenUtil, saturation)
     }
   } finally {
     await stop(child)
@@ -321,7 +321,7 @@ async function main (): Promise<void> {
     }
   }
   const header = [
-    `# fastify-chat benchmark results`,
+    '# fastify-chat benchmark results',
     '',
     `${started.toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), ` +
       `${reps} interleaved repetition(s): median (min-max) and, in bold, the ratio to the baseline the targets name ` +

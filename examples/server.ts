@@ -38,7 +38,7 @@ async function main (): Promise<void> {
     requestTimeout: 10_000,
     http: { headersTimeout: 5_000, connectionsCheckingInterval: 1_000 },
     // Room names (at most 64) and client ids (at most 128) reach the chat's own validation.
-    maxParamLength: 128
+    routerOptions: { maxParamLength: 128 }
   })
 
   const realSecret = process.env.JWT_SECRET !== undefined && process.env.JWT_SECRET !== ''

@@ -5,8 +5,10 @@
 import type { FastifyJWTOptions, VerifyOptions } from '@fastify/jwt'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { FST_CHAT_BAD_SUBPROTOCOL, FST_CHAT_FORBIDDEN, FST_CHAT_NO_TOKEN, FST_CHAT_ORIGIN_FORBIDDEN, FST_CHAT_TOKEN_INVALID, FST_CHAT_TOKEN_NO_SUB, FST_CHAT_TOO_MANY_CONNECTIONS, FST_CHAT_BAD_TICKET, FST_CHAT_TOO_MANY_FROM_IP } from './errors.js'
+import type { TicketStore } from './adapter/tickets.js'
+import type { Admission } from './admission.js'
+import type { ChatUser } from './model.js'
 import type { ResolvedOptions } from './options.js'
-import type { ChatUser } from './types.js'
 
 const kToken = Symbol('fastify-chat.token')
 const kUser = Symbol('fastify-chat.user')
@@ -90,13 +92,7 @@ export function jwtPluginOptions (jwt: FastifyJWTOptions, rules: ResolvedOptions
  * `sub`. Any failure is a 401 with Fastify's error body, before any upgrade.
  * @param ownJwt whether `@fastify/jwt` was registered by the plugin (with `jwtPluginOptions`)
  */
-export function authHook (
-  opts: ResolvedOptions,
-  ownJwt: boolean,
-  mayConnect: (userId: string) => boolean,
-  redeemTicket: (ticket: string) => Promise<string | null>,
-  mayAttempt: (ip: string) => boolean
-) {
+export function authHook (opts: ResolvedOptions, ownJwt: boolean, admission: Admission, tickets: TicketStore) {
   // The host's own @fastify/jwt gets the plugin's rules and our token on every call (@fastify/jwt
   // honours a per-call `extractToken` at run time; its types only know the global one).
   const hostVerify = Object.freeze({ ...opts.verify, extractToken: storedToken }) as unknown as Partial<VerifyOptions>
@@ -108,17 +104,17 @@ export function authHook (
     }
     const upgrade = request.headers.upgrade?.toLowerCase() === 'websocket'
     // Before any token work: a flood from one address costs as little as possible.
-    if (upgrade && !mayAttempt(request.ip ?? '')) throw new FST_CHAT_TOO_MANY_FROM_IP()
+    if (upgrade && !admission.recordAttempt(request.ip ?? '')) throw new FST_CHAT_TOO_MANY_FROM_IP()
     const token = findToken(request)
     const state = request as unknown as ChatRequest
     if (token === undefined) {
       const ticket = upgrade ? ticketOf(request) : undefined
       if (ticket === undefined) throw new FST_CHAT_NO_TOKEN()
       // A one-time ticket: the socket carries the minting token's claims, its exp included.
-      const raw = await redeemTicket(ticket)
+      const raw = await tickets.redeem(ticket)
       const claims = raw === null ? undefined : JSON.parse(raw) as ChatUser
       if (claims === undefined || (typeof claims.exp === 'number' && claims.exp * 1000 <= Date.now())) throw new FST_CHAT_BAD_TICKET()
-      if (!mayConnect(claims.sub)) throw new FST_CHAT_TOO_MANY_CONNECTIONS()
+      if (!admission.mayConnect(claims.sub)) throw new FST_CHAT_TOO_MANY_CONNECTIONS()
       state[kUser] = claims
       return
     }
@@ -137,7 +133,7 @@ export function authHook (
     }
     const sub = (claims as { sub?: unknown } | null)?.sub
     if (typeof sub !== 'string' || sub === '') throw new FST_CHAT_TOKEN_NO_SUB()
-    if (upgrade && !mayConnect(sub)) throw new FST_CHAT_TOO_MANY_CONNECTIONS()
+    if (upgrade && !admission.mayConnect(sub)) throw new FST_CHAT_TOO_MANY_CONNECTIONS()
     state[kUser] = claims as ChatUser
   }
 }

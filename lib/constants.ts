@@ -26,6 +26,8 @@ export const ErrorCode = {
   NOT_A_MEMBER: 'NOT_A_MEMBER',
   /** Joining would exceed `maxRoomsPerConnection`. */
   TOO_MANY_ROOMS: 'TOO_MANY_ROOMS',
+  /** The server process already hosts `maxRoomsPerProcess` rooms: a room new to it cannot start there now. */
+  SERVER_FULL: 'SERVER_FULL',
   /** Over the connection's token bucket: the frame was dropped. */
   RATE_LIMITED: 'RATE_LIMITED',
   /** A binary frame: the protocol is JSON text only. */
@@ -46,8 +48,7 @@ export const ErrorCode = {
 } as const
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]
 
-/** Why a member left a room, as `userLeft.reason` says. */
-export type LeaveReason = 'left' | 'closed' | 'removed' | 'timeout'
+export type { LeaveReason } from './model.js'
 
 /** Room names: 1 to 64 of these characters, nothing else (no spaces, no slashes). */
 export const ROOM_PATTERN = '^[A-Za-z0-9_.:-]{1,64}$'

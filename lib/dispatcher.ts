@@ -3,15 +3,15 @@
  * Knows neither `ws` nor HTTP. One client's bad frame is answered to that client only.
  */
 import { performance } from 'node:perf_hooks'
-import type { RawData } from 'ws'
-import type { Connection, ConnectionEvents } from './connection.js'
 import { CloseCode, ErrorCode } from './constants.js'
-import type { ChatHub } from './hub.js'
+import type { ChatHub } from './core/hub.js'
+import { noMetrics, type ChatMetrics } from './metrics.js'
+import type { ChatUser } from './model.js'
 import type { ResolvedOptions } from './options.js'
+import { refusal } from './outcomes.js'
 import type { Codec } from './protocol/codec.js'
 import type { ClientRequest, Ref } from './protocol/schemas.js'
-import type { ChatUser } from './types.js'
-import { noMetrics, type ChatMetrics } from './metrics.js'
+import type { Connection, ConnectionEvents, IncomingData } from './transport/connection.js'
 
 export class Dispatcher implements ConnectionEvents {
   readonly #hub: ChatHub
@@ -19,14 +19,16 @@ export class Dispatcher implements ConnectionEvents {
   readonly #defaultRoom: string | false
   readonly #verify: (token: string) => Promise<ChatUser>
   readonly #canSend: ResolvedOptions['canSend']
-  readonly #historyTtl: number
+  readonly #opts: ResolvedOptions
+  /** Each connection's last message still on its way to the adapter (they settle in order). */
+  readonly #inFlight = new WeakMap<Connection, Promise<unknown>>()
   /** Set once the plugin has loaded prom-client (if the host asked for metrics). */
   metrics: ChatMetrics = noMetrics
 
   constructor (hub: ChatHub, codec: Codec, opts: ResolvedOptions, verify: (token: string) => Promise<ChatUser>) {
     this.#hub = hub
     this.#canSend = opts.canSend
-    this.#historyTtl = opts.history.ttl
+    this.#opts = opts
     this.#codec = codec
     this.#defaultRoom = opts.defaultRoom
     this.#verify = verify
@@ -35,11 +37,11 @@ export class Dispatcher implements ConnectionEvents {
   /** A connection just opened: welcome and default room, ahead of any frame it sends. */
   open (conn: Connection): void {
     conn.schedule(() => this.#hub.open(conn).catch((err: unknown) => {
-      this.#unavailable(conn, err, undefined, `join the default room later`)
+      this.#unavailable(conn, err, undefined, 'join the default room later')
     }))
   }
 
-  onFrame (conn: Connection, data: RawData, isBinary: boolean): void {
+  onFrame (conn: Connection, data: IncomingData, isBinary: boolean): void {
     this.#hub.countIn()
     // The bucket is charged on arrival, whatever the frame holds: it is the frame rate we limit.
     const verdict = conn.limiter === undefined ? 'ok' : conn.limiter.take(performance.now())
@@ -59,7 +61,7 @@ export class Dispatcher implements ConnectionEvents {
 
   async #rateLimitClose (conn: Connection): Promise<void> {
     // After the messages accepted before: their acks go out first.
-    await conn.inFlight?.catch(noop)
+    await this.#inFlight.get(conn)?.catch(noop)
     if (conn.closed) return
     conn.log.warn('rate limited too often: closing')
     conn.close(CloseCode.POLICY, 'rate limit exceeded')
@@ -81,7 +83,7 @@ export class Dispatcher implements ConnectionEvents {
     conn.close(CloseCode.INTERNAL_ERROR, 'internal error')
   }
 
-  #handle (conn: Connection, data: RawData, isBinary: boolean, limited: boolean): Promise<void> | undefined {
+  #handle (conn: Connection, data: IncomingData, isBinary: boolean, limited: boolean): Promise<void> | undefined {
     const decoded = this.#codec.decode(data as Buffer, isBinary)
     if (limited) {
       const ref = decoded.ok ? decoded.request.ref : decoded.ref
@@ -120,23 +122,20 @@ export class Dispatcher implements ConnectionEvents {
   }
 
   async #join (conn: Connection, room: string, ref: Ref | undefined, since: { seq: number, epoch: string } | undefined): Promise<void> {
-    const outcome = await this.#hub.joinRoom(conn, room, ref, since)
-    if (outcome === 'full') {
-      this.#error(conn, ErrorCode.TOO_MANY_ROOMS, 'already in the most rooms a connection may be in: leave one first', ref)
-    } else if (outcome === 'room-full') {
-      this.#error(conn, ErrorCode.ROOM_FULL, `room "${room}" is full`, ref)
-    } else if (outcome === 'forbidden') {
-      this.#error(conn, ErrorCode.FORBIDDEN, `you may not join room "${room}"`, ref)
-    }
+    const refused = refusal(await this.#hub.joinRoom(conn, room, ref, since))
+    if (refused !== undefined) this.#error(conn, refused.code, refused.message(room, this.#opts), ref)
   }
 
   #leave (conn: Connection, room: string, ref: Ref | undefined): Promise<void> | undefined {
-    if (!this.#hub.registry.has(room, conn.id)) return this.#error(conn, ErrorCode.NOT_A_MEMBER, `not a member of room "${room}"`, ref)
+    if (!this.#hub.membership.has(room, conn.id)) {
+      const notMember = refusal('not-member')!
+      return this.#error(conn, notMember.code, notMember.message(room, this.#opts), ref)
+    }
     return this.#hub.leaveRoom(conn, room, 'left', ref).then(noop)
   }
 
   #message (conn: Connection, room: string, content: string, ref: Ref | undefined): Promise<void> | undefined {
-    if (!this.#hub.registry.has(room, conn.id)) {
+    if (!this.#hub.membership.has(room, conn.id)) {
       return this.#error(conn, ErrorCode.NOT_A_MEMBER, `only members may send to room "${room}": join it first`, ref)
     }
     const canSend = this.#canSend
@@ -158,13 +157,13 @@ export class Dispatcher implements ConnectionEvents {
     // Not awaited: the connection's next request may start while this one is on its way, so a
     // sender's messages are pipelined to the adapter (kept in order by it) instead of waiting a
     // round trip each. The ack follows the publish.
-    const sent = this.#hub.publishMessage(room, conn.id, conn.userId, content, ref, displayName(conn.user))
-    conn.inFlight = sent
+    const sent = this.#hub.publishMessage(room, { from: conn.id, userId: conn.userId, name: displayName(conn.user) }, content, ref)
+    this.#inFlight.set(conn, sent)
     // A resend of a message already published gets the original ack, and nothing is sent again.
     sent.then(({ status, id, seq }) => {
       if (ref === undefined) return
       if (status === 'reused') {
-        const ttl = Math.round(this.#historyTtl / 1000)
+        const ttl = Math.round(this.#opts.history.ttl / 1000)
         this.#error(conn, ErrorCode.REF_REUSED, `ref ${JSON.stringify(ref)} was used for another message within the last ${ttl} s: nothing was sent; use a new ref`, ref)
       } else {
         this.#hub.send(conn, { type: 'ack', ref, id, seq })
@@ -192,7 +191,7 @@ export class Dispatcher implements ConnectionEvents {
       return
     }
     conn.user = user
-    this.#hub.armExpiry(conn, user.exp)
+    this.#hub.expiry.arm(conn, user.exp)
     const exp = typeof user.exp === 'number' ? user.exp : 0
     this.#hub.send(conn, ref === undefined ? { type: 'refreshed', exp } : { type: 'refreshed', exp, ref })
   }

@@ -83,7 +83,7 @@ export const FST_CHAT_NOT_A_MEMBER = createError(
 /** Joining would put the client in more rooms than `maxRoomsPerConnection`. */
 export const FST_CHAT_TOO_MANY_ROOMS = createError(
   'FST_CHAT_TOO_MANY_ROOMS',
-  'Client %s is already in %d rooms, the most allowed',
+  'Client %s is already in %d rooms, the most a connection may be in (maxRoomsPerConnection)',
   409
 )
 /** The chat is shutting down and takes no new work. */
@@ -151,6 +151,12 @@ export const FST_CHAT_TICKET_NEEDS_BEARER = createError(
   'FST_CHAT_TICKET_NEEDS_BEARER',
   'Tickets are minted with an "Authorization: Bearer <jwt>" header',
   401
+)
+/** The process already has `maxRoomsPerProcess` rooms with members: a room new to it cannot start here. */
+export const FST_CHAT_SERVER_FULL = createError(
+  'FST_CHAT_SERVER_FULL',
+  'This process already has %d rooms with members, the most allowed (maxRoomsPerProcess): room %s cannot start here',
+  503
 )
 /** The room has `maxMembersPerRoom` members on this process. */
 export const FST_CHAT_ROOM_FULL = createError(

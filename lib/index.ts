@@ -10,26 +10,32 @@ import fastifyWebsocket from '@fastify/websocket'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { memoryAdapter } from './adapter/memory.js'
+import { memoryTicketStore } from './adapter/tickets.js'
+import { Admission } from './admission.js'
 import { authHook, handleProtocols, jwtPluginOptions, tokenVerifier } from './auth.js'
+import { createChatApi } from './chat-api.js'
+import { ChatHub } from './core/hub.js'
 import { Dispatcher } from './dispatcher.js'
-import { ChatHub } from './hub.js'
+import { createMetrics } from './metrics.js'
+import type { ChatUser } from './model.js'
 import { resolveOptions } from './options.js'
 import { createCodec } from './protocol/codec.js'
-import { createMetrics } from './metrics.js'
 import { roomsRoutes } from './routes/rooms.js'
 import { socketRoute } from './routes/socket.js'
-import type { ChatPluginOptions, ChatUser } from './types.js'
+import type { ChatPluginOptions } from './types.js'
 
 const plugin: FastifyPluginAsync<ChatPluginOptions> = async function fastifyChat (fastify, options) {
   const opts = resolveOptions(fastify, options)
-  const adapter = opts.adapter ?? memoryAdapter()
-  const hub = new ChatHub(opts, adapter, fastify.log)
-  await adapter.init(hub)
+  const admission = new Admission(opts)
+  const hub = new ChatHub(opts, admission, fastify.log)
+  const adapter = hub.adapter = await (opts.adapter ?? memoryAdapter())(hub)
+  const tickets = adapter.tickets ?? memoryTicketStore()
   // Set once our context (and its @fastify/jwt) exists.
   let verifyToken: (token: string) => Promise<ChatUser> = async () => { throw new Error('fastify-chat is not ready') }
   const dispatcher = new Dispatcher(hub, createCodec(opts.maxMessageLength), opts, async (token) => await verifyToken(token))
+  const chat = createChatApi(hub, opts)
 
-  fastify.decorate('chat', hub.facade)
+  fastify.decorate('chat', chat)
   if (opts.metrics !== false) dispatcher.metrics = await createMetrics(opts.metrics, () => hub.stats())
 
   // Added before @fastify/websocket is registered so that it runs first: the sockets are closed
@@ -60,10 +66,10 @@ const plugin: FastifyPluginAsync<ChatPluginOptions> = async function fastifyChat
   // this wrapper, so it is applied here.
   await fastify.register(async function chatContext (instance: FastifyInstance) {
     if (opts.jwt !== undefined) await instance.register(fastifyJwt, jwtPluginOptions(opts.jwt, opts.verify))
-    instance.addHook('onRequest', authHook(opts, opts.jwt !== undefined, (userId) => hub.mayConnect(userId), (ticket) => adapter.redeemTicket(ticket), (ip) => hub.mayAttempt(ip)))
+    instance.addHook('onRequest', authHook(opts, opts.jwt !== undefined, admission, tickets))
     verifyToken = tokenVerifier(instance, opts, opts.jwt !== undefined)
-    await instance.register(socketRoute, { opts, dispatcher, adapter })
-    await instance.register(roomsRoutes, { prefix: opts.roomsPrefix, opts, chat: hub.facade })
+    await instance.register(socketRoute, { opts, dispatcher, tickets })
+    await instance.register(roomsRoutes, { prefix: opts.roomsPrefix, opts, chat })
   }, { prefix: opts.prefix })
 
   hub.startHeartbeat()
@@ -79,13 +85,17 @@ export default chatPlugin
 export { chatPlugin as fastifyChat }
 export { chatErrSerializer, chatLogSerializers, chatReqSerializer } from './log.js'
 export { memoryAdapter, MemoryAdapter } from './adapter/memory.js'
+export { createMemoryBus, MemoryBus } from './adapter/memory-bus.js'
 export { redisAdapter, RedisAdapter, type RedisAdapterOptions } from './adapter/redis.js'
-export type { AdapterNode, ChatAdapter, MessageDraft, Published, RemoteCommand, RemoteResult, Resume, RoomState } from './adapter/adapter.js'
-export type { Member } from './registry.js'
-export { Registry } from './registry.js'
+export { memoryTicketStore, type TicketStore } from './adapter/tickets.js'
+export type {
+  AdapterFactory, AdapterNode, ChatAdapter, MessageDraft, Published, RemoteCommand, RemoteResult, Resume, RoomState
+} from './adapter/contract.js'
+export { Membership } from './core/membership.js'
+export type { JoinOutcome, LeaveOutcome } from './outcomes.js'
 export { CloseCode, ErrorCode, ROOM_PATTERN, type LeaveReason } from './constants.js'
 export * as errors from './errors.js'
 export * from './protocol/schemas.js'
 export type {
-  ChatPluginOptions, ChatRegistry, ChatStats, ChatUser, HistoryOptions, HistoryPage, MemberInfo, RateLimitOptions, RoomInfo
+  ChatApi, ChatPluginOptions, ChatStats, ChatUser, HistoryOptions, HistoryPage, Member, MemberInfo, RateLimitOptions, RoomInfo
 } from './types.js'

@@ -21,7 +21,6 @@ export function chatReqSerializer (request: FastifyRequest): Record<string, unkn
   }
 }
 
-
 /**
  * An `err` log serializer: a client's mistake (a 4xx: no token, forbidden, not found) is one short
  * line without a stack trace, which only a server fault (5xx, or an error without a status) keeps.

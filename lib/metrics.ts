@@ -3,7 +3,7 @@
  * default registry, which fastify-metrics also serves, or `metrics: { registry }`). prom-client is
  * loaded only then.
  */
-import type { ChatStats } from './types.js'
+import type { ChatStats } from './model.js'
 
 /** What the plugin reports as it goes; the gauges are read from `stats()` at scrape time. */
 export interface ChatMetrics {

@@ -1,24 +1,9 @@
 import type { FastifyJWTOptions } from '@fastify/jwt'
 import type { FastifyRequest } from 'fastify'
-import type { ChatAdapter } from './adapter/adapter.js'
+import type { AdapterFactory } from './adapter/contract.js'
+import type { ChatStats, ChatUser, HistoryPage, MemberInfo, RoomInfo } from './model.js'
 
-/**
- * The verified token's claims, as `request.jwtVerify()` returned them. `sub` is the user id,
- * `name` the display name. Extend it by declaration merging to type your own claims:
- *
- * ```ts
- * declare module 'fastify-chat' {
- *   interface ChatUser { tenant: string }
- * }
- * ```
- */
-export interface ChatUser {
-  sub: string
-  name?: string
-  role?: string
-  exp?: number
-  [claim: string]: unknown
-}
+export type { ChatStats, ChatUser, HistoryPage, LeaveReason, Member, MemberInfo, RoomInfo } from './model.js'
 
 /** What every token must satisfy, whoever registered `@fastify/jwt`. */
 export interface TokenRules {
@@ -47,13 +32,6 @@ export interface HistoryOptions {
   size?: number
   ttl?: number
   maxBytes?: number
-}
-
-/** A page of a room's history: `message` frames as delivered, in increasing seq. */
-export interface HistoryPage {
-  room: string
-  epoch: string
-  messages: Array<Record<string, unknown>>
 }
 
 /** Options of `app.register(chatPlugin, options)`. All optional but `jwt` (unless the host registered `@fastify/jwt`). */
@@ -143,8 +121,11 @@ export interface ChatPluginOptions {
   metrics?: boolean | { registry?: unknown, prefix?: string }
   /** Who may use the changing REST endpoints. Default: the token's claims have `role: 'admin'`. */
   isAdmin?: (user: ChatUser, request: FastifyRequest) => boolean | Promise<boolean>
-  /** Where membership lives and how messages reach other processes. Default: in memory, one process. */
-  adapter?: ChatAdapter
+  /**
+   * Where membership lives and how messages reach other processes: an adapter factory such as
+   * `redisAdapter({ client })`. Default `memoryAdapter()`: in memory, one process.
+   */
+  adapter?: AdapterFactory
   /** Route prefix for both the socket route and the REST endpoints (Fastify's usual register option). */
   prefix?: string
   /**
@@ -155,41 +136,13 @@ export interface ChatPluginOptions {
   openapi?: { securityScheme?: string }
 }
 
-/** A room with members. */
-export interface RoomInfo {
-  name: string
-  /** Number of members. */
-  members: number
-}
-
-/** A member of a room. */
-export interface MemberInfo {
-  clientId: string
-  userId: string
-  /** When it joined the room, in ms since the epoch. */
-  joinedAt: number
-}
-
-/** Counters since the plugin started. */
-export interface ChatStats {
-  /** Open sockets. */
-  connections: number
-  /** Rooms with at least one member. */
-  rooms: number
-  /** Memberships across all rooms. */
-  members: number
-  /** Frames received from clients. */
-  messagesIn: number
-  /** Frames sent to clients (a broadcast to 10 members counts 10). */
-  messagesOut: number
-}
-
 /**
- * The room registry, `app.chat`. Methods that a multi-process deployment answers by asking
- * other processes return Promises. Invalid arguments reject with the coded errors of
- * `errors.ts` (each with a `statusCode`, so a route can let them propagate).
+ * `app.chat`: the chat for the host's own code (implemented by lib/chat-api.ts). Methods that a
+ * multi-process deployment answers by asking other processes return Promises. Invalid arguments
+ * reject with the coded errors of `errors.ts` (each with a `statusCode`, so a route can let them
+ * propagate).
  */
-export interface ChatRegistry {
+export interface ChatApi {
   /** Every room with members, sorted by name (code-unit order). */
   rooms (): Promise<RoomInfo[]>
   /** One room, or `null` if it has no members. */
@@ -199,7 +152,8 @@ export interface ChatRegistry {
   /**
    * Joins a connected client to a room: it gets `joined`, the other members `userJoined`.
    * Resolves `false` if it was already a member. Rejects `FST_CHAT_CLIENT_NOT_FOUND`,
-   * `FST_CHAT_TOO_MANY_ROOMS`, `FST_CHAT_INVALID_ROOM`.
+   * `FST_CHAT_TOO_MANY_ROOMS`, `FST_CHAT_SERVER_FULL`, `FST_CHAT_ROOM_FULL`,
+   * `FST_CHAT_JOIN_FORBIDDEN`, `FST_CHAT_INVALID_ROOM`.
    */
   join (clientId: string, room: string): Promise<boolean>
   /**
@@ -222,7 +176,7 @@ export interface ChatRegistry {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** fastify-chat's room registry. */
-    chat: ChatRegistry
+    /** fastify-chat: rooms, members, messages and connections, for the host's own code. */
+    chat: ChatApi
   }
 }

@@ -1,115 +1,240 @@
-// The contract every ChatAdapter must meet, run against each implementation by its own test file.
+// The contract every adapter must meet, run by each implementation's own test file: one node at a
+// time on a fresh adapter, then two and three nodes sharing one backend, as processes would.
 import type { Test } from 'tap'
-import type { AdapterNode, ChatAdapter } from '../lib/adapter/adapter.js'
-import { Registry, type Member } from '../lib/registry.js'
+import type { AdapterFactory, AdapterNode, ChatAdapter, RemoteCommand, RemoteResult } from '../lib/adapter/contract.js'
+import { Membership } from '../lib/core/membership.js'
+import type { ChatStats, Member } from '../lib/model.js'
 
-interface Delivery { room: string, frame: string, except?: string }
-
-const noop = (): void => {}
-const abstractLogger: any = { info: noop, warn: noop, error: noop, debug: noop, trace: noop, fatal: noop, level: 'silent' }
-abstractLogger.child = () => abstractLogger
-
-/** A node as the plugin would give it: a registry, and deliveries recorded instead of sent. */
-function fakeNode (): AdapterNode & { deliveries: Delivery[] } {
-  const deliveries: Delivery[] = []
-  return {
-    registry: new Registry(),
-    deliveries,
-    deliver (room, frame, except) { deliveries.push({ room, frame, except }) },
-    async execute () { return 'not-found' },
-    stats () { return { connections: 0, rooms: 0, members: 0, messagesIn: 0, messagesOut: 0 } },
-    * localClients () {},
-    resync () {},
-    lost () {},
-    log: abstractLogger,
-    history: { size: 10, ttl: 60_000, maxBytes: 1024 * 1024 }
-  }
+/** A backend several nodes share (a bus, a Redis prefix): each call to `factory` makes one node's adapter. */
+export interface Backend {
+  factory: () => AdapterFactory
+  cleanup?: () => Promise<void>
 }
 
-export function adapterContract (t: Test, name: string, create: () => ChatAdapter | Promise<ChatAdapter>): void {
-  t.test(`${name}: the ChatAdapter contract`, async (t) => {
-    const adapter = await create()
+interface Delivery { room: string, frame: string, except?: string, seq?: number }
+
+const noop = (): void => {}
+const silent: any = { info: noop, warn: noop, error: noop, debug: noop, trace: noop, fatal: noop, level: 'silent' }
+silent.child = () => silent
+
+/** A node as the plugin would be: a membership, and deliveries and commands recorded instead of sent. */
+export interface FakeNode extends AdapterNode {
+  deliveries: Delivery[]
+  commands: Array<{ clientId: string, command: RemoteCommand }>
+  clients: Map<string, string>
+  counters: ChatStats
+}
+
+function fakeNode (): FakeNode {
+  const node: FakeNode = {
+    membership: new Membership(),
+    deliveries: [],
+    commands: [],
+    clients: new Map(),
+    counters: { connections: 0, rooms: 0, members: 0, messagesIn: 0, messagesOut: 0 },
+    deliver (room, frame, except, seq) { node.deliveries.push({ room, frame, except, seq }) },
+    resync () {},
+    async execute (clientId, command): Promise<RemoteResult> {
+      if (!node.clients.has(clientId)) return 'not-found'
+      node.commands.push({ clientId, command })
+      return command.op === 'join' ? 'joined' : command.op === 'leave' ? 'left' : 'closed'
+    },
+    stats () { return node.counters },
+    * localClients () { for (const [clientId, userId] of node.clients) yield { clientId, userId } },
+    lost () {},
+    log: silent,
+    history: { size: 10, ttl: 60_000, maxBytes: 1024 * 1024 }
+  }
+  return node
+}
+
+interface Node { node: FakeNode, adapter: ChatAdapter }
+
+/** Nodes on one backend; everything is closed (and the backend cleaned up) when the test ends. */
+async function nodes (t: Test, backend: () => Backend, n: number): Promise<Node[]> {
+  const b = backend()
+  const out: Node[] = []
+  t.after(async () => {
+    for (const { adapter } of out) await adapter.close()
+    await b.cleanup?.()
+  })
+  for (let i = 0; i < n; i++) {
     const node = fakeNode()
-    await adapter.init(node)
-    t.after(() => adapter.close())
+    out.push({ node, adapter: await b.factory()(node) })
+  }
+  return out
+}
 
-    const member = (clientId: string, userId: string, joinedAt: number): Member => ({ clientId, userId, joinedAt })
-    const join = async (room: string, m: Member) => { node.registry.add(room, m); return await adapter.join(room, m) }
-    const leave = async (room: string, clientId: string) => { node.registry.remove(room, clientId); return await adapter.leave(room, clientId) }
+const member = (clientId: string, userId: string, joinedAt: number): Member => ({ clientId, userId, joinedAt })
+async function connect ({ node, adapter }: Node, clientId: string, userId: string): Promise<void> {
+  node.clients.set(clientId, userId)
+  await adapter.connect(clientId, userId)
+}
+async function join ({ node, adapter }: Node, room: string, m: Member) {
+  node.membership.add(room, m)
+  return await adapter.join(room, m)
+}
+async function leave ({ node, adapter }: Node, room: string, clientId: string) {
+  node.membership.remove(room, clientId)
+  return await adapter.leave(room, clientId)
+}
+const draft = (id: string, dedupe?: string, digest = 'same') => ({ id, head: `{"id":"${id}","seq":`, mid: ',"epoch":"', tail: '"}', dedupe, digest: dedupe === undefined ? undefined : digest })
+/** Waits until `check` holds: an adapter may deliver through its backend, a moment later. */
+async function eventually (check: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!check() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+}
 
-    await adapter.connect('c1', 'u1')
-    await adapter.connect('c2', 'u2')
-    t.same(await adapter.rooms(), [])
-    t.equal(await adapter.room('a'), null)
-    t.same(await adapter.members('a'), [])
-
-    t.match(await join('b', member('c1', 'u1', 1)), { members: 1, seq: 0, epoch: String }, 'join resolves the member count, seq and epoch')
-    t.equal((await join('b', member('c2', 'u2', 2))).members, 2)
-    t.equal((await join('a', member('c1', 'u1', 3))).members, 1)
-    t.equal((await join('__proto__', member('c2', 'u2', 4))).members, 1)
-    t.same(await adapter.rooms(), [{ name: '__proto__', members: 1 }, { name: 'a', members: 1 }, { name: 'b', members: 2 }], 'sorted by code unit')
-    t.same(await adapter.room('b'), { name: 'b', members: 2 })
-    t.same(await adapter.members('b'), [
+export function adapterContract (t: Test, name: string, backend: () => Backend): void {
+  t.test(`${name}: membership`, async (t) => {
+    const [a] = await nodes(t, backend, 1)
+    await connect(a, 'c1', 'u1')
+    await connect(a, 'c2', 'u2')
+    t.same(await a.adapter.rooms(), [])
+    t.equal(await a.adapter.room('a'), null)
+    t.same(await a.adapter.members('a'), [])
+    t.match(await join(a, 'b', member('c1', 'u1', 1)), { members: 1, seq: 0, epoch: String }, 'join resolves the member count, seq and epoch')
+    t.equal((await join(a, 'b', member('c2', 'u2', 2))).members, 2)
+    t.equal((await join(a, 'a', member('c1', 'u1', 3))).members, 1)
+    t.equal((await join(a, '__proto__', member('c2', 'u2', 4))).members, 1)
+    t.same(await a.adapter.rooms(), [{ name: '__proto__', members: 1 }, { name: 'a', members: 1 }, { name: 'b', members: 2 }], 'sorted by code unit')
+    t.same(await a.adapter.room('b'), { name: 'b', members: 2 })
+    t.same(await a.adapter.members('b'), [
       { clientId: 'c1', userId: 'u1', joinedAt: 1 },
       { clientId: 'c2', userId: 'u2', joinedAt: 2 }
     ], 'in join order')
+    t.equal(await leave(a, 'b', 'c1'), 1, 'leave resolves the remaining count')
+    t.equal(await leave(a, 'b', 'c2'), 0)
+    t.equal(await a.adapter.room('b'), null, 'an empty room is gone')
+    t.same((await a.adapter.rooms()).map((r) => r.name), ['__proto__', 'a'])
+    await leave(a, 'a', 'c1')
+    await leave(a, '__proto__', 'c2')
+    await a.adapter.disconnect('c1')
+    await a.adapter.disconnect('c2')
+    t.same(await a.adapter.rooms(), [], 'all gone')
+  })
 
-    await adapter.publish('b', '{"x":1}', 'c1')
-    await adapter.publish('a', '{"x":2}')
-    // An adapter may deliver through its backend, a moment later.
-    const deadline = Date.now() + 5000
-    while (node.deliveries.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
-    t.same(node.deliveries, [
-      { room: 'b', frame: '{"x":1}', except: 'c1' },
-      { room: 'a', frame: '{"x":2}', except: undefined }
-    ], 'publish reaches the local node once per frame, with the exception')
+  t.test(`${name}: publish reaches the node once per frame, in order, with the exception`, async (t) => {
+    const [a] = await nodes(t, backend, 1)
+    await connect(a, 'c1', 'u1')
+    await join(a, 'b', member('c1', 'u1', 1))
+    await join(a, 'a', member('c1', 'u1', 2))
+    await a.adapter.publish('b', '{"x":1}', 'c1')
+    await a.adapter.publish('a', '{"x":2}')
+    for (let i = 0; i < 50; i++) void a.adapter.publish('a', `{"n":${i}}`)
+    await a.adapter.publish('nowhere', '{"x":3}')
+    await eventually(() => a.node.deliveries.length >= 52)
+    t.match(a.node.deliveries.slice(0, 2), [{ room: 'b', frame: '{"x":1}', except: 'c1' }, { room: 'a', frame: '{"x":2}', except: undefined }])
+    t.same(a.node.deliveries.slice(2).map((d) => JSON.parse(d.frame).n), Array.from({ length: 50 }, (_, i) => i), 'in publish order')
+    await eventually(() => false, 100)
+    t.equal(a.node.deliveries.length, 52, 'nothing for a room without members, nothing twice')
+  })
 
-    t.equal(await leave('b', 'c1'), 1, 'leave resolves the remaining count')
-    t.equal(await leave('b', 'c2'), 0)
-    t.equal(await adapter.room('b'), null, 'an empty room is gone')
-    t.same((await adapter.rooms()).map((r) => r.name), ['__proto__', 'a'])
+  t.test(`${name}: history, seq and resume`, async (t) => {
+    const [a] = await nodes(t, backend, 1)
+    await connect(a, 'c2', 'u2')
+    const { epoch } = await join(a, 'b', member('c2', 'u2', 2))
+    const p1 = await a.adapter.publishMessage('b', draft('m1'))
+    const p2 = await a.adapter.publishMessage('b', draft('m2'))
+    t.same([p1.status, p1.seq, p2.seq, p1.epoch, p2.epoch], ['sent', 1, 2, epoch, epoch], 'seq 1, 2 in the epoch of the join')
+    await eventually(() => a.node.deliveries.length >= 2)
+    t.same(a.node.deliveries.map((d) => [JSON.parse(d.frame).seq, d.seq]), [[1, 1], [2, 2]], 'delivered in seq order, with the seq')
+    t.same((await a.adapter.history('b', { limit: 10 })).messages.map((m) => JSON.parse(m).id), ['m1', 'm2'])
+    t.same((await a.adapter.history('b', { after: 1, limit: 10 })).messages.map((m) => JSON.parse(m).id), ['m2'])
+    t.same((await a.adapter.history('b', { before: 2, limit: 10 })).messages.map((m) => JSON.parse(m).id), ['m1'])
+    t.same((await a.adapter.history('nowhere', { limit: 10 })).messages, [])
+    t.match(await a.adapter.since('b', 0, epoch), { recovered: true, messages: [{ seq: 1 }, { seq: 2 }] })
+    t.match(await a.adapter.since('b', 2, epoch), { recovered: true, messages: [] })
+    t.same(await a.adapter.since('b', 3, epoch), { recovered: false }, 'a seq from the future')
+    t.same(await a.adapter.since('b', 0, 'another-epoch'), { recovered: false }, 'another epoch')
+    t.equal((await join(a, 'b', member('c2', 'u2', 2))).seq, 2, 'a join reads the newest seq')
+  })
 
-    t.equal(await adapter.command('nobody', { op: 'join', room: 'a' }), 'not-found', 'a client no process holds')
+  t.test(`${name}: effectively-once sends`, async (t) => {
+    const [a] = await nodes(t, backend, 1)
+    await connect(a, 'c2', 'u2')
+    const { epoch } = await join(a, 'b', member('c2', 'u2', 2))
+    const first = await a.adapter.publishMessage('b', draft('m1', 'u1\nb\ns1'))
+    t.same(await a.adapter.publishMessage('b', draft('m2', 'u1\nb\ns1')), { status: 'duplicate', id: 'm1', seq: 1, epoch }, 'a resend gets the original')
+    t.same(await a.adapter.publishMessage('b', draft('m3', 'u1\nb\ns1', 'different')), { status: 'reused', id: 'm1', seq: 1, epoch }, 'the same ref saying something else is refused')
+    t.equal((await a.adapter.publishMessage('b', draft('m4', 'u1\nb\ns2'))).seq, 2, 'another ref is another message')
+    await eventually(() => a.node.deliveries.length >= 2)
+    await eventually(() => false, 50)
+    t.same(a.node.deliveries.map((d) => JSON.parse(d.frame).id), ['m1', 'm4'], 'the resend and the reused ref published nothing')
+    t.equal(first.status, 'sent')
+  })
 
-    // Messages: seq per room, history, resume, dedupe
-    const { epoch } = await join('b', member('c2', 'u2', 2))
-    const draft = (id: string, dedupe?: string, digest = 'same') => ({ id, head: `{"id":"${id}","seq":`, mid: ',"epoch":"', tail: '"}', dedupe, digest: dedupe === undefined ? undefined : digest })
-    node.deliveries.length = 0
-    const p1 = await adapter.publishMessage('b', draft('m1'))
-    const p2 = await adapter.publishMessage('b', draft('m2', 'u1\nb\ns1'))
-    t.same([p1.seq, p2.seq, p1.epoch, p2.epoch, p1.status], [1, 2, epoch, epoch, 'sent'], 'seq 1, 2 in the epoch of the join')
-    const again = await adapter.publishMessage('b', draft('m3', 'u1\nb\ns1'))
-    t.same(again, { status: 'duplicate', id: 'm2', seq: 2, epoch }, 'a resend gets the original')
-    const other = await adapter.publishMessage('b', draft('m4', 'u1\nb\ns1', 'different'))
-    t.same(other, { status: 'reused', id: 'm2', seq: 2, epoch }, 'the same ref saying something else is refused, nothing published')
-    const deadline2 = Date.now() + 5000
-    while (node.deliveries.length < 2 && Date.now() < deadline2) await new Promise((resolve) => setTimeout(resolve, 10))
-    t.same(node.deliveries.map((d) => JSON.parse(d.frame).seq), [1, 2], 'delivered in seq order, the resend not at all')
-    t.same((await adapter.history('b', { limit: 10 })).messages.map((m) => JSON.parse(m).id), ['m1', 'm2'])
-    t.same((await adapter.history('b', { after: 1, limit: 10 })).messages.map((m) => JSON.parse(m).id), ['m2'])
-    t.same((await adapter.history('b', { before: 2, limit: 10 })).messages.map((m) => JSON.parse(m).id), ['m1'])
-    t.same((await adapter.history('nowhere', { limit: 10 })).messages, [])
-    t.match(await adapter.since('b', 0, epoch), { recovered: true, messages: [{ seq: 1 }, { seq: 2 }] })
-    t.match(await adapter.since('b', 2, epoch), { recovered: true, messages: [] })
-    t.same(await adapter.since('b', 3, epoch), { recovered: false }, 'a seq from the future')
-    t.same(await adapter.since('b', 0, 'another-epoch'), { recovered: false }, 'another epoch')
-    await leave('b', 'c2')
-    // Tickets: once each, within their ttl
-    await adapter.issueTicket('t1', '{"sub":"u1"}', 60_000)
-    t.equal(await adapter.redeemTicket('t1'), '{"sub":"u1"}')
-    t.equal(await adapter.redeemTicket('t1'), null, 'a ticket works once')
-    t.equal(await adapter.redeemTicket('forged'), null)
-    await adapter.issueTicket('t2', '{"sub":"u2"}', 20)
+  t.test(`${name}: one-time tickets`, async (t) => {
+    const [a] = await nodes(t, backend, 1)
+    const tickets = a.adapter.tickets
+    if (tickets === undefined) {
+      t.pass('no ticket store of its own: the plugin keeps tickets in this process')
+      return
+    }
+    await tickets.issue('t1', '{"sub":"u1"}', 60_000)
+    t.equal(await tickets.redeem('t1'), '{"sub":"u1"}')
+    t.equal(await tickets.redeem('t1'), null, 'a ticket works once')
+    t.equal(await tickets.redeem('forged'), null)
+    await tickets.issue('t2', '{"sub":"u2"}', 20)
     // Expiry is about time: let its 20 ms ttl pass.
     await new Promise((resolve) => setTimeout(resolve, 100))
-    t.equal(await adapter.redeemTicket('t2'), null, 'an expired ticket')
-
-    const local = { connections: 2, rooms: 2, members: 2, messagesIn: 5, messagesOut: 7 }
-    t.same(await adapter.stats(local), local, 'one process: its own counters')
-    await leave('a', 'c1')
-    await leave('__proto__', 'c2')
-    await adapter.disconnect('c1')
-    await adapter.disconnect('c2')
-    t.same(await adapter.rooms(), [], 'all gone')
+    t.equal(await tickets.redeem('t2'), null, 'an expired ticket')
   })
+
+  t.test(`${name}: stats and commands on one node`, async (t) => {
+    const [a] = await nodes(t, backend, 1)
+    // Rooms with members count where they live (none here); the rest is this process's own.
+    const local = { connections: 2, rooms: 0, members: 2, messagesIn: 5, messagesOut: 7 }
+    t.same(await a.adapter.stats(local), local, 'one process: its own counters')
+    t.equal(await a.adapter.command('nobody', { op: 'join', room: 'a' }), 'not-found', 'a client no process holds')
+  })
+
+  for (const n of [2, 3]) {
+    t.test(`${name}: ${n} nodes are one chat`, async (t) => {
+      const all = await nodes(t, backend, n)
+      for (let i = 0; i < n; i++) await connect(all[i], `c${i}`, `u${i}`)
+      for (let i = 0; i < n; i++) t.equal((await join(all[i], 'r', member(`c${i}`, `u${i}`, 10 + i))).members, i + 1, `the join on node ${i} counts every node's members`)
+      await join(all[0], 'only-0', member('c0', 'u0', 50))
+      for (const { adapter } of all) {
+        t.same(await adapter.rooms(), [{ name: 'only-0', members: 1 }, { name: 'r', members: n }], 'every node sees every room')
+        t.same((await adapter.members('r')).map((m) => m.clientId), all.map((_, i) => `c${i}`), 'and every member, in join order')
+      }
+
+      // A message from any node reaches every node with members exactly once, in seq order.
+      const sent = []
+      for (let i = 0; i < 4 * n; i++) sent.push(await all[i % n].adapter.publishMessage('r', draft(`m${i}`)))
+      t.same(sent.map((p) => p.seq), Array.from({ length: 4 * n }, (_, i) => i + 1), 'one sequence for the room, whichever node publishes')
+      await all[n - 1].adapter.publish('only-0', '{"only":0}')
+      for (const { node } of all) await eventually(() => node.deliveries.filter((d) => d.room === 'r').length >= 4 * n)
+      await eventually(() => false, 100)
+      for (let i = 0; i < n; i++) {
+        const got = all[i].node.deliveries
+        t.same(got.filter((d) => d.room === 'r').map((d) => d.seq), sent.map((p) => p.seq), `node ${i}: each once, in order`)
+        t.equal(got.filter((d) => d.room === 'only-0').length, i === 0 ? 1 : 0, `node ${i}: only rooms it has members in`)
+      }
+      const dup = await all[n - 1].adapter.publishMessage('r', draft('again', 'u0\nr\ns1'))
+      t.same(await all[0].adapter.publishMessage('r', draft('again2', 'u0\nr\ns1')), { ...dup, status: 'duplicate' }, 'a resend on another node gets the original')
+      const epoch = sent[0].epoch
+      t.match(await all[n - 1].adapter.since('r', 0, epoch), { recovered: true, messages: { length: 4 * n + 1 } }, 'history from any node')
+
+      // Commands reach the node holding the client; stats sum every node.
+      t.equal(await all[0].adapter.command(`c${n - 1}`, { op: 'leave', room: 'r' }), 'left')
+      t.same(all[n - 1].node.commands, [{ clientId: `c${n - 1}`, command: { op: 'leave', room: 'r' } }], 'run by its holder')
+      t.equal(await all[0].adapter.command('nobody', { op: 'leave', room: 'r' }), 'not-found')
+      for (let i = 0; i < n; i++) all[i].node.counters = { connections: 1, rooms: 1, members: 1, messagesIn: i, messagesOut: 10 * i }
+      const total = await all[0].adapter.stats(all[0].node.counters)
+      t.match(total, { connections: n, members: n, messagesIn: (n * (n - 1)) / 2, messagesOut: (10 * n * (n - 1)) / 2, rooms: 2 }, 'stats sum the nodes')
+
+      const tickets = [all[0].adapter.tickets, all[n - 1].adapter.tickets]
+      if (tickets[0] !== undefined && tickets[1] !== undefined) {
+        await tickets[0].issue('shared', '{"sub":"x"}', 60_000)
+        t.equal(await tickets[1].redeem('shared'), '{"sub":"x"}', 'a ticket minted on one node is redeemed on another')
+        t.equal(await tickets[0].redeem('shared'), null, 'once, cluster-wide')
+      }
+
+      for (let i = 0; i < n; i++) await leave(all[i], 'r', `c${i}`)
+      await leave(all[0], 'only-0', 'c0')
+      for (const { adapter } of all) t.same(await adapter.rooms(), [], 'all gone, everywhere')
+    })
+  }
 }

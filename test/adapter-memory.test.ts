@@ -1,5 +1,9 @@
 import t from 'tap'
-import { memoryAdapter } from '../lib/index.js'
+import { createMemoryBus, memoryAdapter } from '../lib/index.js'
 import { adapterContract } from './adapter-contract.js'
 
-adapterContract(t, 'memory', memoryAdapter)
+// Each node gets its own factory call on one shared bus, as processes share one Redis.
+adapterContract(t, 'memory', () => {
+  const bus = createMemoryBus()
+  return { factory: () => memoryAdapter({ bus }) }
+})

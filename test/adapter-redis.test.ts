@@ -5,7 +5,11 @@ import { dropPrefix, hostClient, redisReady, testPrefix } from './redis-helpers.
 
 t.test('redis adapter', async (t) => {
   if (!await redisReady(t)) return
-  const prefix = testPrefix()
-  t.after(() => dropPrefix(prefix))
-  adapterContract(t, 'redis', () => redisAdapter({ client: hostClient(t), prefix }))
+  adapterContract(t, 'redis', () => {
+    const prefix = testPrefix()
+    return {
+      factory: () => redisAdapter({ client: hostClient(t), prefix, heartbeatInterval: 200, nodeTimeout: 1000 }),
+      cleanup: async () => await dropPrefix(prefix)
+    }
+  })
 })

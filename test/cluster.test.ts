@@ -4,12 +4,21 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyRedis from '@fastify/redis'
 import Redis from 'ioredis'
 import type { Test } from 'tap'
-import chatPlugin, { redisAdapter, type ChatPluginOptions, type RedisAdapter } from '../lib/index.js'
-import { adminToken, connect, SECRET, token, type Client, withoutEpoch } from './helpers.js'
+import chatPlugin, { redisAdapter, type AdapterFactory, type ChatPluginOptions, type RedisAdapter } from '../lib/index.js'
+import { adminToken, connect, SECRET, token, withoutEpoch } from './helpers.js'
 import { dropPrefix, REDIS_URL, redisReady, testPrefix, until } from './redis-helpers.js'
 
 /** The adapter of each app the helper made: its nodeId names its subscriber in CLIENT LIST. */
 const adapters = new WeakMap<FastifyInstance, RedisAdapter>()
+
+/** The Redis adapter's factory, keeping the adapter it makes. */
+function keeping (app: FastifyInstance, factory: AdapterFactory): AdapterFactory {
+  return async (node) => {
+    const adapter = await factory(node) as RedisAdapter
+    adapters.set(app, adapter)
+    return adapter
+  }
+}
 
 async function cluster (t: Test, n: number, options: Partial<ChatPluginOptions> = {}, prefix = testPrefix()): Promise<FastifyInstance[]> {
   const apps: FastifyInstance[] = []
@@ -25,12 +34,10 @@ async function cluster (t: Test, n: number, options: Partial<ChatPluginOptions> 
     clients.push(client)
     const app = Fastify({ logger: false })
     apps.push(app)
-    const adapter = redisAdapter({ client, prefix, heartbeatInterval: 200, nodeTimeout: 1000 }) as RedisAdapter
-    adapters.set(app, adapter)
     await app.register(chatPlugin, {
       jwt: { secret: SECRET },
       heartbeatInterval: 0,
-      adapter,
+      adapter: keeping(app, redisAdapter({ client, prefix, heartbeatInterval: 200, nodeTimeout: 1000 })),
       ...options
     })
     await app.ready()

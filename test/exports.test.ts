@@ -33,7 +33,8 @@ t.test('npm pack on a clean checkout builds first: the package has its dist', as
   const { tmpdir } = await import('node:os')
   const dir = await mkdtemp(join(tmpdir(), 'fastify-chat-pack-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const { stdout: files } = await run('git', ['ls-files'], { cwd: root })
+  // Tracked files and new ones not yet committed (but not what .gitignore leaves out).
+  const { stdout: files } = await run('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: root })
   for (const file of files.split('\n').filter((f) => f !== '')) await cp(join(root, file), join(dir, file), { recursive: true })
   await symlink(join(root, 'node_modules'), join(dir, 'node_modules'))
   const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts=false'], { cwd: dir, maxBuffer: 16 * 1024 * 1024 })

@@ -1,6 +1,6 @@
 import t from 'tap'
 import WebSocket from 'ws'
-import { textFrame } from '../lib/connection.js'
+import { textFrame } from '../lib/protocol/frame.js'
 
 // ws's own framer, the reference (exported at run time, not in @types/ws).
 const { Sender } = WebSocket as unknown as { Sender: { frame (data: Buffer, options: object): Buffer[] } }

@@ -1,6 +1,7 @@
 import t from 'tap'
-import { Dedupe, MemoryHistory } from '../lib/history.js'
-import { build, connect, token, withoutEpoch } from './helpers.js'
+import { Dedupe, MemoryHistory } from '../lib/adapter/memory-history.js'
+import { memoryAdapter, type AdapterFactory } from '../lib/index.js'
+import { build, connect, token } from './helpers.js'
 
 const auth = { authorization: `Bearer ${token({ sub: 'reader' })}` }
 
@@ -199,4 +200,47 @@ t.test('history: false keeps nothing, but messages still carry seq and epoch', a
   t.match(await b.request({ action: 'join', room: 'lobby', since: { seq: 0, epoch: joined.epoch } }), { recovered: false })
   t.match(await b.request({ action: 'join', room: 'lobby', since: { seq: 1, epoch: joined.epoch } }), { recovered: true }, 'nothing missed')
   a.close(); b.close()
+})
+
+/**
+ * A memory adapter whose deliveries lag `ms` behind its reads, as pub/sub lags behind the command
+ * connection on Redis: what a join reads can be newer than what has been delivered.
+ */
+function laggy (factory: AdapterFactory, ms: number): AdapterFactory {
+  return async (node) => await factory({
+    get membership () { return node.membership },
+    deliver: (...args) => { setTimeout(() => node.deliver(...args), ms) },
+    resync: () => node.resync(),
+    execute: async (clientId, command) => await node.execute(clientId, command),
+    stats: () => node.stats(),
+    localClients: () => node.localClients(),
+    lost: (...args) => node.lost(...args),
+    get log () { return node.log },
+    get history () { return node.history }
+  })
+}
+
+t.test('live frames that lag behind a join\'s read reach nobody twice, nor anybody before its join', async (t) => {
+  const app = await build(t, { adapter: laggy(memoryAdapter(), 40), rateLimit: false })
+  const alice = await connect(app, token({ sub: 'alice' }), { defaultRoom: false })
+  const joined = await alice.next('joined')
+  const bob = await connect(app, token({ sub: 'bob' }))
+  // Three messages on their way (stored at once, delivered 40 ms later), and alice resumes meanwhile.
+  for (let i = 1; i <= 3; i++) bob.send({ action: 'message', room: 'lobby', content: `m${i}`, ref: i })
+  for (let i = 1; i <= 3; i++) await bob.next((f) => f.type === 'ack' && f.ref === i)
+  const resumed = await alice.request({ action: 'join', room: 'lobby', since: { seq: joined.seq, epoch: joined.epoch } })
+  t.match(resumed, { type: 'joined', recovered: true, seq: joined.seq + 3 })
+  // A newcomer joins while they are still on their way: they are from before its join.
+  const carol = await connect(app, token({ sub: 'carol' }), { defaultRoom: false })
+  const carolJoined = await carol.next('joined')
+  t.equal(carolJoined.seq, joined.seq + 3)
+  bob.send({ action: 'message', room: 'lobby', content: 'after', ref: 'after' })
+  await alice.next((f) => f.type === 'message' && f.content === 'after')
+  await carol.next((f) => f.type === 'message' && f.content === 'after')
+  await new Promise((resolve) => setTimeout(resolve, 100)) // longer than the lag: every late copy has landed
+  await alice.barrier()
+  await carol.barrier()
+  t.same(alice.queue.filter((f) => f.type === 'message').map((m) => m.content), ['m1', 'm2', 'm3'], 'alice: the replay, and no late copy')
+  t.same(carol.queue.filter((f) => f.type === 'message').map((m) => m.content), [], 'carol: nothing from before her join')
+  alice.close(); bob.close(); carol.close()
 })

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { join } from 'node:path'
 import t from 'tap'
-import { MemoryAdapter, type MessageDraft, type Published } from '../lib/index.js'
+import { createMemoryBus, MemoryAdapter, type MessageDraft, type Published } from '../lib/index.js'
 import { build, connect, token } from './helpers.js'
 
 t.test('app.close() closes every socket with 1001 and clears the registry', async (t) => {
@@ -55,7 +55,7 @@ t.test('a failure while handling a frame closes that connection with 1011 and no
   }
   const logs: string[] = []
   const app = await build(t, {
-    adapter: new FailingAdapter(),
+    adapter: (node) => new FailingAdapter(node, createMemoryBus()),
     server: { logger: { level: 'error', stream: { write: (line: string) => { logs.push(line) } } } }
   })
   const a = await connect(app, token({ sub: 'alice' }))

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { RateLimiter } from '../lib/rate-limit.js'
-import { build, connect, token } from './helpers.js'
+import { RateLimiter } from '../lib/transport/rate-limit.js'
+import { adminToken, build, connect, token } from './helpers.js'
 
 t.test('a frame over maxPayload closes its sender with 1009; the others keep chatting', async (t) => {
   const app = await build(t, { maxPayload: 1024 })
@@ -148,7 +148,14 @@ t.test('rooms per process and members per room', async (t) => {
   const c = await connect(app, token({ sub: 'c' }), { defaultRoom: false })
   t.match(await a.request({ action: 'join', room: 'one' }), { type: 'joined' })
   t.match(await a.request({ action: 'join', room: 'two' }), { type: 'joined' })
-  t.match(await b.request({ action: 'join', room: 'three' }), { type: 'error', code: 'TOO_MANY_ROOMS' }, 'a third room on this process')
+  // The process limit is its own refusal, with its own words (it used to say TOO_MANY_ROOMS, the
+  // per-connection limit, which b had not reached).
+  t.match(await b.request({ action: 'join', room: 'three' }), {
+    type: 'error',
+    code: 'SERVER_FULL',
+    message: 'this server already hosts 2 rooms, the most it may: room "three" cannot start here now; try again later'
+  }, 'a third room on this process')
+  await t.rejects(app.chat.join(c.id, 'three'), { code: 'FST_CHAT_SERVER_FULL', statusCode: 503, message: /already has 2 rooms with members.*maxRoomsPerProcess.*"three"/ })
   t.match(await b.request({ action: 'join', room: 'one' }), { type: 'joined' }, 'an existing room is fine')
   t.match(await c.request({ action: 'join', room: 'one' }), { type: 'error', code: 'ROOM_FULL' }, 'a third member')
   await t.rejects(app.chat.join(c.id, 'one'), { code: 'FST_CHAT_ROOM_FULL', statusCode: 409 })
@@ -165,4 +172,18 @@ t.test('1,000 connection attempts from one address: past the limit, 429 before a
     outcomes.set(err, (outcomes.get(err) ?? 0) + 1)
   }
   t.same(Object.fromEntries(outcomes), { open: 100, 429: 900 })
+})
+
+t.test('rooms per connection: TOO_MANY_ROOMS names the per-connection limit, on the socket and in app.chat', async (t) => {
+  const app = await build(t, { maxRoomsPerConnection: 2, defaultRoom: false })
+  const a = await connect(app, token({ sub: 'a' }), { defaultRoom: false })
+  await a.request({ action: 'join', room: 'one' })
+  await a.request({ action: 'join', room: 'two' })
+  t.match(await a.request({ action: 'join', room: 'three' }), {
+    type: 'error', code: 'TOO_MANY_ROOMS', message: 'already in 2 rooms, the most a connection may be in: leave one first'
+  })
+  await t.rejects(app.chat.join(a.id, 'three'), { code: 'FST_CHAT_TOO_MANY_ROOMS', statusCode: 409, message: /already in 2 rooms.*maxRoomsPerConnection/ })
+  const put = await app.inject({ method: 'PUT', url: `/rooms/three/members/${a.id}`, headers: { authorization: `Bearer ${adminToken()}` } })
+  t.match(put.json(), { statusCode: 409, code: 'FST_CHAT_TOO_MANY_ROOMS' }, 'REST answers from the same table')
+  a.close()
 })

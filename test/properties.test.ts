@@ -4,7 +4,7 @@ import fc from 'fast-check'
 import t from 'tap'
 import { ErrorCode } from '../lib/constants.js'
 import { createCodec } from '../lib/protocol/codec.js'
-import { Registry } from '../lib/registry.js'
+import { Membership } from '../lib/core/membership.js'
 import { build, connect, token } from './helpers.js'
 
 const codes = new Set(Object.values(ErrorCode))
@@ -31,7 +31,7 @@ t.test('decode: never throws; a request or one of the error codes', async (t) =>
 t.test('registry: indexed both ways, whatever the sequence of changes', async (t) => {
   const op = fc.record({ add: fc.boolean(), room: fc.constantFrom('r1', 'r2', '__proto__', 'constructor'), client: fc.constantFrom('c1', 'c2', 'c3') })
   fc.assert(fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
-    const r = new Registry()
+    const r = new Membership()
     const model = new Map<string, Set<string>>()
     for (const o of ops) {
       if (o.add) {
@@ -71,7 +71,7 @@ t.test('a connection fed random frames stays consistent and never disturbs anoth
   t.equal(fuzzed.ws.readyState, fuzzed.ws.OPEN, 'still open after 400 random frames')
   const errors = fuzzed.queue.filter((f) => f.type === 'error')
   t.ok(errors.every((e) => codes.has(e.code)), 'every error is a documented code')
-  // Registry invariants through the public API: every room the fuzzer is in lists it.
+  // Membership invariants through the public API: every room the fuzzer is in lists it.
   for (const { name } of await app.chat.rooms()) {
     const members = await app.chat.members(name)
     t.ok(members.length > 0 && new Set(members.map((m) => m.clientId)).size === members.length, `${name}: members, no duplicates`)

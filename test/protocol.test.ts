@@ -166,7 +166,7 @@ t.test('odd room names are ordinary rooms', async (t) => {
   a.close(); b.close()
 })
 
-t.test("a bad frame from one client never reaches or disturbs another", async (t) => {
+t.test('a bad frame from one client never reaches or disturbs another', async (t) => {
   const app = await build(t)
   const a = await connect(app, token({ sub: 'alice' }))
   const b = await connect(app, token({ sub: 'bob' }))

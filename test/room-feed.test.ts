@@ -1,7 +1,7 @@
 // The room feed alone: holes read back from history, copies dropped, order kept.
 import t from 'tap'
-import type { Resume } from '../lib/adapter/adapter.js'
-import { RoomFeeds } from '../lib/room-feed.js'
+import type { Resume } from '../lib/adapter/contract.js'
+import { RoomFeeds } from '../lib/core/room-feed.js'
 
 const noop = (): void => {}
 const log: any = { warn: noop, info: noop, error: noop, debug: noop }

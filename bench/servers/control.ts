@@ -1,6 +1,5 @@
 // What every benchmark server shares: it reports its port when listening and answers the
 // orchestrator's memory probe (after a forced GC) over the IPC channel.
-declare const gc: (() => void) | undefined
 
 export function ready (port: number): void {
   process.send?.({ type: 'ready', port })

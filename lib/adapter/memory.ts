@@ -1,136 +1,140 @@
-import type { AdapterNode, ChatAdapter, MessageDraft, Published, RemoteResult, Resume, RoomState } from './adapter.js'
-import { Dedupe, MemoryHistory } from '../history.js'
-import type { Member } from '../registry.js'
-import type { ChatStats, MemberInfo, RoomInfo } from '../types.js'
-
-/** Most remembered (user, room, ref) sends: bounds the dedupe table's memory. */
-const MAX_DEDUPE = 100_000
-/** Most unredeemed tickets held at once (each lives at most 30 s). */
-const MAX_TICKETS = 100_000
-
 /**
- * The single-process adapter: the node's registry is the whole truth, publishing is local
- * delivery, and history lives in this process's memory (bounded, see `MemoryHistory`).
+ * The memory adapter, the default: one process's chat lives in its memory (history bounded, see
+ * `MemoryHistory`). Several instances in one process may share a `MemoryBus` and form one chat.
  */
+import type { AdapterFactory, AdapterNode, ChatAdapter, MessageDraft, Published, RemoteCommand, RemoteResult, Resume, RoomState } from './contract.js'
+import { FST_CHAT_INVALID_OPTION } from '../errors.js'
+import { MemoryBus } from './memory-bus.js'
+import type { ChatStats, Member, MemberInfo, RoomInfo } from '../model.js'
+import type { TicketStore } from './tickets.js'
+
+/** Code-unit order, as documented: not localeCompare, which depends on the host's locale. */
+function byName (a: RoomInfo, b: RoomInfo): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+}
+
 export class MemoryAdapter implements ChatAdapter {
   readonly name = 'memory'
-  #node: AdapterNode | undefined
-  #history: MemoryHistory | undefined
-  #dedupe: Dedupe | undefined
-  #sweep: NodeJS.Timeout | undefined
-  readonly #tickets = new Map<string, { claims: string, expires: number }>()
+  readonly tickets: TicketStore
+  readonly #node: AdapterNode
+  readonly #bus: MemoryBus
 
-  async init (node: AdapterNode): Promise<void> {
+  constructor (node: AdapterNode, bus: MemoryBus) {
     this.#node = node
-    const { size, ttl, maxBytes } = node.history
-    this.#history = new MemoryHistory(size, ttl, maxBytes)
-    this.#dedupe = new Dedupe(ttl, MAX_DEDUPE)
-    // Expiry also happens on every read and write; the sweep frees rooms nobody touches.
-    this.#sweep = setInterval(() => this.#history!.sweep(Date.now()), Math.min(ttl, 60_000)).unref()
+    this.#bus = bus
+    this.tickets = bus.tickets
+    bus.attach(node)
   }
 
-  #registry () {
-    if (this.#node === undefined) throw new Error('MemoryAdapter used before init()')
-    return this.#node.registry
+  async connect (clientId: string): Promise<void> {
+    this.#bus.hold(clientId, this.#node)
   }
 
-  async connect (): Promise<void> {}
-
-  async disconnect (): Promise<void> {}
+  async disconnect (clientId: string): Promise<void> {
+    this.#bus.release(clientId, this.#node)
+  }
 
   async join (room: string, _member: Member): Promise<RoomState> {
-    const { seq, epoch } = this.#history!.state(room, Date.now())
-    return { members: this.#registry().count(room), seq, epoch }
+    const { seq, epoch } = this.#bus.history.state(room, Date.now())
+    return { members: this.#bus.count(room), seq, epoch }
   }
 
   async leave (room: string, _clientId: string): Promise<number> {
-    return this.#registry().count(room)
+    return this.#bus.count(room)
   }
 
   async publish (room: string, frame: string, except?: string): Promise<void> {
-    this.#node!.deliver(room, frame, except)
+    this.#bus.deliver(room, frame, except)
   }
 
   async publishMessage (room: string, draft: MessageDraft): Promise<Published> {
     const now = Date.now()
+    const dedupe = this.#bus.dedupe
     if (draft.dedupe !== undefined) {
-      const sent = this.#dedupe!.get(draft.dedupe, now)
+      const sent = dedupe.get(draft.dedupe, now)
       if (sent !== undefined) {
         return { status: sent.digest === (draft.digest ?? '') ? 'duplicate' : 'reused', id: sent.id, seq: sent.seq, epoch: sent.epoch }
       }
     }
-    const stored = this.#history!.append(room, now, (seq, epoch) => draft.head + seq + draft.mid + epoch + draft.tail)
+    const stored = this.#bus.history.append(room, now, (seq, epoch) => draft.head + seq + draft.mid + epoch + draft.tail)
     const published = { id: draft.id, seq: stored.seq, epoch: stored.epoch }
-    if (draft.dedupe !== undefined) this.#dedupe!.set(draft.dedupe, { ...published, digest: draft.digest ?? '' }, now)
-    this.#node!.deliver(room, stored.text, undefined, stored.seq, stored.epoch)
+    if (draft.dedupe !== undefined) dedupe.set(draft.dedupe, { ...published, digest: draft.digest ?? '' }, now)
+    this.#bus.deliver(room, stored.text, undefined, stored.seq, stored.epoch)
     return { status: 'sent', ...published }
   }
 
   async since (room: string, seq: number, epoch: string): Promise<Resume> {
-    const r = this.#history!.since(room, seq, epoch, Date.now())
+    const r = this.#bus.history.since(room, seq, epoch, Date.now())
     return r.recovered ? { recovered: true, messages: r.messages } : r
   }
 
   async history (room: string, options: { after?: number, before?: number, limit: number }): Promise<{ epoch: string, messages: string[] }> {
-    const page = this.#history!.page(room, Date.now(), options)
+    const page = this.#bus.history.page(room, Date.now(), options)
     return { epoch: page.epoch, messages: page.messages.map((m) => m.text) }
   }
 
   async rooms (): Promise<RoomInfo[]> {
+    const counts = new Map<string, number>()
+    for (const node of this.#bus.nodes) {
+      for (const [name, members] of node.membership.rooms()) counts.set(name, (counts.get(name) ?? 0) + members)
+    }
     const rooms: RoomInfo[] = []
-    for (const [name, members] of this.#registry().rooms()) rooms.push({ name, members })
-    // Code-unit order, as documented: not localeCompare, which depends on the host's locale.
-    return rooms.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    for (const [name, members] of counts) rooms.push({ name, members })
+    return rooms.sort(byName)
   }
 
   async room (name: string): Promise<RoomInfo | null> {
-    const members = this.#registry().count(name)
+    const members = this.#bus.count(name)
     return members === 0 ? null : { name, members }
   }
 
   async members (name: string): Promise<MemberInfo[]> {
-    const members = this.#registry().membersOf(name)
-    if (members === undefined) return []
     const list: MemberInfo[] = []
-    for (const m of members.values()) list.push({ clientId: m.clientId, userId: m.userId, joinedAt: m.joinedAt })
-    return list
-  }
-
-  async issueTicket (ticket: string, claims: string, ttl: number): Promise<void> {
-    const now = Date.now()
-    // Insertion order is expiry order (one ttl for all): the expired are at the front.
-    for (const [t, e] of this.#tickets) {
-      if (e.expires > now && this.#tickets.size < MAX_TICKETS) break
-      this.#tickets.delete(t)
+    for (const node of this.#bus.nodes) {
+      const members = node.membership.membersOf(name)
+      if (members === undefined) continue
+      for (const m of members.values()) list.push({ clientId: m.clientId, userId: m.userId, joinedAt: m.joinedAt })
     }
-    this.#tickets.set(ticket, { claims, expires: now + ttl })
+    // Join order across nodes (each node's own list is already in join order: a stable sort keeps it).
+    return this.#bus.nodes.size === 1 ? list : list.sort((a, b) => a.joinedAt - b.joinedAt)
   }
 
-  async redeemTicket (ticket: string): Promise<string | null> {
-    const e = this.#tickets.get(ticket)
-    if (e === undefined) return null
-    this.#tickets.delete(ticket)
-    return e.expires > Date.now() ? e.claims : null
-  }
-
-  /** One process holds every client: one it does not hold does not exist. */
-  async command (): Promise<RemoteResult> {
-    return 'not-found'
+  /** A client held by another node on the bus; none on this one (the plugin asks itself first). */
+  async command (clientId: string, command: RemoteCommand): Promise<RemoteResult> {
+    const holder = this.#bus.holder(clientId)
+    if (holder === undefined || holder === this.#node) return 'not-found'
+    return await holder.execute(clientId, command)
   }
 
   async stats (local: ChatStats): Promise<ChatStats> {
-    return local
+    if (this.#bus.nodes.size === 1) return local
+    const total = { ...local }
+    const rooms = new Set<string>()
+    for (const node of this.#bus.nodes) {
+      for (const [name] of node.membership.rooms()) rooms.add(name)
+      if (node === this.#node) continue
+      const s = node.stats()
+      total.connections += s.connections
+      total.members += s.members
+      total.messagesIn += s.messagesIn
+      total.messagesOut += s.messagesOut
+    }
+    total.rooms = rooms.size
+    return total
   }
 
   async close (): Promise<void> {
-    clearInterval(this.#sweep)
-    this.#history?.clear()
-    this.#dedupe?.clear()
-    this.#tickets.clear()
+    this.#bus.detach(this.#node)
   }
 }
 
-/** The default adapter: everything in this process's memory. */
-export function memoryAdapter (): ChatAdapter {
-  return new MemoryAdapter()
+/**
+ * The default adapter: everything in this process's memory. Give several instances in one process
+ * the same `bus` (`createMemoryBus()`) to make them one chat, as processes on Redis are.
+ */
+export function memoryAdapter (options: { bus?: MemoryBus } = {}): AdapterFactory {
+  if (options === null || typeof options !== 'object') throw new FST_CHAT_INVALID_OPTION('adapter', 'memoryAdapter() takes { bus } or nothing')
+  const shared = options.bus
+  if (shared !== undefined && !(shared instanceof MemoryBus)) throw new FST_CHAT_INVALID_OPTION('adapter.bus', 'must be a bus from createMemoryBus()')
+  return (node) => new MemoryAdapter(node, shared ?? new MemoryBus())
 }

@@ -23,11 +23,11 @@
 import { randomUUID } from 'node:crypto'
 import Redis from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
-import type { AdapterNode, ChatAdapter, MessageDraft, Published, RemoteCommand, RemoteResult, Resume, RoomState } from './adapter.js'
-import { newEpoch } from '../history.js'
+import type { AdapterFactory, AdapterNode, ChatAdapter, MessageDraft, Published, RemoteCommand, RemoteResult, Resume, RoomState } from './contract.js'
+import { newEpoch } from './epoch.js'
+import type { TicketStore } from './tickets.js'
 import { FST_CHAT_INVALID_OPTION, FST_CHAT_UNAVAILABLE } from '../errors.js'
-import type { Member } from '../registry.js'
-import type { ChatStats, MemberInfo, RoomInfo } from '../types.js'
+import type { ChatStats, Member, MemberInfo, RoomInfo } from '../model.js'
 
 export interface RedisAdapterOptions {
   /** The host's ioredis client (also `@fastify/redis`'s `app.redis`); never quit by the adapter. */
@@ -147,8 +147,8 @@ export class RedisAdapter implements ChatAdapter {
   readonly #beatEvery: number
   readonly #nodeTimeout: number
   #sub: Redis | undefined
-  #node: AdapterNode | undefined
-  #log: FastifyBaseLogger | undefined
+  readonly #node: AdapterNode
+  readonly #log: FastifyBaseLogger
   #beat: NodeJS.Timeout | undefined
   #down = false
   #closed = false
@@ -157,29 +157,15 @@ export class RedisAdapter implements ChatAdapter {
   readonly #onClientReady = (): void => { void this.#recovered() }
   readonly #onClientDown = (err?: Error): void => this.#lost(err)
 
-  constructor (options: RedisAdapterOptions) {
-    if (options === null || typeof options !== 'object') throw new FST_CHAT_INVALID_OPTION('adapter', 'redisAdapter() takes { client } or { url }')
-    if (options.client !== undefined) {
-      if (typeof (options.client as { duplicate?: unknown }).duplicate !== 'function') {
-        throw new FST_CHAT_INVALID_OPTION('adapter.client', 'must be an ioredis client')
-      }
-      this.#client = options.client
-      this.#ownsClient = false
-    } else if (typeof options.url === 'string' && options.url !== '') {
-      this.#client = new Redis(options.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
-      this.#ownsClient = true
-    } else {
-      throw new FST_CHAT_INVALID_OPTION('adapter.client', 'redisAdapter() needs { client } (an ioredis client) or { url }')
-    }
-    const prefix = options.prefix ?? 'fastify-chat:'
-    if (typeof prefix !== 'string' || prefix === '') throw new FST_CHAT_INVALID_OPTION('adapter.prefix', 'must be a non-empty string')
-    this.#prefix = prefix
-    this.#timeout = positive('requestTimeout', options.requestTimeout, 2000)
-    this.#beatEvery = positive('heartbeatInterval', options.heartbeatInterval, 2000)
-    this.#nodeTimeout = positive('nodeTimeout', options.nodeTimeout, 10000)
-    if (this.#nodeTimeout <= this.#beatEvery) {
-      throw new FST_CHAT_INVALID_OPTION('adapter.nodeTimeout', `must be longer than heartbeatInterval (${this.#beatEvery} ms)`)
-    }
+  constructor (options: ResolvedRedisOptions, node: AdapterNode) {
+    this.#client = options.client
+    this.#ownsClient = options.ownsClient
+    this.#prefix = options.prefix
+    this.#timeout = options.requestTimeout
+    this.#beatEvery = options.heartbeatInterval
+    this.#nodeTimeout = options.nodeTimeout
+    this.#node = node
+    this.#log = node.log
   }
 
   // Key and channel names
@@ -195,12 +181,11 @@ export class RedisAdapter implements ChatAdapter {
 
   #joinArgs (room: string, clientId: string, joinedAt: number): Array<string | number> {
     return [5, this.#roomKey(room), this.#k('rooms'), this.#membersKey(this.nodeId), this.#seqKey(room), this.#epochKey(room),
-      clientId, joinedAt, room, `${room}\n${clientId}`, newEpoch(), this.#node!.history.ttl]
+      clientId, joinedAt, room, `${room}\n${clientId}`, newEpoch(), this.#node.history.ttl]
   }
 
-  async init (node: AdapterNode): Promise<void> {
-    this.#node = node
-    this.#log = node.log
+  /** Connects the subscriber, subscribes, and beats once (sweeping the dead): ready to serve. */
+  async start (): Promise<void> {
     const client = this.#client
     client.on('ready', this.#onClientReady)
     client.on('close', this.#onClientDown)
@@ -272,7 +257,7 @@ export class RedisAdapter implements ChatAdapter {
     const sub = this.#sub
     if (sub === undefined || sub.status !== 'ready' || this.#closed) return
     const channels = [this.#nodeChannel(this.nodeId), this.#k('ch:all')]
-    for (const [room] of this.#node!.registry.rooms()) channels.push(this.#roomChannel(room))
+    for (const [room] of this.#node.membership.rooms()) channels.push(this.#roomChannel(room))
     try {
       await sub.subscribe(...channels)
     } catch (err) {
@@ -280,7 +265,7 @@ export class RedisAdapter implements ChatAdapter {
       return
     }
     // Whatever was published while the subscriber was away never reached it: read it back.
-    this.#node!.resync()
+    this.#node.resync()
   }
 
   /** Makes Redis hold exactly this process's clients and memberships again. */
@@ -295,8 +280,8 @@ export class RedisAdapter implements ChatAdapter {
       pipeline.hset(this.#k('clients'), clientId, `${this.nodeId}\n${userId}`)
       pipeline.sadd(this.#clientsKey(this.nodeId), clientId)
     }
-    for (const [room] of node.registry.rooms()) {
-      for (const m of node.registry.membersOf(room)!.values()) {
+    for (const [room] of node.membership.rooms()) {
+      for (const m of node.membership.membersOf(room)!.values()) {
         present.add(`${room}\n${m.clientId}`)
         pipeline.eval(JOIN, ...this.#joinArgs(room, m.clientId, m.joinedAt) as [number, ...string[]])
       }
@@ -331,7 +316,7 @@ export class RedisAdapter implements ChatAdapter {
         if (alive![i][1] === 1) continue
         const removed = await this.#reap(others[i], false)
         if (removed.length > 0) this.#log?.info({ node: others[i], members: removed.length }, 'fastify-chat: removed the members of a dead process')
-        for (const r of removed) this.#node!.lost(r.room, r.clientId, r.userId, r.members, 'timeout')
+        for (const r of removed) this.#node.lost(r.room, r.clientId, r.userId, r.members, 'timeout')
       }
     } catch (err) {
       if ((err as { code?: string }).code !== 'FST_CHAT_UNAVAILABLE') this.#log?.error({ err }, 'fastify-chat: heartbeat failed')
@@ -359,7 +344,7 @@ export class RedisAdapter implements ChatAdapter {
       const c = message.indexOf('\n', b + 1)
       const except = message.slice(0, a)
       const seq = message.slice(a + 1, b)
-      this.#node!.deliver(channel.slice(roomPrefix.length), message.slice(c + 1), except === '' ? undefined : except,
+      this.#node.deliver(channel.slice(roomPrefix.length), message.slice(c + 1), except === '' ? undefined : except,
         seq === '' ? undefined : Number(seq), seq === '' ? undefined : message.slice(b + 1, c))
       return
     }
@@ -381,9 +366,9 @@ export class RedisAdapter implements ChatAdapter {
       this.#client.publish(this.#nodeChannel(msg.from), JSON.stringify({ t: 'reply', id: msg.id, result })).catch(() => {})
     }
     if (msg.t === 'stats') {
-      reply(this.#node!.stats())
+      reply(this.#node.stats())
     } else if (msg.t === 'cmd') {
-      this.#node!.execute(msg.clientId, msg.command).then(reply, (err: unknown) => {
+      this.#node.execute(msg.clientId, msg.command).then(reply, (err: unknown) => {
         this.#log?.warn({ err }, 'fastify-chat: a command from another process failed')
         reply('not-found')
       })
@@ -428,7 +413,7 @@ export class RedisAdapter implements ChatAdapter {
   }
 
   async join (room: string, member: Member): Promise<RoomState> {
-    const registry = this.#node!.registry
+    const registry = this.#node.membership
     // Subscribe before the membership is visible, so that nothing published after it is missed.
     let subscribing = this.#subscribing.get(room)
     if (subscribing === undefined && registry.count(room) === 1) {
@@ -454,7 +439,7 @@ export class RedisAdapter implements ChatAdapter {
   async leave (room: string, clientId: string): Promise<number> {
     const count = await this.#run((c) => c.eval(LEAVE, 3, this.#roomKey(room), this.#k('rooms'), this.#membersKey(this.nodeId),
       clientId, room, `${room}\n${clientId}`) as Promise<number>)
-    if (this.#node!.registry.count(room) === 0 && this.#sub?.status === 'ready') {
+    if (this.#node.membership.count(room) === 0 && this.#sub?.status === 'ready') {
       await this.#sub.unsubscribe(this.#roomChannel(room)).catch(() => {})
     }
     return count
@@ -465,7 +450,7 @@ export class RedisAdapter implements ChatAdapter {
   }
 
   async publishMessage (room: string, draft: MessageDraft): Promise<Published> {
-    const { size, ttl } = this.#node!.history
+    const { size, ttl } = this.#node.history
     const dedupe = draft.dedupe === undefined ? undefined : this.#k(`dedupe:${draft.dedupe}`)
     const result = await this.#run((c) => c.eval(MESSAGE, 4,
       this.#seqKey(room), this.#epochKey(room), this.#historyKey(room), dedupe ?? this.#epochKey(room),
@@ -481,7 +466,7 @@ export class RedisAdapter implements ChatAdapter {
 
   /** Stream entries to messages, oldest first, dropping those older than the ttl. */
   #entries (raw: Array<[string, string[]]>): Array<{ seq: number, at: number, text: string }> {
-    const oldest = Date.now() - this.#node!.history.ttl
+    const oldest = Date.now() - this.#node.history.ttl
     const out = []
     for (const [id, fields] of raw) {
       let at = 0
@@ -496,7 +481,7 @@ export class RedisAdapter implements ChatAdapter {
   }
 
   async since (room: string, seq: number, epoch: string): Promise<Resume> {
-    const { size } = this.#node!.history
+    const { size } = this.#node.history
     const [e, s, entries] = await this.#run(async (c) => {
       const r = await c.multi()
         .get(this.#epochKey(room))
@@ -562,13 +547,10 @@ export class RedisAdapter implements ChatAdapter {
     return members
   }
 
-  async issueTicket (ticket: string, claims: string, ttl: number): Promise<void> {
-    await this.#run((c) => c.set(this.#k(`ticket:${ticket}`), claims, 'PX', ttl))
-  }
-
-  async redeemTicket (ticket: string): Promise<string | null> {
-    // GETDEL: exactly one redemption, whichever process it reaches.
-    return await this.#run((c) => c.getdel(this.#k(`ticket:${ticket}`)))
+  /** Tickets in Redis: minted on one process, redeemed once on any (GETDEL). */
+  readonly tickets: TicketStore = {
+    issue: async (ticket, claims, ttl) => { await this.#run((c) => c.set(this.#k(`ticket:${ticket}`), claims, 'PX', ttl)) },
+    redeem: async (ticket) => await this.#run((c) => c.getdel(this.#k(`ticket:${ticket}`)))
   }
 
   async command (clientId: string, command: RemoteCommand): Promise<RemoteResult> {
@@ -600,7 +582,7 @@ export class RedisAdapter implements ChatAdapter {
     try {
       // Whatever this process still holds (normally nothing: its connections have left).
       const removed = await this.#reap(this.nodeId, true)
-      for (const r of removed) this.#node?.lost(r.room, r.clientId, r.userId, r.members, 'closed')
+      for (const r of removed) this.#node.lost(r.room, r.clientId, r.userId, r.members, 'closed')
       await this.#run((c) => c.multi().del(this.#k(`node:${this.nodeId}`)).srem(this.#k('nodes'), this.nodeId).exec())
     } catch (err) {
       this.#log?.warn({ err }, 'fastify-chat: could not remove this process from Redis on close (its heartbeat will expire)')
@@ -615,10 +597,52 @@ export class RedisAdapter implements ChatAdapter {
   }
 }
 
+interface ResolvedRedisOptions {
+  client: Redis
+  ownsClient: boolean
+  prefix: string
+  requestTimeout: number
+  heartbeatInterval: number
+  nodeTimeout: number
+}
+
+/** Checks the options once, when `redisAdapter()` is called: a bad one throws at once, naming it. */
+function resolveRedisOptions (options: RedisAdapterOptions): Omit<ResolvedRedisOptions, 'client' | 'ownsClient'> & { client?: Redis, url?: string } {
+  if (options === null || typeof options !== 'object') throw new FST_CHAT_INVALID_OPTION('adapter', 'redisAdapter() takes { client } or { url }')
+  if (options.client !== undefined) {
+    if (typeof (options.client as { duplicate?: unknown }).duplicate !== 'function') {
+      throw new FST_CHAT_INVALID_OPTION('adapter.client', 'must be an ioredis client')
+    }
+  } else if (typeof options.url !== 'string' || options.url === '') {
+    throw new FST_CHAT_INVALID_OPTION('adapter.client', 'redisAdapter() needs { client } (an ioredis client) or { url }')
+  }
+  const prefix = options.prefix ?? 'fastify-chat:'
+  if (typeof prefix !== 'string' || prefix === '') throw new FST_CHAT_INVALID_OPTION('adapter.prefix', 'must be a non-empty string')
+  const heartbeatInterval = positive('heartbeatInterval', options.heartbeatInterval, 2000)
+  const nodeTimeout = positive('nodeTimeout', options.nodeTimeout, 10000)
+  if (nodeTimeout <= heartbeatInterval) {
+    throw new FST_CHAT_INVALID_OPTION('adapter.nodeTimeout', `must be longer than heartbeatInterval (${heartbeatInterval} ms)`)
+  }
+  return { client: options.client, url: options.url, prefix, requestTimeout: positive('requestTimeout', options.requestTimeout, 2000), heartbeatInterval, nodeTimeout }
+}
+
 /**
  * The Redis adapter. Pass the host's ioredis client (`{ client }`, never quit by the adapter) or a
- * URL (`{ url }`); see `RedisAdapterOptions` for the rest.
+ * URL (`{ url }`: the adapter makes its client when the plugin starts and quits it on close); see
+ * `RedisAdapterOptions` for the rest. Bad options throw here, naming the option.
  */
-export function redisAdapter (options: RedisAdapterOptions): ChatAdapter {
-  return new RedisAdapter(options)
+export function redisAdapter (options: RedisAdapterOptions): AdapterFactory {
+  const { client, url, ...rest } = resolveRedisOptions(options)
+  return async (node) => {
+    const own = client === undefined
+    const redis = client ?? new Redis(url!, { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
+    const adapter = new RedisAdapter({ ...rest, client: redis, ownsClient: own }, node)
+    try {
+      await adapter.start()
+    } catch (err) {
+      await adapter.close()
+      throw err
+    }
+    return adapter
+  }
 }

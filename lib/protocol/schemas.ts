@@ -139,7 +139,7 @@ export const ServerFrames = {
     type: Type.Literal('error'),
     code: Type.Union([
       Type.Literal('BAD_JSON'), Type.Literal('BAD_REQUEST'), Type.Literal('NOT_A_MEMBER'),
-      Type.Literal('TOO_MANY_ROOMS'), Type.Literal('RATE_LIMITED'), Type.Literal('UNSUPPORTED'),
+      Type.Literal('TOO_MANY_ROOMS'), Type.Literal('SERVER_FULL'), Type.Literal('RATE_LIMITED'), Type.Literal('UNSUPPORTED'),
       Type.Literal('UNAVAILABLE'), Type.Literal('UNAUTHORIZED'), Type.Literal('FORBIDDEN'), Type.Literal('ROOM_FULL'),
       Type.Literal('REF_REUSED')
     ]),

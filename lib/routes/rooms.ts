@@ -8,7 +8,7 @@ import { adminOnly, chatUser } from '../auth.js'
 import { FST_CHAT_JOIN_FORBIDDEN, FST_CHAT_NOT_A_MEMBER, FST_CHAT_ROOM_NOT_FOUND } from '../errors.js'
 import type { ResolvedOptions } from '../options.js'
 import { RoomName } from '../protocol/schemas.js'
-import type { ChatRegistry } from '../types.js'
+import type { ChatApi } from '../types.js'
 
 export const RoomParams = Type.Object({ room: RoomName })
 export const MemberParams = Type.Object({
@@ -64,7 +64,7 @@ export function routeDocs (securityScheme: string | undefined) {
 
 export interface RoomsRouteOptions {
   opts: ResolvedOptions
-  chat: ChatRegistry
+  chat: ChatApi
 }
 
 /**

@@ -3,26 +3,26 @@ import type { FastifyInstance, FastifySchema } from 'fastify'
 import type {} from '@fastify/websocket'
 import { randomBytes } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
-import type { ChatAdapter } from '../adapter/adapter.js'
+import type { TicketStore } from '../adapter/tickets.js'
 import { chatUser, hasBearerHeader } from '../auth.js'
 import { FST_CHAT_TICKET_NEEDS_BEARER } from '../errors.js'
-import { Connection } from '../connection.js'
 import type { Dispatcher } from '../dispatcher.js'
 import type { ResolvedOptions } from '../options.js'
-import { RateLimiter } from '../rate-limit.js'
+import { Connection } from '../transport/connection.js'
+import { RateLimiter } from '../transport/rate-limit.js'
 import { routeDocs } from './rooms.js'
 import { performance } from 'node:perf_hooks'
 
 export interface SocketRouteOptions {
   opts: ResolvedOptions
   dispatcher: Dispatcher
-  adapter: ChatAdapter
+  tickets: TicketStore
 }
 
 /** How long a ticket may wait for its socket, seconds. */
 const TICKET_TTL_S = 30
 
-export async function socketRoute (fastify: FastifyInstance, { opts, dispatcher, adapter }: SocketRouteOptions): Promise<void> {
+export async function socketRoute (fastify: FastifyInstance, { opts, dispatcher, tickets }: SocketRouteOptions): Promise<void> {
   // A one-time ticket for a browser's socket (`?ticket=`), so that no token travels in its URL.
   fastify.post(`${opts.path}/tickets`, {
     schema: routeDocs(opts.openapiSecurityScheme)('A one-time ticket that opens one socket (?ticket=) within expiresIn seconds', {
@@ -31,7 +31,7 @@ export async function socketRoute (fastify: FastifyInstance, { opts, dispatcher,
   }, async (request) => {
     if (!hasBearerHeader(request)) throw new FST_CHAT_TICKET_NEEDS_BEARER()
     const ticket = randomBytes(24).toString('base64url') // 192 random bits
-    await adapter.issueTicket(ticket, JSON.stringify(chatUser(request)), TICKET_TTL_S * 1000)
+    await tickets.issue(ticket, JSON.stringify(chatUser(request)), TICKET_TTL_S * 1000)
     return { ticket, expiresIn: TICKET_TTL_S }
   })
 

@@ -1,8 +1,8 @@
 import t from 'tap'
-import { Registry } from '../lib/registry.js'
+import { Membership } from '../lib/core/membership.js'
 
-t.test('Registry: indexed both ways, empty rooms and clients disappear', async (t) => {
-  const r = new Registry()
+t.test('Membership: indexed both ways, empty rooms and clients disappear', async (t) => {
+  const r = new Membership()
   t.equal(r.add('x', { clientId: 'a', userId: 'u', joinedAt: 1 }), true)
   t.equal(r.add('x', { clientId: 'a', userId: 'u', joinedAt: 2 }), false, 'no duplicate membership')
   t.equal(r.add('constructor', { clientId: 'a', userId: 'u', joinedAt: 3 }), true)

@@ -1,7 +1,19 @@
+/**
+ * The adapter contract: where membership lives beyond this process and how frames reach the
+ * other processes (as `socket.io-adapter`'s). The plugin keeps this process's memberships itself
+ * and tells the adapter of every change; the adapter answers the questions that span processes and
+ * carries frames to them. Adapters are made by factories (`memoryAdapter()`, `redisAdapter(...)`)
+ * that the plugin calls once with its node. One contract suite (test/adapter-contract.ts) runs
+ * against every implementation, alone and as two and three nodes.
+ *
+ * A method that needs an unreachable backend rejects with `FST_CHAT_UNAVAILABLE` (retryable)
+ * instead of waiting.
+ */
 import type { FastifyBaseLogger } from 'fastify'
-import type { LeaveReason } from '../constants.js'
-import type { Member, Registry } from '../registry.js'
-import type { ChatStats, MemberInfo, RoomInfo } from '../types.js'
+import type { Membership } from '../core/membership.js'
+import type { JoinOutcome, LeaveOutcome } from '../outcomes.js'
+import type { ChatStats, HistoryLimits, LeaveReason, Member, MemberInfo, RoomInfo } from '../model.js'
+import type { TicketStore } from './tickets.js'
 
 /** An operation on a client that another process holds (`app.chat.join/leave/disconnect`). */
 export type RemoteCommand =
@@ -10,11 +22,11 @@ export type RemoteCommand =
   | { op: 'disconnect', code: number, reason: string }
 
 /**
- * The outcome of a command: what the holding process answered (`joined`, `already`, `full`,
- * `left`, `not-member`, `closed`), or `not-found` when no live process holds the client, or
- * `timeout` when its process did not answer in time.
+ * The outcome of a command: what the holding process answered (a join or leave outcome, or
+ * `closed`), `not-found` when no live process holds the client, or `timeout` when its process did
+ * not answer in time.
  */
-export type RemoteResult = 'joined' | 'already' | 'full' | 'room-full' | 'forbidden' | 'left' | 'not-member' | 'closed' | 'not-found' | 'timeout'
+export type RemoteResult = JoinOutcome | LeaveOutcome | 'closed' | 'not-found' | 'timeout'
 
 /**
  * A `message` frame waiting for its seq and epoch, which the adapter (the one authority for a
@@ -59,17 +71,17 @@ export type Resume =
   | { recovered: false }
 
 /**
- * What the plugin hands an adapter: this process's membership (kept by the plugin, read-only
- * to the adapter), the way to reach this process's sockets, and the way to act on them.
+ * What the plugin hands an adapter's factory: this process's membership (kept by the plugin,
+ * read-only to the adapter), the way to reach this process's sockets, and the way to act on them.
  */
 export interface AdapterNode {
   /** This process's memberships. */
-  readonly registry: Registry
+  readonly membership: Membership
   /**
-   * Writes one pre-serialized frame to every local member of `room` but `except`.
-   * An adapter calls it for every frame published to a room this process has members in; a
-   * message comes with its seq and epoch, so that the node can tell a hole (and read it from
-   * history) or a copy (and drop it).
+   * Writes one pre-serialized frame to every local member of `room` but `except`. An adapter
+   * calls it for every frame published to a room this process has members in; a message comes
+   * with its seq and epoch, so that the node can tell a hole (and read it from history) or a copy
+   * (and drop it).
    */
   deliver (room: string, frame: string, except?: string, seq?: number, epoch?: string): void
   /**
@@ -85,36 +97,30 @@ export interface AdapterNode {
   localClients (): Iterable<{ clientId: string, userId: string }>
   /**
    * A member was removed by the adapter, not by its connection (its process died, or it left
-   * while the store was unreachable): tell the room (`userLeft` with `reason`).
+   * while the backend was unreachable): tell the room (`userLeft` with `reason`).
    */
   lost (room: string, clientId: string, userId: string, members: number, reason: LeaveReason): void
   /** The plugin's logger. */
   readonly log: FastifyBaseLogger
   /** History limits: at least `size` messages younger than `ttl` per room, at most 2 x size. */
-  readonly history: Readonly<{ size: number, ttl: number, maxBytes: number }>
+  readonly history: HistoryLimits
 }
 
-/**
- * The storage and transport contract behind `app.chat` (as `socket.io-adapter`'s adapter):
- * the plugin keeps this process's memberships in its registry and tells the adapter of every
- * change; the adapter answers the questions that span processes and carries frames to them.
- * The in-memory adapter is the single-process default; the Redis adapter spans processes.
- *
- * A method that needs an unreachable backing store rejects with `FST_CHAT_UNAVAILABLE`
- * (a retryable error) instead of waiting.
- */
+/** What the `adapter` option takes: called once when the plugin starts, resolves a ready adapter. */
+export type AdapterFactory = (node: AdapterNode) => ChatAdapter | Promise<ChatAdapter>
+
 export interface ChatAdapter {
   /** A short name for logs, such as `memory`. */
   readonly name: string
-  /** Called once when the plugin starts. */
-  init (node: AdapterNode): Promise<void>
+  /** One-time tickets that every process can redeem; without one the plugin keeps them in memory. */
+  readonly tickets?: TicketStore
   /** A client connected to this process. */
   connect (clientId: string, userId: string): Promise<void>
   /** A client of this process is gone (after it left all its rooms). */
   disconnect (clientId: string): Promise<void>
-  /** A local client joined `room` (already in the node's registry); resolves with the room's state. */
+  /** A local client joined `room` (already in the node's membership); resolves with the room's state. */
   join (room: string, member: Member): Promise<RoomState>
-  /** A local client left `room` (already gone from the node's registry); resolves with the room's member count. */
+  /** A local client left `room` (already gone from the node's membership); resolves with the room's member count. */
   leave (room: string, clientId: string): Promise<number>
   /** Delivers a frame to every member of `room`, on every process, but `except`, each exactly once. */
   publish (room: string, frame: string, except?: string): Promise<void>
@@ -135,10 +141,6 @@ export interface ChatAdapter {
   room (name: string): Promise<RoomInfo | null>
   /** A room's members in join order. */
   members (name: string): Promise<MemberInfo[]>
-  /** Keeps a one-time ticket (the claims it stands for) for `ttl` ms. */
-  issueTicket (ticket: string, claims: string, ttl: number): Promise<void>
-  /** Takes a ticket: its claims the first time within its ttl, null ever after (or if unknown). */
-  redeemTicket (ticket: string): Promise<string | null>
   /** Runs a command on a client held by another process. */
   command (clientId: string, command: RemoteCommand): Promise<RemoteResult>
   /** Counters summed over every live process (this one's given). */

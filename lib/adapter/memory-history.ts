@@ -1,5 +1,5 @@
 /**
- * Per-room message history in memory (the single-process adapter's), and the dedupe table of
+ * Per-room message history in memory (the memory adapter's), and the dedupe table of
  * effectively-once sends. Pure data with explicit time: no timers, no I/O.
  *
  * Each room keeps at least its last `size` messages younger than `ttl` and at most `2 * size`;
@@ -7,7 +7,7 @@
  * the rooms that have gone longest without a message are dropped whole. A room whose history is
  * dropped, or that stays empty and idle for `ttl`, starts again with a new epoch at seq 1.
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { newEpoch } from './epoch.js'
 
 export interface StoredMessage {
   seq: number
@@ -25,11 +25,6 @@ interface RoomHistory {
   bytes: number
   /** Last message (or creation), ms: for dropping idle empty rooms. */
   touched: number
-}
-
-/** A new epoch: changes whenever a room's history is lost. JSON-safe. */
-export function newEpoch (): string {
-  return randomBytes(6).toString('base64url')
 }
 
 export type Since =
@@ -212,19 +207,4 @@ export class Dedupe {
   clear (): void {
     this.#entries.clear()
   }
-}
-
-/**
- * The digest of what a message says: a resend with the same ref must say the same. 128 bits of
- * SHA-256, base64url (22 characters): kept beside every remembered ref.
- */
-export function contentDigest (content: string, meta?: unknown): string {
-  const hash = createHash('sha256').update(content)
-  if (meta !== undefined) hash.update('\0').update(JSON.stringify(meta))
-  return hash.digest('base64url').slice(0, 22)
-}
-
-/** The dedupe key of a message: a ref's type counts (1 and "1" are different refs). */
-export function dedupeKey (userId: string, room: string, ref: string | number): string {
-  return `${userId}\n${room}\n${typeof ref === 'number' ? 'n' : 's'}${ref}`
 }

@@ -1,66 +1,36 @@
 /**
- * One client socket: its identity, a safe send with backpressure and per-turn coalescing,
- * heartbeat state, its request queue and closing. The only module that touches `ws`: everything
- * above it speaks in connections, strings and pre-built frames.
+ * One client socket: its identity, a safe send with backpressure and per-turn coalescing, slow
+ * consumers, heartbeat state, its task queue and closing. The only module that holds a `ws`
+ * socket (its private parts are in ws-internals.ts): everything above it speaks in connections,
+ * strings and pre-built frames.
  */
 import { randomUUID } from 'node:crypto'
-import { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
-import type { RawData, WebSocket } from 'ws'
-import { CloseCode, MAX_PENDING_FRAMES, SLOW_CONSUMER_GRACE_MS, SLOW_CONSUMER_MS } from './constants.js'
+import type { WebSocket } from 'ws'
+import { CloseCode, SLOW_CONSUMER_GRACE_MS, SLOW_CONSUMER_MS } from '../constants.js'
+import type { ChatUser } from '../model.js'
+import { payloadOf, textFrame, type Frame } from '../protocol/frame.js'
 import type { RateLimiter } from './rate-limit.js'
-import type { ChatUser } from './types.js'
+import { TaskQueue, type Task } from './task-queue.js'
+import { bufferedAmount, rawTransport, releaseUpgrade } from './ws-internals.js'
 
-// ws.readyState values, named here so nothing else needs ws.
+// ws.readyState values, named here so that nothing else needs ws.
 const OPEN = 1
 const CLOSED = 3
 
+/** What arrives from a socket: text or binary data, in the shapes ws hands it over. */
+export type IncomingData = Buffer | ArrayBuffer | Buffer[]
+
 export interface ConnectionEvents {
   /** A frame arrived (text or binary). Called synchronously from the socket's 'message' event. */
-  onFrame (connection: Connection, data: RawData, isBinary: boolean): void
+  onFrame (connection: Connection, data: IncomingData, isBinary: boolean): void
   /** The socket closed, for whatever reason; called once. */
   onClose (connection: Connection, code: number): void
   /** A scheduled task threw: a bug, not a client error. */
   onTaskError (connection: Connection, error: unknown): void
   /** The connection is a slow consumer: it is being closed (1013) and must leave its rooms now. */
   onSlow (connection: Connection): void
-}
-
-/** One unit of this connection's work: handling a frame, or a host's join/leave on it. */
-export type Task = () => Promise<void> | void
-
-/** A complete, unmasked WebSocket text frame (header and payload in one buffer). */
-export type Frame = Buffer & { readonly __frame: true }
-
-/**
- * Builds the WebSocket frame of a text message once (RFC 6455 5.2: FIN, opcode 1, unmasked, as
- * a server sends), in one buffer, so that a broadcast writes the same bytes to every member
- * instead of asking `ws` to encode and frame it again for each.
- */
-export function textFrame (text: string): Frame {
-  const length = Buffer.byteLength(text)
-  const head = length < 126 ? 2 : length < 65536 ? 4 : 10
-  const frame = Buffer.allocUnsafe(head + length)
-  frame[0] = 0x81
-  if (head === 2) {
-    frame[1] = length
-  } else if (head === 4) {
-    frame[1] = 126
-    frame.writeUInt16BE(length, 2)
-  } else {
-    frame[1] = 127
-    frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2)
-    frame.writeUInt32BE(length >>> 0, 6)
-  }
-  frame.write(text, head, 'utf8')
-  return frame as Frame
-}
-
-/** The payload of a frame built by `textFrame`. */
-function payloadOf (frame: Frame): Buffer {
-  const len = frame[1] & 0x7f
-  return frame.subarray(len < 126 ? 2 : len === 126 ? 4 : 10)
 }
 
 // Coalescing: the frames a socket gets in one event-loop turn are held and written together at
@@ -74,24 +44,10 @@ function flush (): void {
   queued.length = 0
 }
 
-/**
- * `injectWS` runs a socket over an in-memory duplex that, unlike a `net.Socket`, does not destroy
- * itself once both directions have ended, so `ws` would wait its 30 s close timeout for a 'close'
- * that never comes and a host's tests would see members that already left. Destroy it as a TCP
- * socket would. Real sockets are left alone.
- */
-function settleInMemoryTransport (transport: Duplex): void {
-  if (transport instanceof Socket) return
-  let ended = 0
-  const settle = (): void => { if (++ended === 2) transport.destroy() }
-  transport.once('end', settle)
-  transport.once('finish', settle)
-}
-
 // Listeners shared by every socket (`this` is the socket), so that a connection costs no closures.
 const kConnection = Symbol('fastify-chat.connection')
 type Tagged = WebSocket & { [kConnection]: Connection }
-function onMessage (this: WebSocket, data: RawData, isBinary: boolean): void {
+function onMessage (this: WebSocket, data: IncomingData, isBinary: boolean): void {
   const conn = (this as Tagged)[kConnection]
   conn.events.onFrame(conn, data, isBinary)
 }
@@ -100,8 +56,7 @@ function onPong (this: WebSocket): void {
 }
 function onClose (this: WebSocket, code: number): void {
   const conn = (this as Tagged)[kConnection]
-  conn.closed = true
-  conn.clearExpiry()
+  conn.markClosed()
   conn.events.onClose(conn, code)
 }
 function onError (this: WebSocket, err: Error): void {
@@ -132,21 +87,16 @@ export class Connection {
   readonly ip: string
   /** The token's claims; a `refresh` replaces them (same `sub`). */
   user: ChatUser
-  /** Token-expiry timers (see the hub's armExpiry); cleared when the socket closes. */
-  expiryTimers: NodeJS.Timeout[] | undefined
   /** The connection's token bucket, if rate limiting is on. */
   readonly limiter: RateLimiter | undefined
   readonly events: ConnectionEvents
   /** Whether the peer answered the last ping. */
   alive = true
-  /** Set once the socket is closing or closed: nothing more is sent. */
+  /** Set once the socket is closing or closed: nothing more is sent, no task runs. */
   closed = false
-  /** The last of this connection's messages still on its way to the adapter (they settle in order). */
-  inFlight: Promise<unknown> | undefined
 
   readonly #socket: WebSocket
-  // The transport under ws, written directly with pre-built frames; undefined when ws must frame
-  // (an extension such as permessage-deflate was negotiated).
+  // The transport under ws, written directly with pre-built frames; undefined when ws must frame.
   readonly #raw: Duplex | undefined
   readonly #maxBuffered: number
   readonly #highWater: number
@@ -154,9 +104,7 @@ export class Connection {
   #overSince: number | undefined
   // This turn's frames: none, one, or several.
   #queue: Frame | Frame[] | undefined
-  // Tasks waiting while an earlier one is in flight (an async registry call); made when needed.
-  #pending: Task[] | undefined
-  #busy = false
+  readonly #tasks: TaskQueue
   #log: FastifyBaseLogger | undefined
   readonly #baseLog: FastifyBaseLogger
   readonly #reqId: string
@@ -172,37 +120,28 @@ export class Connection {
     this.#highWater = options.highWater
     this.#baseLog = options.log
     this.#reqId = options.reqId
-    const transport = (socket as unknown as { _socket?: Duplex })._socket
-    this.#raw = socket.extensions === '' ? transport : undefined
+    this.#tasks = new TaskQueue((err) => this.events.onTaskError(this, err))
+    this.#raw = rawTransport(socket)
 
     const tagged = socket as Tagged
     tagged[kConnection] = this
-    // @fastify/websocket's error listener holds the upgrade's request and reply for the socket's
-    // whole life (several KiB per connection); ours logs and lets 'close' clean up.
-    socket.removeAllListeners('error')
-    socket.on('error', onError)
+    releaseUpgrade(socket, this.#raw, onError)
     // Attached synchronously, before any await, so no frame is missed.
     socket.on('message', onMessage)
     socket.on('pong', onPong)
     socket.on('close', onClose)
-    if (transport !== undefined) {
-      // The HTTP response object of the upgrade stays attached to the socket (and through it the
-      // request); nothing will be written with it again.
-      const response = (transport as { _httpMessage?: { detachSocket?: (s: unknown) => void } })._httpMessage
-      response?.detachSocket?.(transport)
-      settleInMemoryTransport(transport)
-    }
   }
 
-  clearExpiry (): void {
-    if (this.expiryTimers === undefined) return
-    for (const timer of this.expiryTimers) clearTimeout(timer)
-    this.expiryTimers = undefined
+  /** Nothing more is sent and no task runs from now on. */
+  markClosed (): void {
+    this.closed = true
+    this.#tasks.stop()
   }
 
   /** A child logger with `clientId`, `userId` and `reqId`, made on first use. */
   get log (): FastifyBaseLogger {
-    return this.#log ??= this.#baseLog.child({ reqId: this.#reqId, clientId: this.id, userId: this.userId })
+    this.#log ??= this.#baseLog.child({ reqId: this.#reqId, clientId: this.id, userId: this.userId })
+    return this.#log
   }
 
   /**
@@ -231,7 +170,7 @@ export class Connection {
     const socket = this.#socket
     if (socket.readyState !== OPEN) return false
     const raw = this.#raw
-    const buffered = raw === undefined ? socket.bufferedAmount : raw.writableLength
+    const buffered = bufferedAmount(socket, raw)
     if (buffered > this.#highWater) {
       if (this.#isSlow(buffered)) return false
     } else if (this.#overSince !== undefined) {
@@ -284,7 +223,7 @@ export class Connection {
     this.log.warn({ bufferedAmount: buffered }, 'slow consumer: leaving its rooms and closing with 1013')
     // Nothing more is sent; the close frame waits behind what is buffered, for a client that
     // starts reading again; one that does not within SLOW_CONSUMER_GRACE_MS is cut.
-    this.closed = true
+    this.markClosed()
     this.events.onSlow(this)
     this.#socket.close(CloseCode.SLOW_CONSUMER, 'slow consumer')
     const timer = setTimeout(() => this.#socket.terminate(), SLOW_CONSUMER_GRACE_MS).unref()
@@ -295,53 +234,18 @@ export class Connection {
   /** Called by the heartbeat: a consumer over the high-water mark is judged even when nothing is sent. */
   checkSlow (): void {
     if (this.closed || this.#socket.readyState !== OPEN) return
-    const raw = this.#raw
-    const buffered = raw === undefined ? this.#socket.bufferedAmount : raw.writableLength
+    const buffered = bufferedAmount(this.#socket, this.#raw)
     if (buffered > this.#highWater) this.#isSlow(buffered)
     else this.#overSince = undefined
   }
 
   /**
-   * Runs `task` after every task scheduled before it has settled: a connection's requests are
-   * handled one at a time, in order, so that `joined` always precedes the messages of the room
-   * even when the registry answers asynchronously. Returns false (and drops the task) when the
-   * connection is closed or already has MAX_PENDING_FRAMES waiting.
+   * Runs `task` after every task scheduled before it has settled (see TaskQueue). Returns false
+   * (and drops the task) when the connection is closed or already has too many waiting.
    */
   schedule (task: Task): boolean {
     if (this.closed) return false
-    if (this.#busy) {
-      const pending = this.#pending ??= []
-      if (pending.length >= MAX_PENDING_FRAMES) return false
-      pending.push(task)
-      return true
-    }
-    this.#run(task)
-    return true
-  }
-
-  #run (task: Task): void {
-    this.#busy = true
-    let result: Promise<void> | void
-    try {
-      result = task()
-    } catch (err) {
-      this.#fail(err)
-      return
-    }
-    if (result === undefined) this.#next()
-    else result.then(() => this.#next(), (err: unknown) => this.#fail(err))
-  }
-
-  #next (): void {
-    this.#busy = false
-    const task = this.#pending?.shift()
-    if (task !== undefined && !this.closed) this.#run(task)
-  }
-
-  #fail (err: unknown): void {
-    this.#busy = false
-    if (this.#pending !== undefined) this.#pending.length = 0
-    this.events.onTaskError(this, err)
+    return this.#tasks.schedule(task)
   }
 
   /** Calls `listener` once the socket has fully closed (at once if it already has). */
@@ -354,13 +258,13 @@ export class Connection {
   close (code: number, reason = ''): void {
     if (this.#socket.readyState >= 2) return
     this.flush()
-    this.closed = true
+    this.markClosed()
     this.#socket.close(code, reason)
   }
 
   /** Cuts the socket at once, with no handshake (a dead peer, or the end of the shutdown grace). */
   terminate (): void {
-    this.closed = true
+    this.markClosed()
     this.#socket.terminate()
   }
 

@@ -7,7 +7,7 @@
  * gets every message once, in seq order, without reconnecting.
  */
 import type { FastifyBaseLogger } from 'fastify'
-import type { Resume } from './adapter/adapter.js'
+import type { Resume } from '../adapter/contract.js'
 
 /** Most frames a room holds while its gap is being read; past it, the repair gives up. */
 const MAX_HELD = 10_000
@@ -24,8 +24,8 @@ interface Feed {
 }
 
 export interface FeedTarget {
-  /** Writes a frame to the local members of a room. */
-  write (room: string, text: string, except: string | undefined, seq: number | undefined): void
+  /** Writes a frame to the local members of a room (a message with its seq and epoch). */
+  write (room: string, text: string, except: string | undefined, seq: number | undefined, epoch: string | undefined): void
   /** Reads the messages after `seq` of `epoch` (the adapter's `since`). */
   since (room: string, seq: number, epoch: string): Promise<Resume>
   readonly log: FastifyBaseLogger
@@ -46,14 +46,14 @@ export class RoomFeeds {
    */
   deliver (room: string, text: string, except?: string, seq?: number, epoch?: string): void {
     if (seq === undefined || epoch === undefined) {
-      this.#target.write(room, text, except, seq)
+      this.#target.write(room, text, except, undefined, undefined)
       return
     }
     const feed = this.#feeds.get(room)
     if (feed === undefined) {
       // The first message since this process has members here: it starts the count.
       this.#feeds.set(room, { seq, epoch })
-      this.#target.write(room, text, except, seq)
+      this.#target.write(room, text, except, seq, epoch)
       return
     }
     if (feed.held !== undefined) {
@@ -65,13 +65,13 @@ export class RoomFeeds {
       // The room's history was lost and started again: nothing before can be read back.
       feed.epoch = epoch
       feed.seq = seq
-      this.#target.write(room, text, except, seq)
+      this.#target.write(room, text, except, seq, epoch)
       return
     }
     if (seq <= feed.seq) return
     if (seq === feed.seq + 1) {
       feed.seq = seq
-      this.#target.write(room, text, except, seq)
+      this.#target.write(room, text, except, seq, epoch)
       return
     }
     feed.held = [{ text, except, seq, epoch }]
@@ -120,7 +120,7 @@ export class RoomFeeds {
       for (const m of resume.messages) {
         if (m.seq <= feed.seq) continue
         feed.seq = m.seq
-        this.#target.write(room, m.text, undefined, m.seq)
+        this.#target.write(room, m.text, undefined, m.seq, feed.epoch)
       }
     } else {
       this.#target.log.warn({ room, after: feed.seq }, 'fastify-chat: missed messages are no longer in history; members resuming will be told recovered: false')

@@ -1,4 +1,4 @@
-import { VIOLATION_WINDOW_MS } from './constants.js'
+import { VIOLATION_WINDOW_MS } from '../constants.js'
 
 export type Verdict = 'ok' | 'limited' | 'close'
 

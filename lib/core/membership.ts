@@ -1,23 +1,17 @@
 /**
- * This process's room membership, indexed both ways (room -> members, member -> rooms) so
+ * Who is in which room on this process, indexed both ways (room -> members, member -> rooms) so
  * that a message finds its recipients and a closing connection finds its rooms without a scan.
  * Pure data: no I/O, no sockets, no notifications. Keys are user input, so everything lives in
  * `Map`s and `Set`s: `__proto__` or `constructor` are rooms like any other.
  */
 
-/** One membership: who is in a room, since when. */
-export interface Member {
-  clientId: string
-  userId: string
-  /** When the client joined the room, in ms since the epoch. */
-  joinedAt: number
-}
+import type { Member } from '../model.js'
 
 /**
- * @typeParam M what a membership holds: at least a `Member`; the plugin's registry also keeps the
+ * @typeParam M what a membership holds: at least a `Member`; the plugin's own membership also keeps the
  * local connection there, so that a broadcast reaches it without another lookup.
  */
-export class Registry<M extends Member = Member> {
+export class Membership<M extends Member = Member> {
   readonly #rooms = new Map<string, Map<string, M>>()
   readonly #clients = new Map<string, Set<string>>()
 

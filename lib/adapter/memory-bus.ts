@@ -1,0 +1,97 @@
+/**
+ * What the memory adapter's nodes share: the rooms' sequence and history, the dedupe table, the
+ * tickets and the nodes themselves. One process alone gets a bus of its own; several Fastify
+ * instances in one process (a host's tests, the contract suite) can share one with
+ * `createMemoryBus()` and behave as processes of one chat: cluster-wide counts, delivery to every
+ * node, commands to the node holding a client, summed stats. Each node's own membership is the
+ * truth for its members, so nothing is held twice.
+ */
+import type { AdapterNode } from './contract.js'
+import { Dedupe, MemoryHistory } from './memory-history.js'
+import { memoryTicketStore } from './tickets.js'
+
+/** Most remembered (user, room, ref) sends: bounds the dedupe table's memory. */
+const MAX_DEDUPE = 100_000
+
+export class MemoryBus {
+  readonly #nodes = new Set<AdapterNode>()
+  /** Which node holds each client, for commands. */
+  readonly #holders = new Map<string, AdapterNode>()
+  readonly tickets = memoryTicketStore()
+  #history: MemoryHistory | undefined
+  #dedupe: Dedupe | undefined
+  #sweep: NodeJS.Timeout | undefined
+
+  /** A node joins; the first one's history limits apply to the bus. */
+  attach (node: AdapterNode): void {
+    if (this.#history === undefined) {
+      const { size, ttl, maxBytes } = node.history
+      this.#history = new MemoryHistory(size, ttl, maxBytes)
+      this.#dedupe = new Dedupe(ttl, MAX_DEDUPE)
+      // Expiry also happens on every read and write; the sweep frees rooms nobody touches.
+      this.#sweep = setInterval(() => this.#history?.sweep(Date.now()), Math.min(ttl, 60_000)).unref()
+    }
+    this.#nodes.add(node)
+  }
+
+  /** A node leaves; with the last one, everything is forgotten. */
+  detach (node: AdapterNode): void {
+    this.#nodes.delete(node)
+    for (const [clientId, holder] of this.#holders) if (holder === node) this.#holders.delete(clientId)
+    if (this.#nodes.size > 0) return
+    clearInterval(this.#sweep)
+    this.#history?.clear()
+    this.#dedupe?.clear()
+    this.tickets.clear()
+    this.#history = undefined
+    this.#dedupe = undefined
+  }
+
+  get nodes (): ReadonlySet<AdapterNode> {
+    return this.#nodes
+  }
+
+  get history (): MemoryHistory {
+    if (this.#history === undefined) throw new Error('MemoryBus used with no node attached')
+    return this.#history
+  }
+
+  get dedupe (): Dedupe {
+    if (this.#dedupe === undefined) throw new Error('MemoryBus used with no node attached')
+    return this.#dedupe
+  }
+
+  hold (clientId: string, node: AdapterNode): void {
+    this.#holders.set(clientId, node)
+  }
+
+  release (clientId: string, node: AdapterNode): void {
+    if (this.#holders.get(clientId) === node) this.#holders.delete(clientId)
+  }
+
+  holder (clientId: string): AdapterNode | undefined {
+    return this.#holders.get(clientId)
+  }
+
+  /** Members of a room across every node. */
+  count (room: string): number {
+    let n = 0
+    for (const node of this.#nodes) n += node.membership.count(room)
+    return n
+  }
+
+  /** Delivers to every node with members in the room (each delivers once to its members). */
+  deliver (room: string, frame: string, except?: string, seq?: number, epoch?: string): void {
+    for (const node of this.#nodes) {
+      if (node.membership.count(room) > 0) node.deliver(room, frame, except, seq, epoch)
+    }
+  }
+}
+
+/**
+ * A bus for several memory nodes in one process: pass the same one to each instance's
+ * `memoryAdapter({ bus })` and they form one chat, as processes on Redis would.
+ */
+export function createMemoryBus (): MemoryBus {
+  return new MemoryBus()
+}

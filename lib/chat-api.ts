@@ -1,0 +1,101 @@
+/**
+ * `app.chat`: the host's own code's way into the chat, and what the REST routes call. It checks
+ * its arguments (coded errors with a status, so a route can let them propagate), runs commands
+ * on the process that holds a client, and turns outcomes into errors through outcomes.ts.
+ */
+import type { ChatAdapter, RemoteCommand, RemoteResult } from './adapter/contract.js'
+import { CloseCode, ROOM_REGEXP, SERVER_SENDER } from './constants.js'
+import type { ChatHub } from './core/hub.js'
+import {
+  FST_CHAT_CLIENT_NOT_FOUND, FST_CHAT_CLOSING, FST_CHAT_INVALID_CLOSE_CODE, FST_CHAT_INVALID_CLOSE_REASON,
+  FST_CHAT_INVALID_CONTENT, FST_CHAT_INVALID_HISTORY_QUERY, FST_CHAT_INVALID_ROOM, FST_CHAT_TIMEOUT
+} from './errors.js'
+import type { HistoryPage } from './model.js'
+import type { ResolvedOptions } from './options.js'
+import { refusal } from './outcomes.js'
+import type { ChatApi } from './types.js'
+
+/** A user-supplied value, made short and safe for an error message. */
+export function shown (value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? value.slice(0, 80) + '...' : value)
+  if (typeof value === 'number') return String(value)
+  return typeof value
+}
+
+/** Close codes a server may send: 1000, 1001, 1008, 1011 and the application range 3000-4999. */
+function isCloseCode (code: unknown): code is number {
+  return code === 1000 || code === 1001 || code === 1008 || code === 1011 ||
+    (typeof code === 'number' && Number.isInteger(code) && code >= 3000 && code <= 4999)
+}
+
+function checkRoom (room: unknown): asserts room is string {
+  if (typeof room !== 'string' || !ROOM_REGEXP.test(room)) throw new FST_CHAT_INVALID_ROOM(shown(room))
+}
+
+/** Builds `app.chat` over the hub and its adapter. */
+export function createChatApi (hub: ChatHub, opts: ResolvedOptions): ChatApi {
+  const adapter = (): ChatAdapter => hub.adapter
+
+  /** A command on any client: here if this process holds it, else through the adapter. */
+  async function command (clientId: string, cmd: RemoteCommand): Promise<RemoteResult> {
+    if (hub.closing) throw new FST_CHAT_CLOSING()
+    if (typeof clientId !== 'string' || clientId === '') return 'not-found'
+    const result = hub.connections.has(clientId) ? await hub.execute(clientId, cmd) : await adapter().command(clientId, cmd)
+    if (result === 'timeout') throw new FST_CHAT_TIMEOUT(shown(clientId))
+    return result
+  }
+
+  return Object.freeze({
+    rooms: async () => await adapter().rooms(),
+    room: async (name: string) => { checkRoom(name); return await adapter().room(name) },
+    members: async (name: string) => { checkRoom(name); return await adapter().members(name) },
+
+    async join (clientId: string, room: string): Promise<boolean> {
+      checkRoom(room)
+      const result = await command(clientId, { op: 'join', room })
+      if (result === 'not-found') throw new FST_CHAT_CLIENT_NOT_FOUND(shown(clientId))
+      const refused = refusal(result)
+      if (refused !== undefined) throw refused.error(shown(clientId), shown(room), opts)
+      return result === 'joined'
+    },
+
+    async leave (clientId: string, room: string): Promise<boolean> {
+      checkRoom(room)
+      if (hub.closing) return false
+      return await command(clientId, { op: 'leave', room }) === 'left'
+    },
+
+    async broadcast (room: string, content: string): Promise<{ id: string, seq: number }> {
+      checkRoom(room)
+      if (typeof content !== 'string' || content.length === 0 || content.length > opts.maxMessageLength) {
+        throw new FST_CHAT_INVALID_CONTENT(opts.maxMessageLength)
+      }
+      if (hub.closing) throw new FST_CHAT_CLOSING()
+      const { id, seq } = await hub.publishMessage(room, { from: SERVER_SENDER, userId: SERVER_SENDER }, content)
+      return { id, seq }
+    },
+
+    async disconnect (clientId: string, code: number = CloseCode.NORMAL, reason = ''): Promise<boolean> {
+      if (!isCloseCode(code)) throw new FST_CHAT_INVALID_CLOSE_CODE(shown(code))
+      if (typeof reason !== 'string' || Buffer.byteLength(reason) > 123) throw new FST_CHAT_INVALID_CLOSE_REASON()
+      if (hub.closing) return false
+      return await command(clientId, { op: 'disconnect', code, reason }) === 'closed'
+    },
+
+    stats: async () => await adapter().stats(hub.stats()),
+
+    async history (room: string, options: { after?: number, before?: number, limit?: number } = {}): Promise<HistoryPage> {
+      checkRoom(room)
+      const { after, before } = options
+      const most = Math.max(1, opts.history.size)
+      const limit = options.limit ?? Math.min(50, most)
+      const valid = (n: unknown, min: number, max: number): boolean => n === undefined || (Number.isInteger(n) && (n as number) >= min && (n as number) <= max)
+      if (!valid(after, 0, Number.MAX_SAFE_INTEGER) || !valid(before, 1, Number.MAX_SAFE_INTEGER) || !valid(limit, 1, most) ||
+          (after !== undefined && before !== undefined)) {
+        throw new FST_CHAT_INVALID_HISTORY_QUERY(most)
+      }
+      const page = await adapter().history(room, { after, before, limit })
+      return { room, epoch: page.epoch, messages: page.messages.map((m) => JSON.parse(m) as Record<string, unknown>) }
+    }
+  } satisfies ChatApi)
+}

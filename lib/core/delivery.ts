@@ -1,0 +1,98 @@
+/**
+ * The last step of the flow: frames to this process's sockets. A room's frame is framed once and
+ * written to every local member (coalesced per turn by the connection), checked for holes and
+ * copies on the way in (room-feed.ts), held for a member that is joining until its `joined` and
+ * replay are out, and never given twice to a member whose join already covered it.
+ */
+import type { FastifyBaseLogger } from 'fastify'
+import type { Resume } from '../adapter/contract.js'
+import type { Member } from '../model.js'
+import { encode } from '../protocol/codec.js'
+import { textFrame, type Frame } from '../protocol/frame.js'
+import type { ServerFrame } from '../protocol/schemas.js'
+import type { Connection } from '../transport/connection.js'
+import type { Membership } from './membership.js'
+import { RoomFeeds } from './room-feed.js'
+
+/** A membership of a local connection: the membership keeps the connection for delivery. */
+export interface LocalMember extends Member {
+  readonly conn: Connection
+  /**
+   * Live frames held while the member is joining (until `joined` and any replay are out), so that
+   * nothing overtakes them and the switch from replay to live has no gap and no duplicate.
+   */
+  buffer?: Array<{ seq: number | undefined, frame: Frame }>
+  /**
+   * After a join, the last seq the member already has (from the join's state or its replay). Live
+   * frames come over another connection than the one that read that state (pub/sub), so some
+   * may still arrive after it: those at or below it are copies. Cleared by the first newer one.
+   */
+  floor?: { seq: number, epoch: string }
+}
+
+export class Delivery {
+  readonly #membership: Membership<LocalMember>
+  readonly #feeds: RoomFeeds
+  /** Frames written to sockets (a broadcast to 10 counts 10). */
+  sent = 0
+
+  constructor (membership: Membership<LocalMember>, since: (room: string, seq: number, epoch: string) => Promise<Resume>, log: FastifyBaseLogger) {
+    this.#membership = membership
+    this.#feeds = new RoomFeeds({ write: (room, text, except, seq, epoch) => this.#write(room, text, except, seq, epoch), since, log })
+  }
+
+  get feeds (): RoomFeeds {
+    return this.#feeds
+  }
+
+  /** Sends one frame to one connection. */
+  send (conn: Connection, frame: ServerFrame): void {
+    this.sendText(conn, encode(frame))
+  }
+
+  /** Sends one encoded frame to one connection. */
+  sendText (conn: Connection, text: string): void {
+    if (conn.send(text)) this.sent++
+  }
+
+  /** A room's frame from the adapter: through the room's feed, to every local member but `except`. */
+  room (room: string, text: string, except?: string, seq?: number, epoch?: string): void {
+    this.#feeds.deliver(room, text, except, seq, epoch)
+  }
+
+  #write (room: string, text: string, except: string | undefined, seq: number | undefined, epoch: string | undefined): void {
+    const members = this.#membership.membersOf(room)
+    if (members === undefined) return
+    // Framed once for everyone: each member gets the same bytes, coalesced per turn.
+    const frame = textFrame(text)
+    let sent = 0
+    for (const member of members.values()) {
+      if (member.clientId === except) continue
+      const floor = member.floor
+      if (floor !== undefined && seq !== undefined) {
+        if (epoch === floor.epoch && seq <= floor.seq) continue
+        member.floor = undefined
+      }
+      if (member.buffer !== undefined) member.buffer.push({ seq, frame })
+      else if (member.conn.sendFrame(frame)) sent++
+    }
+    this.sent += sent
+  }
+
+  /**
+   * Ends a join's buffering: sends what came live after seq `after` of `epoch` (and every presence
+   * frame), and keeps `after` as the member's floor for what is still on its way.
+   */
+  release (member: LocalMember, after: number, epoch: string | undefined): void {
+    const buffer = member.buffer
+    if (buffer === undefined) return
+    member.buffer = undefined
+    let floor = after
+    for (const b of buffer) {
+      if (b.seq !== undefined && b.seq <= after) continue
+      if (member.conn.sendFrame(b.frame)) this.sent++
+      if (b.seq !== undefined && b.seq > floor) floor = b.seq
+    }
+    member.floor = epoch === undefined ? undefined : { seq: floor, epoch }
+  }
+}

@@ -1,0 +1,247 @@
+/**
+ * The chat core: the open connections, membership changes with the notifications they cause,
+ * messages on their way to the adapter, and delivery of encoded frames to local sockets. It is the
+ * adapter's `AdapterNode`. It knows neither `ws` (that is `Connection`) nor HTTP (the routes), and
+ * `app.chat` is a facade over it (chat-api.ts).
+ */
+import type { FastifyBaseLogger } from 'fastify'
+import type { AdapterNode, ChatAdapter, Published, RemoteCommand, RemoteResult } from '../adapter/contract.js'
+import type { Admission } from '../admission.js'
+import { CLOSE_GRACE_MS, CloseCode } from '../constants.js'
+import type { ChatStats, HistoryLimits, LeaveReason } from '../model.js'
+import type { ResolvedOptions } from '../options.js'
+import type { JoinOutcome } from '../outcomes.js'
+import type { Ref, ServerFrame } from '../protocol/schemas.js'
+import { TokenExpiry } from '../token-expiry.js'
+import type { Connection } from '../transport/connection.js'
+import { Delivery, type LocalMember } from './delivery.js'
+import { Heartbeat } from './heartbeat.js'
+import { Membership } from './membership.js'
+import { messageDraft, type Sender } from './message.js'
+import { Rooms } from './rooms.js'
+
+export class ChatHub implements AdapterNode {
+  readonly membership = new Membership<LocalMember>()
+  readonly connections = new Map<string, Connection>()
+  readonly expiry: TokenExpiry
+
+  readonly #opts: ResolvedOptions
+  readonly #admission: Admission
+  readonly #log: FastifyBaseLogger
+  readonly #delivery: Delivery
+  readonly #rooms: Rooms
+  readonly #heartbeat = new Heartbeat()
+  #adapter: ChatAdapter | undefined
+  #messagesIn = 0
+  #closing = false
+  // Removals of closed connections still telling the adapter: close() waits for them, so that a
+  // graceful shutdown has removed this process's members (and said so) before it resolves.
+  readonly #removals = new Set<Promise<void>>()
+
+  constructor (opts: ResolvedOptions, admission: Admission, log: FastifyBaseLogger) {
+    this.#opts = opts
+    this.#admission = admission
+    this.#log = log
+    this.#delivery = new Delivery(this.membership, async (room, seq, epoch) => await this.adapter.since(room, seq, epoch), log)
+    this.#rooms = new Rooms(opts, this.membership, this.#delivery, () => this.adapter, log)
+    this.expiry = new TokenExpiry(opts.tokenExpiringLead, opts.expiryGrace, (conn, left) => this.send(conn, { type: 'tokenExpiring', in: left }))
+  }
+
+  /** The adapter, made by its factory with this hub as its node (once, at start). */
+  get adapter (): ChatAdapter {
+    if (this.#adapter === undefined) throw new Error('fastify-chat: the adapter is not ready yet')
+    return this.#adapter
+  }
+
+  set adapter (adapter: ChatAdapter) {
+    if (this.#adapter !== undefined) throw new Error('fastify-chat: the adapter is already set')
+    this.#adapter = adapter
+  }
+
+  get closing (): boolean {
+    return this.#closing
+  }
+
+  /** Starts pinging every connection; a connection that has not answered the previous ping is terminated. */
+  startHeartbeat (): void {
+    this.#heartbeat.start(this.#opts.heartbeatInterval, () => this.connections.values(), (conn) => this.remove(conn, 'timeout'))
+  }
+
+  /** Counts one frame received from a client. */
+  countIn (): void {
+    this.#messagesIn++
+  }
+
+  /** Sends one frame to one connection. */
+  send (conn: Connection, frame: ServerFrame): void {
+    this.#delivery.send(conn, frame)
+  }
+
+  /** AdapterNode: an encoded frame for this process's members of a room (checked for holes and copies). */
+  deliver (room: string, text: string, except?: string, seq?: number, epoch?: string): void {
+    this.#delivery.room(room, text, except, seq, epoch)
+  }
+
+  /** AdapterNode: the transport may have dropped frames; read back what the rooms missed. */
+  resync (): void {
+    this.#delivery.feeds.resync()
+  }
+
+  /** AdapterNode: the history limits. */
+  get history (): HistoryLimits {
+    return this.#opts.history
+  }
+
+  /** A newly opened, authenticated connection: welcome it and put it in the default room. */
+  async open (conn: Connection): Promise<void> {
+    if (this.#closing) {
+      conn.close(CloseCode.GOING_AWAY, 'server shutting down')
+      return
+    }
+    this.connections.set(conn.id, conn)
+    this.#admission.opened(conn.userId, conn.ip)
+    try {
+      await this.adapter.connect(conn.id, conn.userId)
+    } catch (err) {
+      // Not fatal: the socket works locally, and an adapter that lost its backend rewrites its
+      // clients when the backend is back.
+      conn.log.warn({ err }, 'could not record the connection in the adapter')
+    }
+    this.send(conn, { type: 'welcome', message: 'Connected to chat server', clientId: conn.id, userId: conn.userId })
+    this.expiry.arm(conn, conn.user.exp)
+    conn.debug({}, 'connected')
+    if (this.#opts.defaultRoom !== false) await this.joinRoom(conn, this.#opts.defaultRoom)
+  }
+
+  /** Joins `conn` to `room` (see Rooms.join). */
+  async joinRoom (conn: Connection, room: string, ref?: Ref, since?: { seq: number, epoch: string }): Promise<JoinOutcome> {
+    return await this.#rooms.join(conn, room, ref, since)
+  }
+
+  /** Takes `conn` out of `room` (see Rooms.leave). */
+  async leaveRoom (conn: Connection, room: string, reason: LeaveReason, ref?: Ref): Promise<boolean> {
+    return await this.#rooms.leave(conn, room, reason, ref)
+  }
+
+  /** Publishes a message to every member of `room` (the adapter assigns its seq and epoch). */
+  async publishMessage (room: string, sender: Sender, content: string, ref?: Ref): Promise<Published> {
+    return await this.adapter.publishMessage(room, messageDraft(room, sender, content, ref, Date.now()))
+  }
+
+  /** A connection is gone (socket closed, or a missed pong): it leaves all its rooms. Idempotent. */
+  remove (conn: Connection, reason: 'closed' | 'timeout'): void {
+    if (!this.connections.delete(conn.id)) return
+    this.#admission.closed(conn.userId, conn.ip)
+    this.expiry.clear(conn)
+    const rooms = this.membership.roomsOf(conn.id)
+    conn.debug({ reason, rooms: rooms.length }, 'disconnected')
+    const leaveAll = async (): Promise<void> => {
+      for (const room of rooms) {
+        try {
+          await this.leaveRoom(conn, room, reason)
+        } catch (err) {
+          // The backend is unreachable: the local membership is already right, and the adapter
+          // rewrites this process's members when the backend is back.
+          conn.log.warn({ err, room }, 'could not record leaving a room')
+        }
+      }
+      await this.adapter.disconnect(conn.id)
+    }
+    const removal = leaveAll()
+      .catch((err: unknown) => conn.log.warn({ err }, 'could not record the disconnection in the adapter'))
+      .finally(() => this.#removals.delete(removal))
+    this.#removals.add(removal)
+  }
+
+  /** AdapterNode: this process's counters. */
+  stats (): ChatStats {
+    return {
+      connections: this.connections.size,
+      rooms: this.membership.roomCount,
+      members: this.membership.memberCount,
+      messagesIn: this.#messagesIn,
+      messagesOut: this.#delivery.sent
+    }
+  }
+
+  /**
+   * Closes every socket with 1001 and waits for their closing handshakes, cutting the ones that
+   * have not finished after CLOSE_GRACE_MS. New connections are turned away from now on.
+   */
+  async shutdown (): Promise<void> {
+    this.#closing = true
+    this.#heartbeat.stop()
+    const open = [...this.connections.values()]
+    if (open.length === 0) return
+    this.#log.info({ connections: open.length }, 'closing chat connections')
+    await new Promise<void>((resolve) => {
+      let waiting = open.length
+      const grace = setTimeout(() => {
+        for (const conn of open) if (!conn.isClosed) conn.terminate()
+      }, CLOSE_GRACE_MS).unref()
+      const closed = (): void => {
+        if (--waiting > 0) return
+        clearTimeout(grace)
+        resolve()
+      }
+      for (const conn of open) {
+        conn.onceClosed(closed)
+        conn.close(CloseCode.GOING_AWAY, 'server shutting down')
+      }
+    })
+  }
+
+  /** Last step of `app.close()`: forget everything and release the adapter. */
+  async close (): Promise<void> {
+    this.#closing = true
+    this.#heartbeat.stop()
+    await Promise.all(this.#removals)
+    this.connections.clear()
+    this.expiry.clearAll()
+    this.#admission.clear()
+    this.membership.clear()
+    this.#delivery.feeds.close()
+    await this.#adapter?.close()
+  }
+
+  /** AdapterNode: a command on a local client, run in its queue after its own requests. */
+  async execute (clientId: string, command: RemoteCommand): Promise<RemoteResult> {
+    const conn = this.connections.get(clientId)
+    if (conn === undefined || this.#closing) return 'not-found'
+    return await new Promise<RemoteResult>((resolve, reject) => {
+      const scheduled = conn.schedule(async () => {
+        try {
+          resolve(await this.#execute(conn, command))
+        } catch (err) {
+          reject(err)
+        }
+      })
+      // Closed or swamped: as if it had closed a moment earlier.
+      if (!scheduled) resolve('not-found')
+    })
+  }
+
+  async #execute (conn: Connection, command: RemoteCommand): Promise<RemoteResult> {
+    switch (command.op) {
+      case 'join': return await this.joinRoom(conn, command.room)
+      case 'leave': return await this.leaveRoom(conn, command.room, 'removed') ? 'left' : 'not-member'
+      case 'disconnect':
+        conn.close(command.code, command.reason)
+        return 'closed'
+    }
+  }
+
+  /** AdapterNode: every local client. */
+  * localClients (): Iterable<{ clientId: string, userId: string }> {
+    for (const conn of this.connections.values()) yield { clientId: conn.id, userId: conn.userId }
+  }
+
+  /** AdapterNode: a member removed by the adapter (its process died): tell the room. */
+  lost (room: string, clientId: string, userId: string, members: number, reason: LeaveReason): void {
+    this.#rooms.lost(room, clientId, userId, members, reason)
+  }
+
+  get log (): FastifyBaseLogger {
+    return this.#log
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * Joining and leaving rooms, with what each tells: `joined` (and a resume's replay) to the
+ * member, `left` to it, `userJoined`/`userLeft` to the others, within the presence limit. The
+ * room-level half of the core; the hub runs it for connections, REST and `app.chat` alike.
+ */
+import type { FastifyBaseLogger } from 'fastify'
+import type { ChatAdapter, Resume, RoomState } from '../adapter/contract.js'
+import type { LeaveReason } from '../model.js'
+import type { ResolvedOptions } from '../options.js'
+import type { JoinOutcome } from '../outcomes.js'
+import { encode } from '../protocol/codec.js'
+import type { JoinedFrame, LeftFrame, Ref, ServerFrame } from '../protocol/schemas.js'
+import type { Connection } from '../transport/connection.js'
+import type { Delivery, LocalMember } from './delivery.js'
+import type { Membership } from './membership.js'
+
+export class Rooms {
+  readonly #opts: ResolvedOptions
+  readonly #membership: Membership<LocalMember>
+  readonly #delivery: Delivery
+  readonly #adapter: () => ChatAdapter
+  readonly #log: FastifyBaseLogger
+
+  constructor (opts: ResolvedOptions, membership: Membership<LocalMember>, delivery: Delivery, adapter: () => ChatAdapter, log: FastifyBaseLogger) {
+    this.#opts = opts
+    this.#membership = membership
+    this.#delivery = delivery
+    this.#adapter = adapter
+    this.#log = log
+  }
+
+  /** Joins `conn` to `room`: `joined` to it, `userJoined` to the others. */
+  async join (conn: Connection, room: string, ref?: Ref, since?: { seq: number, epoch: string }): Promise<JoinOutcome> {
+    let member = this.#membership.membersOf(room)?.get(conn.id)
+    const already = member !== undefined
+    if (member === undefined) {
+      if (this.#membership.roomCountOf(conn.id) >= this.#opts.maxRoomsPerConnection) return 'too-many-rooms'
+      const here = this.#membership.count(room)
+      if (here === 0 && this.#membership.roomCount >= this.#opts.maxRoomsPerProcess) return 'server-full'
+      if (here >= this.#opts.maxMembersPerRoom) return 'room-full'
+      const canJoin = this.#opts.canJoin
+      if (canJoin !== undefined && await canJoin(conn.user, room) !== true) return 'forbidden'
+      // Joined meanwhile (the rule was async)? Then it is a member already.
+      if (this.#membership.has(room, conn.id)) return await this.join(conn, room, ref, since)
+      member = { clientId: conn.id, userId: conn.userId, joinedAt: Date.now(), conn, buffer: [] }
+      this.#membership.add(room, member)
+    } else if (since !== undefined) {
+      member.buffer = []
+    }
+    let state: RoomState
+    let resume: Resume | undefined
+    try {
+      // Idempotent: for a member already in, it only reads the room's state.
+      state = await this.#adapter().join(room, member)
+      if (since !== undefined) resume = await this.#adapter().since(room, since.seq, since.epoch)
+    } catch (err) {
+      // Nothing was done: the caller hears why (UNAVAILABLE) and may retry.
+      if (!already) this.#unregister(room, conn.id)
+      else this.#delivery.release(member, 0, undefined)
+      throw err
+    }
+    this.#delivery.feeds.started(room, state.seq, state.epoch)
+    // Closed meanwhile: its close handler already took it out of the room and said so.
+    if (conn.closed) return already ? 'already' : 'joined'
+    const joined: JoinedFrame = { type: 'joined', room, members: state.members, seq: state.seq, epoch: state.epoch }
+    if (resume !== undefined) joined.recovered = resume.recovered
+    this.#delivery.send(conn, withRef(joined, ref))
+    let last = state.seq
+    if (resume?.recovered === true) {
+      for (const m of resume.messages) {
+        this.#delivery.sendText(conn, m.text)
+        if (m.seq > last) last = m.seq
+      }
+    }
+    this.#delivery.release(member, last, state.epoch)
+    if (already) return 'already'
+    if (state.members <= this.#opts.presenceLimit) {
+      this.#announce(room, encode({ type: 'userJoined', room, clientId: conn.id, userId: conn.userId }), conn.id)
+    }
+    conn.debug({ room, seq: state.seq, recovered: resume?.recovered }, 'joined')
+    return 'joined'
+  }
+
+  /** Takes a membership out; a room left without local members stops its feed. */
+  #unregister (room: string, clientId: string): LocalMember | undefined {
+    const member = this.#membership.remove(room, clientId)
+    if (member !== undefined && this.#membership.count(room) === 0) this.#delivery.feeds.stopped(room)
+    return member
+  }
+
+  /** Takes `conn` out of `room`: `left` to it (unless it is gone), `userLeft` to the others. */
+  async leave (conn: Connection, room: string, reason: LeaveReason, ref?: Ref): Promise<boolean> {
+    const member = this.#unregister(room, conn.id)
+    if (member === undefined) return false
+    let members: number
+    try {
+      members = await this.#adapter().leave(room, conn.id)
+    } catch (err) {
+      // Nothing was done (for a connection still open): it stays a member and may retry.
+      if (reason === 'left' || reason === 'removed') this.#membership.add(room, member)
+      throw err
+    }
+    if (reason === 'left' || reason === 'removed') {
+      const left: LeftFrame = { type: 'left', room, members }
+      if (reason === 'removed') left.reason = 'removed'
+      this.#delivery.send(conn, withRef(left, ref))
+    }
+    // Counted with the leaver, as a join is counted with the joiner.
+    if (members + 1 <= this.#opts.presenceLimit) {
+      this.#announce(room, encode({ type: 'userLeft', room, clientId: conn.id, userId: conn.userId, reason }))
+    }
+    conn.debug({ room, reason }, 'left')
+    return true
+  }
+
+  /**
+   * Publishes a presence frame. The membership change it reports is done, so a failure to tell the
+   * others is logged, not reported to the member.
+   */
+  #announce (room: string, frame: string, except?: string): void {
+    this.#adapter().publish(room, frame, except)
+      .catch((err: unknown) => this.#log.warn({ err, room }, 'could not announce a presence change'))
+  }
+
+  /** A member removed by the adapter (its process died): tell the room. */
+  lost (room: string, clientId: string, userId: string, members: number, reason: LeaveReason): void {
+    if (members + 1 > this.#opts.presenceLimit || members === 0) return
+    this.#announce(room, encode({ type: 'userLeft', room, clientId, userId, reason }))
+  }
+}
+
+function withRef<T extends ServerFrame & { ref?: Ref }> (frame: T, ref: Ref | undefined): T {
+  if (ref !== undefined) frame.ref = ref
+  return frame
+}

@@ -1,0 +1,80 @@
+/**
+ * The value types every layer shares: who a user is, what a room, a member and a page of history
+ * look like, the counters. A leaf: it imports nothing, so that the public types, the adapter
+ * contract and the core can all use it without importing each other.
+ */
+
+/**
+ * The verified token's claims, as `request.jwtVerify()` returned them. `sub` is the user id,
+ * `name` the display name. Extend it by declaration merging to type your own claims:
+ *
+ * ```ts
+ * declare module 'fastify-chat' {
+ *   interface ChatUser { tenant: string }
+ * }
+ * ```
+ */
+export interface ChatUser {
+  sub: string
+  name?: string
+  role?: string
+  exp?: number
+  [claim: string]: unknown
+}
+
+/** One membership: who is in a room, since when. */
+export interface Member {
+  clientId: string
+  userId: string
+  /** When the client joined the room, in ms since the epoch. */
+  joinedAt: number
+}
+
+/** A room with members. */
+export interface RoomInfo {
+  name: string
+  /** Number of members. */
+  members: number
+}
+
+/** A member of a room, as `app.chat.members()` and the REST endpoint list it. */
+export interface MemberInfo {
+  clientId: string
+  userId: string
+  /** When it joined the room, in ms since the epoch. */
+  joinedAt: number
+}
+
+/** Counters since the plugin started. */
+export interface ChatStats {
+  /** Open sockets. */
+  connections: number
+  /** Rooms with at least one member. */
+  rooms: number
+  /** Memberships across all rooms. */
+  members: number
+  /** Frames received from clients. */
+  messagesIn: number
+  /** Frames sent to clients (a broadcast to 10 members counts 10). */
+  messagesOut: number
+}
+
+/** A page of a room's history: `message` frames as delivered, in increasing seq. */
+export interface HistoryPage {
+  room: string
+  epoch: string
+  messages: Array<Record<string, unknown>>
+}
+
+/** Why a member left a room, as `userLeft.reason` says. */
+export type LeaveReason = 'left' | 'closed' | 'removed' | 'timeout'
+
+/** The history limits every history backend applies (see the `history` option). */
+export interface HistoryLimits {
+  /** At least this many messages per room (younger than ttl), at most twice as many. */
+  readonly size: number
+  /** ms. */
+  readonly ttl: number
+  /** Bytes of message text across all rooms (in-memory history). */
+  readonly maxBytes: number
+}
