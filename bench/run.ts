@@ -3,13 +3,13 @@
 // markdown table of medians (min-max) and ratios to bench/results.md and prints it.
 //
 //   npm run bench -- [--reps 3] [--only plugin,floor-frame] [--sessions fanout1,fanout10,idle,setup]
-//                    [--idle 10000] [--setup 5000] [--duration 3000] [--profile DIR]
+//                    [--idle 10000] [--setup 5000] [--duration 3000] [--profile DIR] [--compare DIR]
 // With --profile, each server runs with --cpu-prof and writes its profile to DIR
 // (summarize one with `npx tsx bench/top-frames.ts FILE`).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
-import { join } from 'node:path'
+import { basename, isAbsolute, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { FanoutRun, Job } from './loadgen.js'
 
@@ -23,7 +23,10 @@ const { values: args } = parseArgs({
     setup: { type: 'string', default: '5000' },
     duration: { type: 'string', default: '3000' },
     out: { type: 'string', default: join(__dirname, 'results.md') },
-    profile: { type: 'string' }
+    profile: { type: 'string' },
+    // Another checkout of this repository (a worktree of an earlier commit): its plugin runs as
+    // one more target, "plugin@<folder>", beside this one, in the same run.
+    compare: { type: 'string' }
   }
 })
 
@@ -50,6 +53,9 @@ const HISTORY_TARGETS: Target[] = [
   { name: 'plugin-redis x2', script: 'plugin.ts', dialect: 'json', env: { BENCH_REDIS: '' } },
   { name: 'plugin-redis x2 no-history', script: 'plugin.ts', dialect: 'json', env: { BENCH_REDIS: '', BENCH_HISTORY: 'off' } }
 ]
+if (args.compare !== undefined) {
+  TARGETS.push({ name: `plugin@${basename(args.compare)}`, script: join(args.compare, 'bench', 'servers', 'plugin.ts'), dialect: 'json' })
+}
 const targets = args.only === undefined ? TARGETS : TARGETS.filter((t) => args.only!.split(',').includes(t.name))
 const sessions = args.sessions!.split(',')
 const reps = Number(args.reps)
@@ -85,7 +91,8 @@ async function startServer (target: Target, extraEnv: Record<string, string> = {
   // One folder per target; the main thread's profile is the largest file there (tsx's loader
   // thread writes a small one beside it).
   const prof = args.profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(args.profile, target.name)}`]
-  const child = node(0, ['--expose-gc', ...prof, ...TSX, join(__dirname, 'servers', target.script)], { ...target.env, ...extraEnv })
+  const script = isAbsolute(target.script) ? target.script : join(__dirname, 'servers', target.script)
+  const child = node(0, ['--expose-gc', ...prof, ...TSX, script], { ...target.env, ...extraEnv })
   const { port } = await message<{ port: number }>(child, 'ready', 30_000)
   return { child, port }
 }

@@ -13,7 +13,8 @@ export class TokenExpiry {
   readonly #lead: number
   readonly #grace: number
   readonly #warn: (conn: Connection, msLeft: number) => void
-  readonly #timers = new Map<Connection, NodeJS.Timeout[]>()
+  /** One timer per connection at a time: the warning's, then the close's. */
+  readonly #timers = new Map<Connection, NodeJS.Timeout>()
 
   /** @param warn sends `tokenExpiring` with the ms left */
   constructor (lead: number, grace: number, warn: (conn: Connection, msLeft: number) => void) {
@@ -27,36 +28,40 @@ export class TokenExpiry {
     this.clear(conn)
     if (typeof exp !== 'number' || !Number.isFinite(exp) || conn.closed) return
     const expMs = exp * 1000
-    const now = Date.now()
-    const timers: NodeJS.Timeout[] = []
-    this.#timers.set(conn, timers)
-    const closeIn = expMs + this.#grace - now
-    if (closeIn > MAX_TIMER_MS) {
-      // Beyond what a timer can wait: look again later.
-      timers.push(setTimeout(() => this.arm(conn, exp), MAX_TIMER_MS).unref())
-      return
-    }
-    const warn = (): void => this.#warn(conn, Math.max(0, expMs - Date.now()))
-    const warnIn = expMs - this.#lead - now
-    if (warnIn <= 0) warn()
-    else timers.push(setTimeout(warn, warnIn).unref())
-    timers.push(setTimeout(() => {
+    const warnIn = expMs - this.#lead - Date.now()
+    if (warnIn <= 0) this.#warnNow(conn, expMs)
+    else this.#at(conn, warnIn, () => this.#warnNow(conn, expMs))
+  }
+
+  #warnNow (conn: Connection, expMs: number): void {
+    this.#warn(conn, Math.max(0, expMs - Date.now()))
+    this.#at(conn, expMs + this.#grace - Date.now(), () => {
       this.#timers.delete(conn)
       conn.log.info('token expired and was not refreshed: closing with 4001')
       conn.close(CloseCode.TOKEN_EXPIRED, 'token expired')
-    }, Math.max(0, closeIn)).unref())
+    })
   }
 
-  /** The connection closed (or refreshed): its timers go. */
+  /** Runs `then` in `ms` (in steps, past what one timer can wait). */
+  #at (conn: Connection, ms: number, then: () => void): void {
+    const wait = Math.max(0, ms)
+    if (wait > MAX_TIMER_MS) {
+      this.#timers.set(conn, setTimeout(() => this.#at(conn, wait - MAX_TIMER_MS, then), MAX_TIMER_MS).unref())
+      return
+    }
+    this.#timers.set(conn, setTimeout(then, wait).unref())
+  }
+
+  /** The connection closed (or refreshed): its timer goes. */
   clear (conn: Connection): void {
-    const timers = this.#timers.get(conn)
-    if (timers === undefined) return
-    for (const timer of timers) clearTimeout(timer)
+    const timer = this.#timers.get(conn)
+    if (timer === undefined) return
+    clearTimeout(timer)
     this.#timers.delete(conn)
   }
 
   clearAll (): void {
-    for (const timers of this.#timers.values()) for (const timer of timers) clearTimeout(timer)
+    for (const timer of this.#timers.values()) clearTimeout(timer)
     this.#timers.clear()
   }
 }

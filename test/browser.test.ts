@@ -96,6 +96,11 @@ t.test('the demo page in Chromium: two people chat, see each other, and survive 
   await messageShown(alice, 'alice', 'hello from alice')
   t.ok(await alice.$eval(`${byTestId('messages')} li.mine:last-child .text`, (el: any) => el.textContent), 'your own messages are set apart')
   t.pass('a message crosses')
+  await bob.fill(byTestId('message'), 'hi alice, good to see you')
+  await bob.press(byTestId('message'), 'Enter')
+  await messageShown(alice, 'bob', 'hi alice, good to see you')
+  mkdirSync(ARTIFACTS, { recursive: true })
+  await alice.screenshot({ path: join(ARTIFACTS, 'demo.png') })
 
   // Rooms are tabs: the lobby keeps its own messages; leaving a room closes its tab.
   await bob.click(byTestId('tab-lobby'))
@@ -112,7 +117,6 @@ t.test('the demo page in Chromium: two people chat, see each other, and survive 
     await bob.setViewportSize({ width, height: 800 })
     t.same(await fitsWidth(bob, ['members', 'send', 'message', 'messages', 'leave']), [], `nothing off screen at ${width} px`)
   }
-  mkdirSync(ARTIFACTS, { recursive: true })
   await bob.screenshot({ path: join(ARTIFACTS, 'demo-narrow.png'), fullPage: true })
   await bob.setViewportSize({ width: 1280, height: 800 })
 
@@ -143,6 +147,6 @@ t.test('the demo page in Chromium: two people chat, see each other, and survive 
   t.pass('and chat again, in the same room, with presence')
   t.equal(await alice.$$eval(`${byTestId('messages')} li .text`, (l) => l.filter((e: any) => e.textContent === 'hello from alice').length), 1, 'each message shown once after the reconnect')
 
-  await alice.screenshot({ path: join(ARTIFACTS, 'demo.png') })
-  t.ok(existsSync(join(ARTIFACTS, 'demo.png')), 'screenshot saved in test-artifacts/')
+  await alice.screenshot({ path: join(ARTIFACTS, 'demo-after-restart.png') })
+  t.ok(existsSync(join(ARTIFACTS, 'demo.png')) && existsSync(join(ARTIFACTS, 'demo-after-restart.png')), 'screenshots saved in test-artifacts/')
 })

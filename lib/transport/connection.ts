@@ -12,7 +12,7 @@ import { CloseCode, SLOW_CONSUMER_GRACE_MS, SLOW_CONSUMER_MS } from '../constant
 import type { ChatUser } from '../model.js'
 import { payloadOf, textFrame, type Frame } from '../protocol/frame.js'
 import type { RateLimiter } from './rate-limit.js'
-import { TaskQueue, type Task } from './task-queue.js'
+import { SerialTasks } from './task-queue.js'
 import { bufferedAmount, rawTransport, releaseUpgrade } from './ws-internals.js'
 
 // ws.readyState values, named here so that nothing else needs ws.
@@ -79,7 +79,7 @@ export interface ConnectionOptions {
   events: ConnectionEvents
 }
 
-export class Connection {
+export class Connection extends SerialTasks {
   /** Unique to this connection, also across processes (a random UUID). */
   readonly id: string = randomUUID()
   readonly userId: string
@@ -104,12 +104,12 @@ export class Connection {
   #overSince: number | undefined
   // This turn's frames: none, one, or several.
   #queue: Frame | Frame[] | undefined
-  readonly #tasks: TaskQueue
   #log: FastifyBaseLogger | undefined
   readonly #baseLog: FastifyBaseLogger
   readonly #reqId: string
 
   constructor (socket: WebSocket, options: ConnectionOptions) {
+    super()
     this.#socket = socket
     this.user = options.user
     this.userId = options.user.sub
@@ -120,7 +120,6 @@ export class Connection {
     this.#highWater = options.highWater
     this.#baseLog = options.log
     this.#reqId = options.reqId
-    this.#tasks = new TaskQueue((err) => this.events.onTaskError(this, err))
     this.#raw = rawTransport(socket)
 
     const tagged = socket as Tagged
@@ -135,7 +134,11 @@ export class Connection {
   /** Nothing more is sent and no task runs from now on. */
   markClosed (): void {
     this.closed = true
-    this.#tasks.stop()
+    this.stopTasks()
+  }
+
+  protected taskFailed (error: unknown): void {
+    this.events.onTaskError(this, error)
   }
 
   /** A child logger with `clientId`, `userId` and `reqId`, made on first use. */
@@ -237,15 +240,6 @@ export class Connection {
     const buffered = bufferedAmount(this.#socket, this.#raw)
     if (buffered > this.#highWater) this.#isSlow(buffered)
     else this.#overSince = undefined
-  }
-
-  /**
-   * Runs `task` after every task scheduled before it has settled (see TaskQueue). Returns false
-   * (and drops the task) when the connection is closed or already has too many waiting.
-   */
-  schedule (task: Task): boolean {
-    if (this.closed) return false
-    return this.#tasks.schedule(task)
   }
 
   /** Calls `listener` once the socket has fully closed (at once if it already has). */

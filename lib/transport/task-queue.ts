@@ -1,23 +1,24 @@
 /**
  * One connection's work, one task at a time and in order: a request's registry calls may be
  * async (Redis), yet `joined` must go out before the room's messages, and replies in the order of
- * the requests. A task that throws is a bug: the rest are dropped and the owner is told.
+ * the requests. A task that throws is a bug: the rest are dropped and `taskFailed` is told.
+ *
+ * A base class rather than an object of its own, so that a connection costs no extra object or
+ * closure for it (thousands of idle connections are the common case).
  */
 import { MAX_PENDING_FRAMES } from '../constants.js'
 
 /** One unit of a connection's work: handling a frame, or a host's join/leave on it. */
 export type Task = () => Promise<void> | void
 
-export class TaskQueue {
+export abstract class SerialTasks {
   // Tasks waiting while an earlier one is in flight; made when first needed.
   #pending: Task[] | undefined
   #busy = false
   #stopped = false
-  readonly #onError: (error: unknown) => void
 
-  constructor (onError: (error: unknown) => void) {
-    this.#onError = onError
-  }
+  /** A task threw (a bug, not a client error). */
+  protected abstract taskFailed (error: unknown): void
 
   /**
    * Runs `task` after every task scheduled before it has settled. Returns false (and drops the
@@ -36,7 +37,7 @@ export class TaskQueue {
   }
 
   /** Nothing more runs (the connection closed); what waits is dropped. */
-  stop (): void {
+  protected stopTasks (): void {
     this.#stopped = true
     if (this.#pending !== undefined) this.#pending.length = 0
   }
@@ -63,6 +64,6 @@ export class TaskQueue {
   #fail (err: unknown): void {
     this.#busy = false
     if (this.#pending !== undefined) this.#pending.length = 0
-    this.#onError(err)
+    this.taskFailed(err)
   }
 }
