@@ -1,0 +1,51 @@
+// The layout ARCHITECTURE.md promises: no import cycle between lib/ files (type imports count:
+// a cycle is a cycle for a reader too), and only the files named for it touch ws, JWT or Redis.
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { dirname, join, relative, resolve } from 'node:path'
+import t from 'tap'
+
+const lib = join(__dirname, '..', 'lib')
+
+function files (dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name)
+    return statSync(path).isDirectory() ? files(path) : path.endsWith('.ts') ? [path] : []
+  })
+}
+
+const sources = new Map(files(lib).map((f) => [f, readFileSync(f, 'utf8')]))
+const imports = new Map<string, string[]>()
+for (const [file, text] of sources) {
+  const local: string[] = []
+  for (const m of text.matchAll(/^(?:import|export)\s[^'"]*?from\s+'(\.[^']+)'/gm)) {
+    local.push(resolve(dirname(file), m[1].replace(/\.js$/, '.ts')))
+  }
+  imports.set(file, local)
+}
+
+t.test('no import cycle between lib/ files', async (t) => {
+  const cycles: string[] = []
+  const state = new Map<string, 'visiting' | 'done'>()
+  const visit = (file: string, path: string[]): void => {
+    if (state.get(file) === 'done') return
+    if (state.get(file) === 'visiting') {
+      cycles.push([...path.slice(path.indexOf(file)), file].map((f) => relative(lib, f)).join(' -> '))
+      return
+    }
+    state.set(file, 'visiting')
+    for (const next of imports.get(file) ?? []) visit(next, [...path, file])
+    state.set(file, 'done')
+  }
+  for (const file of sources.keys()) visit(file, [])
+  t.same(cycles, [])
+  t.ok(sources.size > 30, `${sources.size} files checked`)
+})
+
+t.test('one file knows JWT, one folder Redis, and only the transport holds ws', async (t) => {
+  const users = (pattern: RegExp): string[] => [...sources].filter(([, text]) => pattern.test(text)).map(([f]) => relative(lib, f)).sort()
+  // Type imports of @fastify/jwt's option types are fine; verifying or signing is auth.ts's job.
+  t.same(users(/^import (?!type)[^\n]*from '@fastify\/jwt'|\.jwtVerify\(|\.jwt\.(verify|sign|decode)\(/m), ['auth.ts', 'index.ts'], 'JWT: auth.ts (and index.ts registering @fastify/jwt)')
+  t.ok(users(/from 'ioredis'/).every((f) => f.startsWith('adapter/redis')), 'ioredis only under adapter/redis')
+  t.same(users(/from 'ws'/), ['transport/connection.ts', 'transport/ws-internals.ts'], 'ws types only in the transport')
+  t.same(users(/\._socket\b|_httpMessage/), ['transport/ws-internals.ts'], "ws's private fields only in ws-internals.ts")
+})
