@@ -1,12 +1,11 @@
 /**
- * Who may connect, before any token work where possible: open sockets per user and per IP on this
- * process, and upgrade attempts per IP in a sliding minute. Counts only: the auth hook asks, the
- * core reports opens and closes.
+ * Who may connect, before any token work: open sockets per IP on this process, and upgrade
+ * attempts per IP in a sliding minute. Counts only: the auth hook asks, the core reports opens and
+ * closes. (Connections per user count across every process: the adapter's `admit`.)
  */
 import { ATTEMPT_WINDOW_MS, MAX_TRACKED_IPS } from './constants.js'
 
 export interface AdmissionLimits {
-  readonly maxConnectionsPerUser: number
   /** 0: off. */
   readonly maxConnectionsPerIp: number
   /** 0: off. */
@@ -15,9 +14,9 @@ export interface AdmissionLimits {
 
 export class Admission {
   readonly #limits: AdmissionLimits
-  /** Open sockets per user id, and per IP, on this process. */
-  readonly #perUser = new Map<string, number>()
+  /** Open sockets per IP, and per user, on this process. */
   readonly #perIp = new Map<string, number>()
+  readonly #perUser = new Map<string, number>()
   /** Upgrade attempts per IP in the current minute (insertion order: oldest window first). */
   readonly #attempts = new Map<string, { since: number, count: number }>()
 
@@ -47,24 +46,24 @@ export class Admission {
     return ++a.count <= maxConnectAttemptsPerIp
   }
 
-  /** Whether a user may open one more socket here. */
-  mayConnect (userId: string): boolean {
-    return (this.#perUser.get(userId) ?? 0) < this.#limits.maxConnectionsPerUser
+  /** Open sockets of a user on this process (what the per-user limit falls back to in an outage). */
+  userConnections (userId: string): number {
+    return this.#perUser.get(userId) ?? 0
   }
 
-  opened (userId: string, ip: string): void {
-    this.#perUser.set(userId, (this.#perUser.get(userId) ?? 0) + 1)
+  opened (ip: string, userId: string): void {
     this.#perIp.set(ip, (this.#perIp.get(ip) ?? 0) + 1)
+    this.#perUser.set(userId, (this.#perUser.get(userId) ?? 0) + 1)
   }
 
-  closed (userId: string, ip: string): void {
-    decrement(this.#perUser, userId)
+  closed (ip: string, userId: string): void {
     decrement(this.#perIp, ip)
+    decrement(this.#perUser, userId)
   }
 
   clear (): void {
-    this.#perUser.clear()
     this.#perIp.clear()
+    this.#perUser.clear()
     this.#attempts.clear()
   }
 }

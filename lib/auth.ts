@@ -12,10 +12,12 @@ import type { ResolvedOptions } from './options.js'
 
 const kToken = Symbol('fastify-chat.token')
 const kUser = Symbol('fastify-chat.user')
+const kClientId = Symbol('fastify-chat.clientId')
 
 interface ChatRequest {
   [kToken]?: string
   [kUser]?: ChatUser
+  [kClientId]?: string
 }
 
 const BEARER = /^Bearer +([^ ]+) *$/i
@@ -92,7 +94,11 @@ export function jwtPluginOptions (jwt: FastifyJWTOptions, rules: ResolvedOptions
  * `sub`. Any failure is a 401 with Fastify's error body, before any upgrade.
  * @param ownJwt whether `@fastify/jwt` was registered by the plugin (with `jwtPluginOptions`)
  */
-export function authHook (opts: ResolvedOptions, ownJwt: boolean, admission: Admission, tickets: TicketStore) {
+/**
+ * @param admit reserves a place for one more connection of the user, across every process (its
+ * clientId), or undefined when the user has `maxConnectionsPerUser` already
+ */
+export function authHook (opts: ResolvedOptions, ownJwt: boolean, admission: Admission, tickets: TicketStore, admit: (userId: string) => Promise<string | undefined>) {
   // The host's own @fastify/jwt gets the plugin's rules and our token on every call (@fastify/jwt
   // honours a per-call `extractToken` at run time; its types only know the global one).
   const hostVerify = Object.freeze({ ...opts.verify, extractToken: storedToken }) as unknown as Partial<VerifyOptions>
@@ -114,7 +120,9 @@ export function authHook (opts: ResolvedOptions, ownJwt: boolean, admission: Adm
       const raw = await tickets.redeem(ticket)
       const claims = raw === null ? undefined : JSON.parse(raw) as ChatUser
       if (claims === undefined || (typeof claims.exp === 'number' && claims.exp * 1000 <= Date.now())) throw new FST_CHAT_BAD_TICKET()
-      if (!admission.mayConnect(claims.sub)) throw new FST_CHAT_TOO_MANY_CONNECTIONS()
+      const clientId = await admit(claims.sub)
+      if (clientId === undefined) throw new FST_CHAT_TOO_MANY_CONNECTIONS()
+      state[kClientId] = clientId
       state[kUser] = claims
       return
     }
@@ -133,7 +141,11 @@ export function authHook (opts: ResolvedOptions, ownJwt: boolean, admission: Adm
     }
     const sub = (claims as { sub?: unknown } | null)?.sub
     if (typeof sub !== 'string' || sub === '') throw new FST_CHAT_TOKEN_NO_SUB()
-    if (upgrade && !admission.mayConnect(sub)) throw new FST_CHAT_TOO_MANY_CONNECTIONS()
+    if (upgrade) {
+      const clientId = await admit(sub)
+      if (clientId === undefined) throw new FST_CHAT_TOO_MANY_CONNECTIONS()
+      state[kClientId] = clientId
+    }
     state[kUser] = claims as ChatUser
   }
 }
@@ -143,6 +155,13 @@ export function chatUser (request: FastifyRequest): ChatUser {
   const user = (request as unknown as ChatRequest)[kUser]
   if (user === undefined) throw new Error('fastify-chat: route reached without authentication')
   return user
+}
+
+/** The clientId reserved for an upgrade that went through the hook. */
+export function chatClientId (request: FastifyRequest): string {
+  const id = (request as unknown as ChatRequest)[kClientId]
+  if (id === undefined) throw new Error('fastify-chat: socket route reached without admission')
+  return id
 }
 
 /** A preHandler for the changing REST endpoints: `isAdmin(user)` or 403. */

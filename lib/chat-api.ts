@@ -3,12 +3,12 @@
  * its arguments (coded errors with a status, so a route can let them propagate), runs commands
  * on the process that holds a client, and turns outcomes into errors through outcomes.ts.
  */
-import type { ChatAdapter, RemoteCommand, RemoteResult } from './adapter/contract.js'
+import type { ChatAdapter, MemberPage, Page, RemoteCommand, RemoteResult, RoomPage } from './adapter/contract.js'
 import { CloseCode, ROOM_REGEXP, SERVER_SENDER } from './constants.js'
 import type { ChatHub } from './core/hub.js'
 import {
   FST_CHAT_CLIENT_NOT_FOUND, FST_CHAT_CLOSING, FST_CHAT_INVALID_CLOSE_CODE, FST_CHAT_INVALID_CLOSE_REASON,
-  FST_CHAT_INVALID_CONTENT, FST_CHAT_INVALID_HISTORY_QUERY, FST_CHAT_INVALID_ROOM, FST_CHAT_TIMEOUT
+  FST_CHAT_INVALID_CONTENT, FST_CHAT_INVALID_HISTORY_QUERY, FST_CHAT_INVALID_PAGE, FST_CHAT_INVALID_ROOM, FST_CHAT_TIMEOUT
 } from './errors.js'
 import type { HistoryPage } from './model.js'
 import type { ResolvedOptions } from './options.js'
@@ -28,6 +28,27 @@ function isCloseCode (code: unknown): code is number {
     (typeof code === 'number' && Number.isInteger(code) && code >= 3000 && code <= 4999)
 }
 
+/** Most items of one page. */
+export const MAX_PAGE = 1000
+
+function page ({ cursor, limit = 100 }: { cursor?: string, limit?: number }): Page {
+  if (cursor !== undefined && (typeof cursor !== 'string' || cursor === '' || cursor.length > 256)) throw new FST_CHAT_INVALID_PAGE(MAX_PAGE)
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new FST_CHAT_INVALID_PAGE(MAX_PAGE)
+  return cursor === undefined ? { limit } : { cursor, limit }
+}
+
+/** Every item of a listing, page by page. */
+async function everyPage<P extends { cursor?: string }, T> (next: (cursor: string | undefined) => Promise<P>, items: (p: P) => T[]): Promise<T[]> {
+  const all: T[] = []
+  let cursor: string | undefined
+  do {
+    const p = await next(cursor)
+    all.push(...items(p))
+    cursor = p.cursor
+  } while (cursor !== undefined)
+  return all
+}
+
 function checkRoom (room: unknown): asserts room is string {
   if (typeof room !== 'string' || !ROOM_REGEXP.test(room)) throw new FST_CHAT_INVALID_ROOM(shown(room))
 }
@@ -45,10 +66,21 @@ export function createChatApi (hub: ChatHub, opts: ResolvedOptions): ChatApi {
     return result
   }
 
+  async function roomPage (options: { cursor?: string, limit?: number } = {}): Promise<RoomPage> {
+    return await adapter().rooms(page(options))
+  }
+
+  async function memberPage (name: string, options: { cursor?: string, limit?: number } = {}): Promise<MemberPage> {
+    checkRoom(name)
+    return await adapter().members(name, page(options))
+  }
+
   return Object.freeze({
-    rooms: async () => await adapter().rooms(),
+    rooms: async () => await everyPage(async (cursor) => await roomPage({ cursor, limit: MAX_PAGE }), (p) => p.rooms),
+    roomPage,
     room: async (name: string) => { checkRoom(name); return await adapter().room(name) },
-    members: async (name: string) => { checkRoom(name); return await adapter().members(name) },
+    members: async (name: string) => await everyPage(async (cursor) => await memberPage(name, { cursor, limit: MAX_PAGE }), (p) => p.members),
+    memberPage,
 
     async join (clientId: string, room: string): Promise<boolean> {
       checkRoom(room)

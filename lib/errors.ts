@@ -110,6 +110,12 @@ export const FST_CHAT_TIMEOUT = createError(
   'The process holding client %s did not answer in time',
   504
 )
+/** A listing's `cursor` or `limit` is not one it takes. */
+export const FST_CHAT_INVALID_PAGE = createError(
+  'FST_CHAT_INVALID_PAGE',
+  'A page takes a cursor from the previous page and a limit from 1 to %d',
+  400
+)
 /** A history query with a bad `after`, `before` or `limit`. */
 export const FST_CHAT_INVALID_HISTORY_QUERY = createError(
   'FST_CHAT_INVALID_HISTORY_QUERY',

@@ -66,7 +66,7 @@ const plugin: FastifyPluginAsync<ChatPluginOptions> = async function fastifyChat
   // this wrapper, so it is applied here.
   await fastify.register(async function chatContext (instance: FastifyInstance) {
     if (opts.jwt !== undefined) await instance.register(fastifyJwt, jwtPluginOptions(opts.jwt, opts.verify))
-    instance.addHook('onRequest', authHook(opts, opts.jwt !== undefined, admission, tickets))
+    instance.addHook('onRequest', authHook(opts, opts.jwt !== undefined, admission, tickets, async (userId) => await hub.admit(userId)))
     verifyToken = tokenVerifier(instance, opts, opts.jwt !== undefined)
     await instance.register(socketRoute, { opts, dispatcher, tickets })
     await instance.register(roomsRoutes, { prefix: opts.roomsPrefix, opts, chat })
@@ -86,11 +86,12 @@ export { chatPlugin as fastifyChat }
 export { chatErrSerializer, chatLogSerializers, chatReqSerializer } from './log.js'
 export { memoryAdapter, MemoryAdapter } from './adapter/memory.js'
 export { createMemoryBus, MemoryBus } from './adapter/memory-bus.js'
-export { redisAdapter, RedisAdapter, type RedisAdapterOptions } from './adapter/redis.js'
+export { redisAdapter, RedisAdapter, type RedisAdapterOptions } from './adapter/redis/index.js'
 export { memoryTicketStore, type TicketStore } from './adapter/tickets.js'
 export type {
-  AdapterFactory, AdapterNode, ChatAdapter, MessageDraft, Published, RemoteCommand, RemoteResult, Resume, RoomState
+  AdapterFactory, AdapterNode, ChatAdapter, MemberPage, MessageDraft, Page, Published, RemoteCommand, RemoteResult, Resume, RoomPage, RoomState
 } from './adapter/contract.js'
+export { ClusterRpc, type RpcBus } from './adapter/cluster-rpc.js'
 export { Membership } from './core/membership.js'
 export type { JoinOutcome, LeaveOutcome } from './outcomes.js'
 export { CloseCode, ErrorCode, ROOM_PATTERN, type LeaveReason } from './constants.js'

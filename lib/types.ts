@@ -143,12 +143,21 @@ export interface ChatPluginOptions {
  * propagate).
  */
 export interface ChatApi {
-  /** Every room with members, sorted by name (code-unit order). */
+  /** Every room with members, sorted by name (code-unit order): all pages of `roomPage`. */
   rooms (): Promise<RoomInfo[]>
+  /**
+   * A page of the rooms with members, sorted by name (code-unit order): `limit` (default 100, at
+   * most 1000) rooms after `cursor` (from the previous page); `cursor` in the result asks for the
+   * next page and is absent on the last. Rooms that come or go between pages appear, or not, by
+   * their name's place.
+   */
+  roomPage (options?: { cursor?: string, limit?: number }): Promise<{ rooms: RoomInfo[], cursor?: string }>
   /** One room, or `null` if it has no members. */
   room (name: string): Promise<RoomInfo | null>
-  /** The members of a room, in join order; empty if it has none. */
+  /** The members of a room, in join order; empty if it has none: all pages of `memberPage`. */
   members (name: string): Promise<MemberInfo[]>
+  /** A page of a room's members, in join order (like `roomPage`). */
+  memberPage (name: string, options?: { cursor?: string, limit?: number }): Promise<{ members: MemberInfo[], cursor?: string }>
   /**
    * Joins a connected client to a room: it gets `joined`, the other members `userJoined`.
    * Resolves `false` if it was already a member. Rejects `FST_CHAT_CLIENT_NOT_FOUND`,

@@ -25,8 +25,11 @@ export interface FakeNode extends AdapterNode {
   counters: ChatStats
 }
 
+let nodesMade = 0
+
 function fakeNode (): FakeNode {
   const node: FakeNode = {
+    id: `n${++nodesMade}x${Math.random().toString(36).slice(2, 8)}`,
     membership: new Membership(),
     deliveries: [],
     commands: [],
@@ -42,6 +45,7 @@ function fakeNode (): FakeNode {
     stats () { return node.counters },
     * localClients () { for (const [clientId, userId] of node.clients) yield { clientId, userId } },
     lost () {},
+    position: () => undefined,
     log: silent,
     history: { size: 10, ttl: 60_000, maxBytes: 1024 * 1024 }
   }
@@ -75,9 +79,12 @@ async function join ({ node, adapter }: Node, room: string, m: Member) {
   return await adapter.join(room, m)
 }
 async function leave ({ node, adapter }: Node, room: string, clientId: string) {
-  node.membership.remove(room, clientId)
-  return await adapter.leave(room, clientId)
+  const m = node.membership.remove(room, clientId)!
+  return await adapter.leave(room, m)
 }
+const all = { limit: 1000 }
+const roomsOf = async (adapter: ChatAdapter) => (await adapter.rooms(all)).rooms
+const membersOf = async (adapter: ChatAdapter, room: string) => (await adapter.members(room, all)).members
 const draft = (id: string, dedupe?: string, digest = 'same') => ({ id, head: `{"id":"${id}","seq":`, mid: ',"epoch":"', tail: '"}', dedupe, digest: dedupe === undefined ? undefined : digest })
 /** Waits until `check` holds: an adapter may deliver through its backend, a moment later. */
 async function eventually (check: () => boolean, ms = 5000): Promise<void> {
@@ -90,28 +97,28 @@ export function adapterContract (t: Test, name: string, backend: () => Backend):
     const [a] = await nodes(t, backend, 1)
     await connect(a, 'c1', 'u1')
     await connect(a, 'c2', 'u2')
-    t.same(await a.adapter.rooms(), [])
+    t.same(await roomsOf(a.adapter), [])
     t.equal(await a.adapter.room('a'), null)
-    t.same(await a.adapter.members('a'), [])
+    t.same(await membersOf(a.adapter, 'a'), [])
     t.match(await join(a, 'b', member('c1', 'u1', 1)), { members: 1, seq: 0, epoch: String }, 'join resolves the member count, seq and epoch')
     t.equal((await join(a, 'b', member('c2', 'u2', 2))).members, 2)
     t.equal((await join(a, 'a', member('c1', 'u1', 3))).members, 1)
     t.equal((await join(a, '__proto__', member('c2', 'u2', 4))).members, 1)
-    t.same(await a.adapter.rooms(), [{ name: '__proto__', members: 1 }, { name: 'a', members: 1 }, { name: 'b', members: 2 }], 'sorted by code unit')
+    t.same(await roomsOf(a.adapter), [{ name: '__proto__', members: 1 }, { name: 'a', members: 1 }, { name: 'b', members: 2 }], 'sorted by code unit')
     t.same(await a.adapter.room('b'), { name: 'b', members: 2 })
-    t.same(await a.adapter.members('b'), [
+    t.same(await membersOf(a.adapter, 'b'), [
       { clientId: 'c1', userId: 'u1', joinedAt: 1 },
       { clientId: 'c2', userId: 'u2', joinedAt: 2 }
     ], 'in join order')
     t.equal(await leave(a, 'b', 'c1'), 1, 'leave resolves the remaining count')
     t.equal(await leave(a, 'b', 'c2'), 0)
     t.equal(await a.adapter.room('b'), null, 'an empty room is gone')
-    t.same((await a.adapter.rooms()).map((r) => r.name), ['__proto__', 'a'])
+    t.same((await roomsOf(a.adapter)).map((r) => r.name), ['__proto__', 'a'])
     await leave(a, 'a', 'c1')
     await leave(a, '__proto__', 'c2')
-    await a.adapter.disconnect('c1')
-    await a.adapter.disconnect('c2')
-    t.same(await a.adapter.rooms(), [], 'all gone')
+    await a.adapter.disconnect('c1', 'u1')
+    await a.adapter.disconnect('c2', 'u2')
+    t.same(await roomsOf(a.adapter), [], 'all gone')
   })
 
   t.test(`${name}: publish reaches the node once per frame, in order, with the exception`, async (t) => {
@@ -181,6 +188,48 @@ export function adapterContract (t: Test, name: string, backend: () => Backend):
     t.equal(await tickets.redeem('t2'), null, 'an expired ticket')
   })
 
+  t.test(`${name}: pages of rooms and members`, async (t) => {
+    const [a] = await nodes(t, backend, 1)
+    const names = Array.from({ length: 25 }, (_, i) => `room-${String(i).padStart(2, '0')}`)
+    for (const [i, room] of names.entries()) await join(a, room, member(`${a.node.id}.c${i}`, `u${i}`, i))
+    const seen: string[] = []
+    let cursor: string | undefined
+    let pages = 0
+    do {
+      const page = await a.adapter.rooms({ cursor, limit: 7 })
+      t.ok(page.rooms.length <= 7, 'at most the limit')
+      seen.push(...page.rooms.map((r) => r.name))
+      cursor = page.cursor
+      pages++
+    } while (cursor !== undefined && pages < 10)
+    t.same(seen, names, 'every room once, sorted by name, over the pages')
+    t.equal(pages, 4)
+    for (let i = 0; i < 25; i++) await join(a, 'big', member(`${a.node.id}.m${i}`, `u${i}`, 1000 + Math.floor(i / 3)))
+    const got: string[] = []
+    cursor = undefined
+    pages = 0
+    do {
+      const page = await a.adapter.members('big', { cursor, limit: 4 })
+      got.push(...page.members.map((m) => m.clientId))
+      cursor = page.cursor
+      pages++
+    } while (cursor !== undefined && pages < 20)
+    t.same(got, (await membersOf(a.adapter, 'big')).map((m) => m.clientId), 'every member once, in join order, even with equal join times')
+    t.equal(new Set(got).size, 25)
+  })
+
+  t.test(`${name}: connections per user`, async (t) => {
+    const [a] = await nodes(t, backend, 1)
+    const id = (i: number) => `${a.node.id}.x${i}`
+    t.ok(await a.adapter.admit('u', id(1), 2))
+    t.ok(await a.adapter.admit('u', id(2), 2))
+    t.notOk(await a.adapter.admit('u', id(3), 2), 'over the limit')
+    t.ok(await a.adapter.admit('other', id(4), 2), 'another user is not counted')
+    await a.adapter.connect(id(1), 'u')
+    await a.adapter.disconnect(id(1), 'u')
+    t.ok(await a.adapter.admit('u', id(3), 2), 'a closed connection frees its place')
+  })
+
   t.test(`${name}: stats and commands on one node`, async (t) => {
     const [a] = await nodes(t, backend, 1)
     // Rooms with members count where they live (none here); the rest is this process's own.
@@ -192,12 +241,14 @@ export function adapterContract (t: Test, name: string, backend: () => Backend):
   for (const n of [2, 3]) {
     t.test(`${name}: ${n} nodes are one chat`, async (t) => {
       const all = await nodes(t, backend, n)
-      for (let i = 0; i < n; i++) await connect(all[i], `c${i}`, `u${i}`)
-      for (let i = 0; i < n; i++) t.equal((await join(all[i], 'r', member(`c${i}`, `u${i}`, 10 + i))).members, i + 1, `the join on node ${i} counts every node's members`)
-      await join(all[0], 'only-0', member('c0', 'u0', 50))
+      // A clientId names the process holding it, so that any process can route a command to it.
+      const ids = all.map((a, i) => `${a.node.id}.c${i}`)
+      for (let i = 0; i < n; i++) await connect(all[i], ids[i], `u${i}`)
+      for (let i = 0; i < n; i++) t.equal((await join(all[i], 'r', member(ids[i], `u${i}`, 10 + i))).members, i + 1, `the join on node ${i} counts every node's members`)
+      await join(all[0], 'only-0', member(ids[0], 'u0', 50))
       for (const { adapter } of all) {
-        t.same(await adapter.rooms(), [{ name: 'only-0', members: 1 }, { name: 'r', members: n }], 'every node sees every room')
-        t.same((await adapter.members('r')).map((m) => m.clientId), all.map((_, i) => `c${i}`), 'and every member, in join order')
+        t.same(await roomsOf(adapter), [{ name: 'only-0', members: 1 }, { name: 'r', members: n }], 'every node sees every room')
+        t.same((await membersOf(adapter, 'r')).map((m) => m.clientId), ids, 'and every member, in join order')
       }
 
       // A message from any node reaches every node with members exactly once, in seq order.
@@ -218,9 +269,10 @@ export function adapterContract (t: Test, name: string, backend: () => Backend):
       t.match(await all[n - 1].adapter.since('r', 0, epoch), { recovered: true, messages: { length: 4 * n + 1 } }, 'history from any node')
 
       // Commands reach the node holding the client; stats sum every node.
-      t.equal(await all[0].adapter.command(`c${n - 1}`, { op: 'leave', room: 'r' }), 'left')
-      t.same(all[n - 1].node.commands, [{ clientId: `c${n - 1}`, command: { op: 'leave', room: 'r' } }], 'run by its holder')
+      t.equal(await all[0].adapter.command(ids[n - 1], { op: 'leave', room: 'r' }), 'left')
+      t.same(all[n - 1].node.commands, [{ clientId: ids[n - 1], command: { op: 'leave', room: 'r' } }], 'run by its holder')
       t.equal(await all[0].adapter.command('nobody', { op: 'leave', room: 'r' }), 'not-found')
+      t.equal(await all[0].adapter.command(`${all[n - 1].node.id}.gone`, { op: 'leave', room: 'r' }), 'not-found', 'a client its process does not hold')
       for (let i = 0; i < n; i++) all[i].node.counters = { connections: 1, rooms: 1, members: 1, messagesIn: i, messagesOut: 10 * i }
       const total = await all[0].adapter.stats(all[0].node.counters)
       t.match(total, { connections: n, members: n, messagesIn: (n * (n - 1)) / 2, messagesOut: (10 * n * (n - 1)) / 2, rooms: 2 }, 'stats sum the nodes')
@@ -232,9 +284,17 @@ export function adapterContract (t: Test, name: string, backend: () => Backend):
         t.equal(await tickets[0].redeem('shared'), null, 'once, cluster-wide')
       }
 
-      for (let i = 0; i < n; i++) await leave(all[i], 'r', `c${i}`)
-      await leave(all[0], 'only-0', 'c0')
-      for (const { adapter } of all) t.same(await adapter.rooms(), [], 'all gone, everywhere')
+      // One user's connections count across the nodes.
+      t.ok(await all[0].adapter.admit('many', `${all[0].node.id}.m1`, 2))
+      t.ok(await all[n - 1].adapter.admit('many', `${all[n - 1].node.id}.m2`, 2))
+      t.notOk(await all[1].adapter.admit('many', `${all[1].node.id}.m3`, 2), 'the third, on any node, is over the limit')
+      await all[0].adapter.connect(`${all[0].node.id}.m1`, 'many')
+      await all[0].adapter.disconnect(`${all[0].node.id}.m1`, 'many')
+      t.ok(await all[1].adapter.admit('many', `${all[1].node.id}.m3`, 2), 'a closed one frees its place everywhere')
+
+      for (let i = 0; i < n; i++) await leave(all[i], 'r', ids[i])
+      await leave(all[0], 'only-0', ids[0])
+      for (const { adapter } of all) t.same(await roomsOf(adapter), [], 'all gone, everywhere')
     })
   }
 }

@@ -127,11 +127,13 @@ t.test('cluster', async (t) => {
     const probe = new Redis(REDIS_URL)
     t.after(() => probe.disconnect())
     await alice.request({ action: 'join', room: 'only-a' })
-    const channels = await probe.pubsub('CHANNELS', '*only-a') as string[]
-    const subscribers = await probe.pubsub('NUMSUB', ...channels) as Array<string | number>
+    // Redis 7: rooms are sharded channels (SSUBSCRIBE), listed by PUBSUB SHARDCHANNELS.
+    const channels = await probe.call('PUBSUB', 'SHARDCHANNELS', '*{r:only-a}:c') as string[]
+    t.equal(channels.length, 1, 'the room has its channel')
+    const subscribers = await probe.call('PUBSUB', 'SHARDNUMSUB', ...channels) as Array<string | number>
     t.equal(subscribers[1], 1, 'one process subscribed to the room')
     await alice.request({ action: 'leave', room: 'only-a' })
-    await until(async () => ((await probe.pubsub('NUMSUB', channels[0])) as Array<string | number>)[1] === 0, 5000, 'unsubscribed')
+    await until(async () => ((await probe.call('PUBSUB', 'SHARDNUMSUB', channels[0])) as Array<string | number>)[1] === 0, 5000, 'unsubscribed')
     t.pass('unsubscribed when its last member left')
     void b
     alice.close()
@@ -177,20 +179,21 @@ t.test('a process that does not answer in time: 504, never a hang', async (t) =>
   t.after(() => app.close())
   await app.register(chatPlugin, { jwt: { secret: SECRET }, heartbeatInterval: 0, adapter: redisAdapter({ client, prefix, requestTimeout: 300 }) })
   await app.ready()
-  // A "process" that holds a client and listens on its channel but never answers.
+  // A "process" alive by its heartbeat, listening on its inbox, that never answers. A clientId
+  // names its process ("<node>.<random>"), so that is all it takes to hold one.
   const mute = new Redis(REDIS_URL)
   t.after(() => mute.disconnect())
-  await mute.subscribe(`${prefix}ch:node:mute-node`)
-  await client.hset(`${prefix}clients`, 'held-by-mute', 'mute-node\nsomeone')
+  await mute.ssubscribe(`${prefix}{n:mute-node}:c`)
+  await client.zadd(`${prefix}nodes`, Date.now() + 60_000, 'mute-node')
   const started = Date.now()
-  const res = await app.inject({ method: 'PUT', url: '/rooms/x/members/held-by-mute', headers: admin })
+  const res = await app.inject({ method: 'PUT', url: '/rooms/x/members/mute-node.held', headers: admin })
   t.equal(res.statusCode, 504)
   t.equal(res.json().code, 'FST_CHAT_TIMEOUT')
   t.ok(Date.now() - started < 2000, 'answered after the request timeout')
-  await t.rejects(app.chat.disconnect('held-by-mute'), { code: 'FST_CHAT_TIMEOUT' })
-  // Its channel has no listener: no live process holds it.
-  await client.hset(`${prefix}clients`, 'held-by-nobody', 'gone-node\nsomeone')
-  t.equal((await app.inject({ method: 'PUT', url: '/rooms/x/members/held-by-nobody', headers: admin })).statusCode, 404)
+  await t.rejects(app.chat.disconnect('mute-node.held'), { code: 'FST_CHAT_TIMEOUT' })
+  // A process that is not alive holds nothing: at once, no request goes out.
+  t.equal((await app.inject({ method: 'PUT', url: '/rooms/x/members/gone-node.held', headers: admin })).statusCode, 404)
+  await client.zrem(`${prefix}nodes`, 'mute-node')
 })
 
 t.test('history across processes: resume on another process, effectively-once resends', async (t) => {

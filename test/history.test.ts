@@ -208,6 +208,8 @@ t.test('history: false keeps nothing, but messages still carry seq and epoch', a
  */
 function laggy (factory: AdapterFactory, ms: number): AdapterFactory {
   return async (node) => await factory({
+    get id () { return node.id },
+    position: (room) => node.position(room),
     get membership () { return node.membership },
     deliver: (...args) => { setTimeout(() => node.deliver(...args), ms) },
     resync: () => node.resync(),

@@ -8,6 +8,9 @@ import Redis from 'ioredis'
 import type { Test } from 'tap'
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+/** The Redis Cluster of the tests: `.ci/run` (and `npm test`) start one on these ports when none answers. */
+export const REDIS_CLUSTER_NODES = (process.env.REDIS_CLUSTER_NODES ?? '127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103')
+  .split(',').map((hp) => ({ host: hp.slice(0, hp.lastIndexOf(':')), port: Number(hp.slice(hp.lastIndexOf(':') + 1)) }))
 
 /** Whether Redis answers; under CI, fails the test when it does not. */
 export async function redisReady (t: Test): Promise<boolean> {
@@ -26,6 +29,50 @@ export async function redisReady (t: Test): Promise<boolean> {
     return false
   } finally {
     probe.disconnect()
+  }
+}
+
+/** Whether the test Redis Cluster answers with every slot served; under CI, fails the test when not. */
+export async function clusterReady (t: Test): Promise<boolean> {
+  const probe = new Redis.Cluster(REDIS_CLUSTER_NODES, { lazyConnect: true, enableOfflineQueue: false, clusterRetryStrategy: () => null, redisOptions: { maxRetriesPerRequest: 0 } })
+  probe.on('error', () => {})
+  try {
+    await probe.connect()
+    const info = await probe.cluster('INFO') as string
+    if (!info.includes('cluster_state:ok')) throw new Error(info.split('\n')[0])
+    return true
+  } catch (err) {
+    const nodes = REDIS_CLUSTER_NODES.map((n) => `${n.host}:${n.port}`).join(',')
+    if (process.env.CI !== undefined) {
+      t.fail(`a Redis Cluster is required under CI and does not answer at ${nodes}: ${(err as Error).message}`)
+    } else {
+      t.comment(`Redis Cluster tests not run: no cluster at ${nodes}. Start one with node scripts/redis-cluster.mjs start, then run npm test.`)
+    }
+    return false
+  } finally {
+    probe.disconnect()
+  }
+}
+
+/** A Redis.Cluster client of the host's, quit when the test ends. */
+export function hostCluster (t: Test, options: Record<string, unknown> = {}): InstanceType<typeof Redis.Cluster> {
+  const client = new Redis.Cluster(REDIS_CLUSTER_NODES, { redisOptions: { maxRetriesPerRequest: 1 }, ...options })
+  client.on('error', () => {})
+  t.after(() => client.disconnect())
+  return client
+}
+
+/** Deletes the keys of a prefix on every master of the test cluster. */
+export async function dropClusterPrefix (prefix: string): Promise<void> {
+  const cluster = new Redis.Cluster(REDIS_CLUSTER_NODES)
+  cluster.on('error', () => {})
+  try {
+    for (const master of cluster.nodes('master')) {
+      const keys = await master.keys(`${prefix}*`)
+      for (const key of keys) await cluster.del(key)
+    }
+  } catch {} finally {
+    cluster.disconnect()
   }
 }
 

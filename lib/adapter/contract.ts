@@ -75,6 +75,8 @@ export type Resume =
  * read-only to the adapter), the way to reach this process's sockets, and the way to act on them.
  */
 export interface AdapterNode {
+  /** This process's id in the chat: every clientId it makes starts with it and a dot. */
+  readonly id: string
   /** This process's memberships. */
   readonly membership: Membership
   /**
@@ -100,10 +102,30 @@ export interface AdapterNode {
    * while the backend was unreachable): tell the room (`userLeft` with `reason`).
    */
   lost (room: string, clientId: string, userId: string, members: number, reason: LeaveReason): void
+  /** Where this process stands in a room it has members in: the last seq it delivered, and its epoch. */
+  position (room: string): { seq: number, epoch: string } | undefined
   /** The plugin's logger. */
   readonly log: FastifyBaseLogger
   /** History limits: at least `size` messages younger than `ttl` per room, at most 2 x size. */
   readonly history: HistoryLimits
+}
+
+/** Where a listing starts (`cursor`, from the previous page; none for the first) and how much it takes. */
+export interface Page {
+  cursor?: string
+  limit: number
+}
+
+/** A page of rooms, sorted by name; `cursor` asks for the next page (absent on the last). */
+export interface RoomPage {
+  rooms: RoomInfo[]
+  cursor?: string
+}
+
+/** A page of a room's members, in join order; `cursor` asks for the next page (absent on the last). */
+export interface MemberPage {
+  members: MemberInfo[]
+  cursor?: string
 }
 
 /** What the `adapter` option takes: called once when the plugin starts, resolves a ready adapter. */
@@ -114,14 +136,19 @@ export interface ChatAdapter {
   readonly name: string
   /** One-time tickets that every process can redeem; without one the plugin keeps them in memory. */
   readonly tickets?: TicketStore
-  /** A client connected to this process. */
+  /**
+   * Before an upgrade: reserves a connection for `userId` if the user has fewer than `limit` across
+   * every process (a reservation not confirmed by `connect` soon lapses). Resolves false otherwise.
+   */
+  admit (userId: string, clientId: string, limit: number): Promise<boolean>
+  /** A client connected to this process (its reservation, if any, becomes a connection). */
   connect (clientId: string, userId: string): Promise<void>
   /** A client of this process is gone (after it left all its rooms). */
-  disconnect (clientId: string): Promise<void>
+  disconnect (clientId: string, userId: string): Promise<void>
   /** A local client joined `room` (already in the node's membership); resolves with the room's state. */
   join (room: string, member: Member): Promise<RoomState>
-  /** A local client left `room` (already gone from the node's membership); resolves with the room's member count. */
-  leave (room: string, clientId: string): Promise<number>
+  /** A local member left `room` (already gone from the node's membership); resolves with the room's member count. */
+  leave (room: string, member: Member): Promise<number>
   /** Delivers a frame to every member of `room`, on every process, but `except`, each exactly once. */
   publish (room: string, frame: string, except?: string): Promise<void>
   /**
@@ -135,12 +162,12 @@ export interface ChatAdapter {
   since (room: string, seq: number, epoch: string): Promise<Resume>
   /** A page of history (frames as delivered, increasing seq). */
   history (room: string, options: { after?: number, before?: number, limit: number }): Promise<{ epoch: string, messages: string[] }>
-  /** Every room with members, sorted by name. */
-  rooms (): Promise<RoomInfo[]>
+  /** A page of the rooms with members, sorted by name (code-unit order). */
+  rooms (page: Page): Promise<RoomPage>
   /** One room, or null if it has no members. */
   room (name: string): Promise<RoomInfo | null>
-  /** A room's members in join order. */
-  members (name: string): Promise<MemberInfo[]>
+  /** A page of a room's members, in join order. */
+  members (name: string, page: Page): Promise<MemberPage>
   /** Runs a command on a client held by another process. */
   command (clientId: string, command: RemoteCommand): Promise<RemoteResult>
   /** Counters summed over every live process (this one's given). */

@@ -17,6 +17,8 @@ export class MemoryBus {
   readonly #nodes = new Set<AdapterNode>()
   /** Which node holds each client, for commands. */
   readonly #holders = new Map<string, AdapterNode>()
+  /** Each user's connections across the nodes: clientId -> until (ms; Infinity once open). */
+  readonly #users = new Map<string, Map<string, number>>()
   readonly tickets = memoryTicketStore()
   #history: MemoryHistory | undefined
   #dedupe: Dedupe | undefined
@@ -38,11 +40,16 @@ export class MemoryBus {
   detach (node: AdapterNode): void {
     this.#nodes.delete(node)
     for (const [clientId, holder] of this.#holders) if (holder === node) this.#holders.delete(clientId)
+    for (const [userId, conns] of this.#users) {
+      for (const clientId of conns.keys()) if (clientId.startsWith(`${node.id}.`)) conns.delete(clientId)
+      if (conns.size === 0) this.#users.delete(userId)
+    }
     if (this.#nodes.size > 0) return
     clearInterval(this.#sweep)
     this.#history?.clear()
     this.#dedupe?.clear()
     this.tickets.clear()
+    this.#users.clear()
     this.#history = undefined
     this.#dedupe = undefined
   }
@@ -61,12 +68,31 @@ export class MemoryBus {
     return this.#dedupe
   }
 
-  hold (clientId: string, node: AdapterNode): void {
-    this.#holders.set(clientId, node)
+  /** Reserves a connection for a user within `limit` across the nodes, until `until`. */
+  admit (userId: string, clientId: string, limit: number, until: number, now: number): boolean {
+    let conns = this.#users.get(userId)
+    if (conns !== undefined) {
+      for (const [id, expires] of conns) if (expires < now) conns.delete(id)
+      if (conns.size >= limit && !conns.has(clientId)) return false
+    } else {
+      this.#users.set(userId, conns = new Map())
+    }
+    conns.set(clientId, until)
+    return true
   }
 
-  release (clientId: string, node: AdapterNode): void {
+  hold (clientId: string, userId: string, node: AdapterNode): void {
+    this.#holders.set(clientId, node)
+    let conns = this.#users.get(userId)
+    if (conns === undefined) this.#users.set(userId, conns = new Map())
+    conns.set(clientId, Infinity)
+  }
+
+  release (clientId: string, userId: string, node: AdapterNode): void {
     if (this.#holders.get(clientId) === node) this.#holders.delete(clientId)
+    const conns = this.#users.get(userId)
+    conns?.delete(clientId)
+    if (conns?.size === 0) this.#users.delete(userId)
   }
 
   holder (clientId: string): AdapterNode | undefined {

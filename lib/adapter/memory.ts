@@ -2,11 +2,29 @@
  * The memory adapter, the default: one process's chat lives in its memory (history bounded, see
  * `MemoryHistory`). Several instances in one process may share a `MemoryBus` and form one chat.
  */
-import type { AdapterFactory, AdapterNode, ChatAdapter, MessageDraft, Published, RemoteCommand, RemoteResult, Resume, RoomState } from './contract.js'
+import type { AdapterFactory, AdapterNode, ChatAdapter, MemberPage, MessageDraft, Page, Published, RemoteCommand, RemoteResult, Resume, RoomPage, RoomState } from './contract.js'
 import { FST_CHAT_INVALID_OPTION } from '../errors.js'
 import { MemoryBus } from './memory-bus.js'
 import type { ChatStats, Member, MemberInfo, RoomInfo } from '../model.js'
 import type { TicketStore } from './tickets.js'
+
+/** How long an admitted connection may take to open before its place lapses, ms. */
+const RESERVATION_MS = 30_000
+
+/** A members cursor: where the last member given stood (its join time and id). */
+function memberCursor (m: MemberInfo): string {
+  return `${m.joinedAt}:${m.clientId}`
+}
+
+/** The index after the member a cursor names (or after where it stood, if it has left). */
+function afterMember (list: MemberInfo[], cursor: string): number {
+  const at = cursor.indexOf(':')
+  const joinedAt = Number(cursor.slice(0, at))
+  const clientId = cursor.slice(at + 1)
+  const i = list.findIndex((m) => m.joinedAt > joinedAt || (m.joinedAt === joinedAt && m.clientId === clientId))
+  if (i === -1) return list.length
+  return list[i].clientId === clientId ? i + 1 : i
+}
 
 /** Code-unit order, as documented: not localeCompare, which depends on the host's locale. */
 function byName (a: RoomInfo, b: RoomInfo): number {
@@ -26,12 +44,17 @@ export class MemoryAdapter implements ChatAdapter {
     bus.attach(node)
   }
 
-  async connect (clientId: string): Promise<void> {
-    this.#bus.hold(clientId, this.#node)
+  async admit (userId: string, clientId: string, limit: number): Promise<boolean> {
+    const now = Date.now()
+    return this.#bus.admit(userId, clientId, limit, now + RESERVATION_MS, now)
   }
 
-  async disconnect (clientId: string): Promise<void> {
-    this.#bus.release(clientId, this.#node)
+  async connect (clientId: string, userId: string): Promise<void> {
+    this.#bus.hold(clientId, userId, this.#node)
+  }
+
+  async disconnect (clientId: string, userId: string): Promise<void> {
+    this.#bus.release(clientId, userId, this.#node)
   }
 
   async join (room: string, _member: Member): Promise<RoomState> {
@@ -39,7 +62,7 @@ export class MemoryAdapter implements ChatAdapter {
     return { members: this.#bus.count(room), seq, epoch }
   }
 
-  async leave (room: string, _clientId: string): Promise<number> {
+  async leave (room: string, _member: Member): Promise<number> {
     return this.#bus.count(room)
   }
 
@@ -73,14 +96,18 @@ export class MemoryAdapter implements ChatAdapter {
     return { epoch: page.epoch, messages: page.messages.map((m) => m.text) }
   }
 
-  async rooms (): Promise<RoomInfo[]> {
+  async rooms ({ cursor, limit }: Page): Promise<RoomPage> {
     const counts = new Map<string, number>()
     for (const node of this.#bus.nodes) {
-      for (const [name, members] of node.membership.rooms()) counts.set(name, (counts.get(name) ?? 0) + members)
+      for (const [name, members] of node.membership.rooms()) {
+        if (cursor === undefined || name > cursor) counts.set(name, (counts.get(name) ?? 0) + members)
+      }
     }
     const rooms: RoomInfo[] = []
     for (const [name, members] of counts) rooms.push({ name, members })
-    return rooms.sort(byName)
+    rooms.sort(byName)
+    // The cursor is the last name given: the next page starts after it, whatever joined meanwhile.
+    return rooms.length > limit ? { rooms: rooms.slice(0, limit), cursor: rooms[limit - 1].name } : { rooms }
   }
 
   async room (name: string): Promise<RoomInfo | null> {
@@ -88,7 +115,7 @@ export class MemoryAdapter implements ChatAdapter {
     return members === 0 ? null : { name, members }
   }
 
-  async members (name: string): Promise<MemberInfo[]> {
+  async members (name: string, { cursor, limit }: Page): Promise<MemberPage> {
     const list: MemberInfo[] = []
     for (const node of this.#bus.nodes) {
       const members = node.membership.membersOf(name)
@@ -96,7 +123,10 @@ export class MemoryAdapter implements ChatAdapter {
       for (const m of members.values()) list.push({ clientId: m.clientId, userId: m.userId, joinedAt: m.joinedAt })
     }
     // Join order across nodes (each node's own list is already in join order: a stable sort keeps it).
-    return this.#bus.nodes.size === 1 ? list : list.sort((a, b) => a.joinedAt - b.joinedAt)
+    if (this.#bus.nodes.size > 1) list.sort((a, b) => a.joinedAt - b.joinedAt)
+    const from = cursor === undefined ? 0 : afterMember(list, cursor)
+    const members = list.slice(from, from + limit)
+    return from + limit < list.length ? { members, cursor: memberCursor(members[members.length - 1]) } : { members }
   }
 
   /** A client held by another node on the bus; none on this one (the plugin asks itself first). */

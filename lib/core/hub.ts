@@ -4,6 +4,7 @@
  * adapter's `AdapterNode`. It knows neither `ws` (that is `Connection`) nor HTTP (the routes), and
  * `app.chat` is a facade over it (chat-api.ts).
  */
+import { randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { AdapterNode, ChatAdapter, Published, RemoteCommand, RemoteResult } from '../adapter/contract.js'
 import type { Admission } from '../admission.js'
@@ -21,6 +22,8 @@ import { messageDraft, type Sender } from './message.js'
 import { Rooms } from './rooms.js'
 
 export class ChatHub implements AdapterNode {
+  /** This process's id in the chat: its clientIds start with it, so any process can tell their holder. */
+  readonly id = randomBytes(8).toString('base64url')
   readonly membership = new Membership<LocalMember>()
   readonly connections = new Map<string, Connection>()
   readonly expiry: TokenExpiry
@@ -82,6 +85,11 @@ export class ChatHub implements AdapterNode {
     this.#delivery.room(room, text, except, seq, epoch)
   }
 
+  /** AdapterNode: the last seq delivered in a room here, and its epoch. */
+  position (room: string): { seq: number, epoch: string } | undefined {
+    return this.#delivery.feeds.position(room)
+  }
+
   /** AdapterNode: the transport may have dropped frames; read back what the rooms missed. */
   resync (): void {
     this.#delivery.feeds.resync()
@@ -92,6 +100,27 @@ export class ChatHub implements AdapterNode {
     return this.#opts.history
   }
 
+  /** A new clientId: this process's id, a dot, and 96 random bits. */
+  newClientId (): string {
+    return `${this.id}.${randomBytes(12).toString('base64url')}`
+  }
+
+  /**
+   * Before an upgrade: a clientId for the user's new connection, if the user is under
+   * `maxConnectionsPerUser` across every process; undefined otherwise.
+   */
+  async admit (userId: string): Promise<string | undefined> {
+    const clientId = this.newClientId()
+    const limit = this.#opts.maxConnectionsPerUser
+    try {
+      return await this.adapter.admit(userId, clientId, limit) ? clientId : undefined
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'FST_CHAT_UNAVAILABLE') throw err
+      // The backend is away: the chat stays open, counting this process's connections only.
+      return this.#admission.userConnections(userId) < limit ? clientId : undefined
+    }
+  }
+
   /** A newly opened, authenticated connection: welcome it and put it in the default room. */
   async open (conn: Connection): Promise<void> {
     if (this.#closing) {
@@ -99,18 +128,22 @@ export class ChatHub implements AdapterNode {
       return
     }
     this.connections.set(conn.id, conn)
-    this.#admission.opened(conn.userId, conn.ip)
-    try {
-      await this.adapter.connect(conn.id, conn.userId)
-    } catch (err) {
-      // Not fatal: the socket works locally, and an adapter that lost its backend rewrites its
-      // clients when the backend is back.
-      conn.log.warn({ err }, 'could not record the connection in the adapter')
-    }
+    this.#admission.opened(conn.ip, conn.userId)
     this.send(conn, { type: 'welcome', message: 'Connected to chat server', clientId: conn.id, userId: conn.userId })
     this.expiry.arm(conn, conn.user.exp)
     conn.debug({}, 'connected')
-    if (this.#opts.defaultRoom !== false) await this.joinRoom(conn, this.#opts.defaultRoom)
+    // Recording the connection and joining the default room go to the backend together: one
+    // round trip of waiting, not two.
+    const recorded = this.adapter.connect(conn.id, conn.userId).catch((err: unknown) => {
+      // Not fatal: the socket works locally, and an adapter that lost its backend rewrites its
+      // clients when the backend is back.
+      conn.log.warn({ err }, 'could not record the connection in the adapter')
+    })
+    try {
+      if (this.#opts.defaultRoom !== false) await this.joinRoom(conn, this.#opts.defaultRoom)
+    } finally {
+      await recorded
+    }
   }
 
   /** Joins `conn` to `room` (see Rooms.join). */
@@ -131,7 +164,7 @@ export class ChatHub implements AdapterNode {
   /** A connection is gone (socket closed, or a missed pong): it leaves all its rooms. Idempotent. */
   remove (conn: Connection, reason: 'closed' | 'timeout'): void {
     if (!this.connections.delete(conn.id)) return
-    this.#admission.closed(conn.userId, conn.ip)
+    this.#admission.closed(conn.ip, conn.userId)
     this.expiry.clear(conn)
     const rooms = this.membership.roomsOf(conn.id)
     conn.debug({ reason, rooms: rooms.length }, 'disconnected')
@@ -145,7 +178,7 @@ export class ChatHub implements AdapterNode {
           conn.log.warn({ err, room }, 'could not record leaving a room')
         }
       }
-      await this.adapter.disconnect(conn.id)
+      await this.adapter.disconnect(conn.id, conn.userId)
     }
     const removal = leaveAll()
       .catch((err: unknown) => conn.log.warn({ err }, 'could not record the disconnection in the adapter'))

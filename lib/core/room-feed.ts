@@ -84,6 +84,12 @@ export class RoomFeeds {
     if (!this.#feeds.has(room)) this.#feeds.set(room, { seq, epoch })
   }
 
+  /** The last seq delivered in a room, and its epoch (undefined: nothing tracked there). */
+  position (room: string): { seq: number, epoch: string } | undefined {
+    const feed = this.#feeds.get(room)
+    return feed === undefined ? undefined : { seq: feed.seq, epoch: feed.epoch }
+  }
+
   /** The room has no local members any more. */
   stopped (room: string): void {
     this.#feeds.delete(room)

@@ -94,7 +94,7 @@ export class Rooms {
     if (member === undefined) return false
     let members: number
     try {
-      members = await this.#adapter().leave(room, conn.id)
+      members = await this.#adapter().leave(room, member)
     } catch (err) {
       // Nothing was done (for a connection still open): it stays a member and may retry.
       if (reason === 'left' || reason === 'removed') this.#membership.add(room, member)

@@ -8,6 +8,7 @@ import { adminOnly, chatUser } from '../auth.js'
 import { FST_CHAT_JOIN_FORBIDDEN, FST_CHAT_NOT_A_MEMBER, FST_CHAT_ROOM_NOT_FOUND } from '../errors.js'
 import type { ResolvedOptions } from '../options.js'
 import { RoomName } from '../protocol/schemas.js'
+import { MAX_PAGE } from '../chat-api.js'
 import type { ChatApi } from '../types.js'
 
 export const RoomParams = Type.Object({ room: RoomName })
@@ -19,9 +20,18 @@ export const RoomInfoSchema = Type.Object({
   name: Type.String(),
   members: Type.Integer({ minimum: 1 })
 })
-export const RoomList = Type.Object({ rooms: Type.Array(RoomInfoSchema) })
+const NextCursor = Type.Optional(Type.String({ description: 'pass as ?cursor= for the next page; absent on the last page' }))
+export const RoomList = Type.Object({ rooms: Type.Array(RoomInfoSchema), cursor: NextCursor })
+/** The `token` query parameter, a token transport of every chat route (see auth.ts). */
+const TokenParam = Type.Optional(Type.String({ description: 'the token, when it cannot travel in the Authorization header' }))
+export const PageQuery = Type.Object({
+  token: TokenParam,
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'the cursor of the previous page' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, description: 'default 100' }))
+}, { additionalProperties: false })
 export const MemberList = Type.Object({
   room: Type.String(),
+  cursor: NextCursor,
   members: Type.Array(Type.Object({
     clientId: Type.String(),
     userId: Type.String(),
@@ -33,6 +43,7 @@ export const MessageBody = (maxMessageLength: number) => Type.Object({
 }, { additionalProperties: false })
 export const MessageAccepted = Type.Object({ id: Type.String(), seq: Type.Integer() })
 export const HistoryQuery = (size: number) => Type.Object({
+  token: TokenParam,
   after: Type.Optional(Type.Integer({ minimum: 0 })),
   before: Type.Optional(Type.Integer({ minimum: 1 })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: size }))
@@ -90,9 +101,9 @@ export async function roomsRoutes (fastify: FastifyInstance, { opts, chat }: Roo
   const admin = adminOnly(opts.isAdmin)
   const errors = { 400: ERROR, 401: ERROR }
 
-  fastify.get('/', {
-    schema: doc('Rooms with members, sorted by name', { response: { 200: RoomList, ...errors } })
-  }, async () => ({ rooms: await chat.rooms() }))
+  fastify.get<{ Querystring: Static<typeof PageQuery> }>('/', {
+    schema: doc('A page of the rooms with members, sorted by name', { querystring: PageQuery, response: { 200: RoomList, ...errors } })
+  }, async (request) => await chat.roomPage({ cursor: request.query.cursor, limit: request.query.limit }))
 
   fastify.get<{ Params: Static<typeof RoomParams> }>('/:room', {
     schema: doc('One room and its member count', { params: RoomParams, response: { 200: RoomInfoSchema, 404: ERROR, ...errors } })
@@ -102,8 +113,8 @@ export async function roomsRoutes (fastify: FastifyInstance, { opts, chat }: Roo
     return room
   })
 
-  fastify.get<{ Params: Static<typeof RoomParams> }>('/:room/members', {
-    schema: doc('A room\'s members, in join order', { params: RoomParams, response: { 200: MemberList, 403: ERROR, 404: ERROR, ...errors } })
+  fastify.get<{ Params: Static<typeof RoomParams>, Querystring: Static<typeof PageQuery> }>('/:room/members', {
+    schema: doc('A page of a room\'s members, in join order', { params: RoomParams, querystring: PageQuery, response: { 200: MemberList, 403: ERROR, 404: ERROR, ...errors } })
   }, async (request) => {
     const { room } = request.params
     // A user may list the members of rooms they may join (admins: any).
@@ -111,9 +122,9 @@ export async function roomsRoutes (fastify: FastifyInstance, { opts, chat }: Roo
     if (canJoin !== undefined && await canJoin(chatUser(request), room) !== true && await opts.isAdmin(chatUser(request), request) !== true) {
       throw new FST_CHAT_JOIN_FORBIDDEN(JSON.stringify(room))
     }
-    const members = await chat.members(room)
-    if (members.length === 0) throw new FST_CHAT_ROOM_NOT_FOUND(JSON.stringify(room))
-    return { room, members }
+    const page = await chat.memberPage(room, { cursor: request.query.cursor, limit: request.query.limit })
+    if (page.members.length === 0 && request.query.cursor === undefined) throw new FST_CHAT_ROOM_NOT_FOUND(JSON.stringify(room))
+    return { room, ...page }
   })
 
   const historyQuery = HistoryQuery(Math.max(1, opts.history.size))

@@ -4,7 +4,7 @@ import type {} from '@fastify/websocket'
 import { randomBytes } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
 import type { TicketStore } from '../adapter/tickets.js'
-import { chatUser, hasBearerHeader } from '../auth.js'
+import { chatClientId, chatUser, hasBearerHeader } from '../auth.js'
 import { FST_CHAT_TICKET_NEEDS_BEARER } from '../errors.js'
 import type { Dispatcher } from '../dispatcher.js'
 import type { ResolvedOptions } from '../options.js'
@@ -42,6 +42,7 @@ export async function socketRoute (fastify: FastifyInstance, { opts, dispatcher,
       : new RateLimiter(rateLimit.perSecond, rateLimit.burst, rateLimit.maxViolations, performance.now())
     // The constructor attaches the socket's listeners synchronously: no frame can be missed.
     const conn = new Connection(socket, {
+      id: chatClientId(request),
       user: chatUser(request),
       log: fastify.log,
       reqId: request.id,

@@ -4,7 +4,6 @@
  * socket (its private parts are in ws-internals.ts): everything above it speaks in connections,
  * strings and pre-built frames.
  */
-import { randomUUID } from 'node:crypto'
 import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import type { WebSocket } from 'ws'
@@ -65,6 +64,8 @@ function onError (this: WebSocket, err: Error): void {
 }
 
 export interface ConnectionOptions {
+  /** Unique across every process (the hub makes it: its process id, a dot, random bits). */
+  id: string
   user: ChatUser
   /** The plugin's logger; the connection's child logger is made on first use. */
   log: FastifyBaseLogger
@@ -80,8 +81,8 @@ export interface ConnectionOptions {
 }
 
 export class Connection extends SerialTasks {
-  /** Unique to this connection, also across processes (a random UUID). */
-  readonly id: string = randomUUID()
+  /** Unique to this connection, also across processes. */
+  readonly id: string
   readonly userId: string
   /** The client's address at the upgrade. */
   readonly ip: string
@@ -110,6 +111,7 @@ export class Connection extends SerialTasks {
 
   constructor (socket: WebSocket, options: ConnectionOptions) {
     super()
+    this.id = options.id
     this.#socket = socket
     this.user = options.user
     this.userId = options.user.sub

@@ -1,0 +1,85 @@
+/**
+ * The command connection's health: every command fails fast with FST_CHAT_UNAVAILABLE while the
+ * connection is not ready, and after `timeout` ms without an answer, so that nothing queues while
+ * Redis is away. Going away and coming back are reported once each.
+ */
+import type { FastifyBaseLogger } from 'fastify'
+import type { Cluster, Redis } from 'ioredis'
+import { FST_CHAT_UNAVAILABLE } from '../../errors.js'
+
+export type Client = Redis | Cluster
+
+export class Health {
+  readonly #client: Client
+  readonly #timeout: number
+  readonly #log: FastifyBaseLogger
+  readonly #recovered: () => void
+  #down = false
+  #closed = false
+  readonly #onReady = (): void => {
+    if (!this.#down || this.#closed) return
+    this.#down = false
+    this.#log.info('fastify-chat: Redis is back; rewriting this process\'s clients and members')
+    this.#recovered()
+  }
+
+  readonly #onDown = (err?: Error): void => { this.lost(err) }
+
+  /** @param recovered runs once each time the connection is back after being lost */
+  constructor (client: Client, timeout: number, log: FastifyBaseLogger, recovered: () => void) {
+    this.#client = client
+    this.#timeout = timeout
+    this.#log = log
+    this.#recovered = recovered
+    client.on('ready', this.#onReady)
+    client.on('close', this.#onDown)
+    client.on('error', this.#onDown)
+  }
+
+  get down (): boolean {
+    return this.#down
+  }
+
+  get client (): Client {
+    return this.#client
+  }
+
+  /** The backend (or a subscriber) went away: logged once, until it is back. */
+  lost (err?: Error): void {
+    if (this.#down || this.#closed) return
+    this.#down = true
+    this.#log.warn({ err }, 'fastify-chat: Redis is unreachable; chat requests that need it are answered UNAVAILABLE until it is back')
+  }
+
+  /** Runs a command, failing fast (and retryable) when Redis is unreachable or slow. */
+  async run<T> (command: (client: Client) => Promise<T>): Promise<T> {
+    const client = this.#client
+    if (client.status !== 'ready') throw new FST_CHAT_UNAVAILABLE(`Redis is ${client.status}`)
+    let timer: NodeJS.Timeout | undefined
+    try {
+      return await Promise.race([
+        command(client),
+        new Promise<never>((_resolve, reject) => {
+          timer = setTimeout(() => reject(new FST_CHAT_UNAVAILABLE(`no answer from Redis within ${this.#timeout} ms`)), this.#timeout)
+        })
+      ])
+    } catch (err) {
+      if ((err as { code?: string }).code === 'FST_CHAT_UNAVAILABLE') throw err
+      // A connection failure while the command was on its way, or a cluster mid-failover.
+      const message = (err as Error).message ?? ''
+      if (client.status !== 'ready' || /CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY|Connection is closed|Failed to refresh slots|None of startup nodes/.test(message)) {
+        throw new FST_CHAT_UNAVAILABLE(message)
+      }
+      throw err
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  close (): void {
+    this.#closed = true
+    this.#client.off('ready', this.#onReady)
+    this.#client.off('close', this.#onDown)
+    this.#client.off('error', this.#onDown)
+  }
+}

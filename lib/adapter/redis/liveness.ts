@@ -1,0 +1,182 @@
+/**
+ * Which processes are alive, and what happens to a dead one's members. Every process writes its
+ * heartbeat deadline to `nodes` each `heartbeatInterval`; a process past its deadline is dead, and
+ * the first live process to take its reaping lock removes its members, room by room, in small
+ * steps (REAP_BATCH at a time), so that no step holds Redis more than a few milliseconds, and tells
+ * the rooms (`userLeft` with `timeout`). A process whose Redis came back rewrites its own
+ * clients and members, room by room, after a random delay, so that many processes coming back at
+ * once do not arrive together.
+ */
+import type { FastifyBaseLogger } from 'fastify'
+import type { AdapterNode } from '../contract.js'
+import type { Health } from './health.js'
+import type { Keys } from './keys.js'
+import { scripts } from './scripts.js'
+
+/** Memberships removed by one reaping step. */
+const REAP_BATCH = 200
+/** Memberships written by one rewriting step. */
+const REWRITE_BATCH = 500
+/** How long a reaping lock holds without being renewed, ms. */
+const LOCK_MS = 10_000
+/** The rewrite after an outage starts within this many ms (at random). */
+const REWRITE_JITTER_MS = 1000
+
+export interface LivenessOptions {
+  keys: Keys
+  health: Health
+  node: AdapterNode
+  beatEvery: number
+  nodeTimeout: number
+  log: FastifyBaseLogger
+  /** This process's user digests with open connections here (see the adapter). */
+  localUsers: () => Iterable<string>
+}
+
+export class Liveness {
+  readonly #o: LivenessOptions
+  #timer: NodeJS.Timeout | undefined
+  #live = new Set<string>()
+  #reaping = false
+  #closed = false
+
+  constructor (options: LivenessOptions) {
+    this.#o = options
+  }
+
+  /** The first beat (which also reaps the dead of earlier runs), then one every interval. */
+  async start (): Promise<void> {
+    await this.beat()
+    this.#timer = setInterval(() => { void this.beat() }, this.#o.beatEvery).unref()
+  }
+
+  /** The processes alive now (this one included): those whose heartbeat deadline has not passed. */
+  async live (): Promise<string[]> {
+    const { keys, health } = this.#o
+    const live = await health.run(async (c) => await c.zrangebyscore(keys.nodes(), Date.now(), '+inf'))
+    this.#live = new Set(live)
+    return live
+  }
+
+  /** Whether a process is alive (asked of Redis unless the last beat saw it). */
+  async isLive (node: string): Promise<boolean> {
+    if (this.#live.has(node)) return true
+    const { keys, health } = this.#o
+    const deadline = await health.run(async (c) => await c.zscore(keys.nodes(), node))
+    return deadline !== null && Number(deadline) >= Date.now()
+  }
+
+  async beat (): Promise<void> {
+    if (this.#closed) return
+    const { keys, health, node, nodeTimeout } = this.#o
+    try {
+      const now = Date.now()
+      const [live, dead] = await health.run(async (c) => await Promise.all([
+        c.zadd(keys.nodes(), now + nodeTimeout, node.id).then(async () => await c.zrangebyscore(keys.nodes(), now, '+inf')),
+        c.zrangebyscore(keys.nodes(), '-inf', `(${now}`)
+      ]))
+      this.#live = new Set(live)
+      if (dead.length > 0 && !this.#reaping) {
+        this.#reaping = true
+        try {
+          for (const id of dead) await this.reap(id, 'timeout')
+        } finally {
+          this.#reaping = false
+        }
+      }
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'FST_CHAT_UNAVAILABLE') this.#o.log.error({ err }, 'fastify-chat: heartbeat failed')
+    }
+  }
+
+  /**
+   * Removes a process's members (all of them, in small steps) and its connections, under a lock
+   * so that one process does it, telling each room (`announce`, by default `node.lost`). Resolves
+   * how many memberships it removed.
+   */
+  async reap (id: string, reason: 'timeout' | 'closed', announce?: (room: string, clientId: string, userId: string, members: number) => void): Promise<number> {
+    const { keys, health, node, log } = this.#o
+    const owner = `${node.id}:${Date.now()}`
+    const locked = await health.run(async (c) => await c.set(keys.reapLock(id), owner, 'PX', LOCK_MS, 'NX'))
+    if (locked !== 'OK') return 0
+    let removed = 0
+    try {
+      for (;;) {
+        const room = await health.run(async (c) => await c.srandmember(keys.nodeRooms(id)))
+        if (room === null) break
+        for (;;) {
+          const out = await health.run(async (c) => await scripts.reapRoom.run(c, [keys.members(room), keys.nodeMembers(room, id)], [REAP_BATCH])) as Array<string | number>
+          const [leftInSet, members] = [Number(out[0]), Number(out[1])]
+          for (const m of out.slice(2) as string[]) {
+            const cut = m.indexOf('\n')
+            if (announce !== undefined) announce(room, m.slice(0, cut), m.slice(cut + 1), members)
+            else node.lost(room, m.slice(0, cut), m.slice(cut + 1), members, reason)
+            removed++
+          }
+          if (leftInSet === 0) break
+          await health.run(async (c) => await c.pexpire(keys.reapLock(id), LOCK_MS))
+        }
+        await health.run(async (c) => await c.srem(keys.nodeRooms(id), room))
+        if (id !== node.id) await this.#unlistIfEmpty(room)
+      }
+      for (;;) {
+        const users = await health.run(async (c) => await c.spop(keys.nodeUsers(id), REAP_BATCH))
+        if (users.length === 0) break
+        await Promise.all(users.map(async (user) => await health.run(async (c) => await scripts.reapUser.run(c, [keys.userConnections(user)], [`${id}.`]))))
+      }
+      await health.run(async (c) => await c.zrem(keys.nodes(), id))
+      if (removed > 0 && id !== node.id) log.info({ node: id, members: removed }, 'fastify-chat: removed the members of a dead process')
+      return removed
+    } finally {
+      await health.run(async (c) => { if (await c.get(keys.reapLock(id)) === owner) await c.del(keys.reapLock(id)) }).catch(() => {})
+    }
+  }
+
+  /** A room left without members drops out of the index (unless someone joined meanwhile). */
+  async #unlistIfEmpty (room: string): Promise<void> {
+    const { keys, health } = this.#o
+    if (await health.run(async (c) => await c.zcard(keys.members(room))) > 0) return
+    await health.run(async (c) => await c.zrem(keys.roomIndex(keys.bucketOf(room)), room))
+  }
+
+  /**
+   * After an outage: makes Redis hold exactly this process's clients and members again. Whatever
+   * Redis still has of this process goes first (the members that left meanwhile are announced),
+   * then every local room is written back in batches, one room (one slot) at a time.
+   */
+  async rewrite (): Promise<void> {
+    const { keys, health, node, nodeTimeout } = this.#o
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * REWRITE_JITTER_MS))
+    if (this.#closed) return
+    const present = new Set<string>()
+    for (const [room] of node.membership.rooms()) {
+      for (const m of node.membership.membersOf(room)!.values()) present.add(`${room}\n${m.clientId}`)
+    }
+    // What left during the outage is still recorded: reap it as a dead process's, but keep ours.
+    const lost: Array<[string, string, string, number]> = []
+    await this.reap(node.id, 'closed', (room, clientId, userId, members) => {
+      if (!present.has(`${room}\n${clientId}`)) lost.push([room, clientId, userId, members])
+    })
+    await health.run(async (c) => await c.zadd(keys.nodes(), Date.now() + nodeTimeout, node.id))
+    for (const [room] of node.membership.rooms()) {
+      const members = [...node.membership.membersOf(room)!.values()]
+      await health.run(async (c) => await c.sadd(keys.nodeRooms(node.id), room))
+      for (let i = 0; i < members.length; i += REWRITE_BATCH) {
+        const args = members.slice(i, i + REWRITE_BATCH).flatMap((m) => [`${m.clientId}\n${m.userId}`, m.joinedAt])
+        await health.run(async (c) => await scripts.joinMany.run(c, [keys.members(room), keys.nodeMembers(room, node.id)], args))
+      }
+      await health.run(async (c) => await c.zadd(keys.roomIndex(keys.bucketOf(room)), 0, room))
+    }
+    const users = [...this.#o.localUsers()]
+    if (users.length > 0) await health.run(async (c) => await c.sadd(keys.nodeUsers(node.id), ...users))
+    for (const { clientId, userId } of node.localClients()) {
+      await health.run(async (c) => await c.zadd(keys.userConnections(keys.userTag(userId)), '+inf', clientId))
+    }
+    for (const [room, clientId, userId, members] of lost) node.lost(room, clientId, userId, members, 'closed')
+  }
+
+  async stop (): Promise<void> {
+    this.#closed = true
+    clearInterval(this.#timer)
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * The Redis adapter's Lua scripts. Each declares every key it touches (all in one slot: a room's,
+ * or a user's) and builds no key name. They run with EVALSHA (the script is sent once, when a
+ * node answers NOSCRIPT: after a restart or a failover), without defining anything on the host's
+ * client.
+ */
+import { createHash } from 'node:crypto'
+import type { Cluster, Redis } from 'ioredis'
+
+/**
+ * A membership (idempotent), with the room's state, its epoch made if it has none.
+ * KEYS: 1 members, 2 this process's members of the room, 3 meta.
+ * ARGV: 1 member ("<clientId>\n<userId>"), 2 joinedAt, 3 a new epoch, 4 ttl ms.
+ * Returns { members, seq, epoch, added (1 or 0) }.
+ */
+const JOIN = `
+local added = redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[1])
+local meta = redis.call('HMGET', KEYS[3], 's', 'e')
+local seq, epoch = meta[1], meta[2]
+if not epoch then
+  seq = 0
+  epoch = ARGV[3]
+  redis.call('HSET', KEYS[3], 's', 0, 'e', epoch)
+  redis.call('PEXPIRE', KEYS[3], ARGV[4])
+end
+return {redis.call('ZCARD', KEYS[1]), tonumber(seq), epoch, added}`
+
+/**
+ * Many memberships of one room at once (a process rewriting itself after an outage).
+ * KEYS: 1 members, 2 this process's members of the room. ARGV: member, joinedAt, member, joinedAt...
+ * Returns the room's member count.
+ */
+const JOIN_MANY = `
+for i = 1, #ARGV, 2 do
+  redis.call('ZADD', KEYS[1], 'NX', ARGV[i + 1], ARGV[i])
+  redis.call('SADD', KEYS[2], ARGV[i])
+end
+return redis.call('ZCARD', KEYS[1])`
+
+/**
+ * A membership ends. KEYS: 1 members, 2 this process's members of the room. ARGV: 1 member.
+ * Returns the room's member count.
+ */
+const LEAVE = `
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+return redis.call('ZCARD', KEYS[1])`
+
+/**
+ * A message: the room's next seq (a new epoch from 1 if its history is gone), kept in the room's
+ * stream (at most ARGV[5] entries), published in seq order; a resend within the ttl (same dedupe
+ * key) publishes nothing and returns what the first send stored.
+ * KEYS: 1 meta, 2 history, 3 dedupe key (the meta key again when there is none), 4 the room's channel.
+ * ARGV: 1 a new epoch, 2 head, 3 mid, 4 tail, 5 max entries, 6 ttl ms, 7 now, 8 message id,
+ *       9 '1' with a dedupe key, 10 digest, 11 the publish command (SPUBLISH or PUBLISH).
+ * Returns { 1, seq, epoch } or { 0, "<id> <seq> <epoch> <digest>" } for a resend.
+ */
+const MESSAGE = `
+if ARGV[9] == '1' then
+  local sent = redis.call('GET', KEYS[3])
+  if sent then return {0, sent} end
+end
+local epoch = redis.call('HGET', KEYS[1], 'e')
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('HSET', KEYS[1], 'e', epoch, 's', 0)
+  redis.call('DEL', KEYS[2])
+end
+local seq = redis.call('HINCRBY', KEYS[1], 's', 1)
+local frame = ARGV[2] .. seq .. ARGV[3] .. epoch .. ARGV[4]
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], seq .. '-0', 't', ARGV[7], 'f', frame)
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+redis.call('PEXPIRE', KEYS[2], ARGV[6])
+if ARGV[9] == '1' then redis.call('SET', KEYS[3], ARGV[8] .. ' ' .. seq .. ' ' .. epoch .. ' ' .. ARGV[10], 'PX', ARGV[6]) end
+redis.call(ARGV[11], KEYS[4], '\\n' .. seq .. '\\n' .. epoch .. '\\n' .. frame)
+return {1, seq, epoch}`
+
+/**
+ * The room's epoch and newest seq with a range of its history, in one read.
+ * KEYS: 1 meta, 2 history. ARGV: 1 'after' or 'before', 2 the bound (a stream id), 3 count.
+ * Returns { epoch or false, seq, entries } (entries oldest first for 'after', newest first for 'before').
+ */
+const READ = `
+local meta = redis.call('HMGET', KEYS[1], 'e', 's')
+local entries
+if ARGV[1] == 'after' then
+  entries = redis.call('XRANGE', KEYS[2], ARGV[2], '+', 'COUNT', ARGV[3])
+else
+  entries = redis.call('XREVRANGE', KEYS[2], ARGV[2], '-', 'COUNT', ARGV[3])
+end
+return {meta[1], tonumber(meta[2] or '0'), entries}`
+
+/**
+ * Reaps part of a dead process's members of one room: at most ARGV[1] of them.
+ * KEYS: 1 members, 2 that process's members of the room. Returns { left in its set, room's count, removed members... }.
+ */
+const REAP_ROOM = `
+local gone = redis.call('SPOP', KEYS[2], ARGV[1])
+local out = {0, 0}
+for _, m in ipairs(gone) do
+  if redis.call('ZREM', KEYS[1], m) == 1 then table.insert(out, m) end
+end
+out[1] = redis.call('SCARD', KEYS[2])
+out[2] = redis.call('ZCARD', KEYS[1])
+return out`
+
+/**
+ * A new epoch for a room whose history may have been lost (its shard failed over), unless
+ * another process did it already; seq goes on from at least ARGV[3], so that no seq is reused.
+ * KEYS: 1 meta. ARGV: 1 the epoch it had, 2 a new epoch, 3 the highest seq seen. Returns the epoch now.
+ */
+const ROTATE = `
+local epoch = redis.call('HGET', KEYS[1], 'e')
+if epoch and epoch ~= ARGV[1] then return epoch end
+local seq = tonumber(redis.call('HGET', KEYS[1], 's') or '0')
+if seq < tonumber(ARGV[3]) then seq = tonumber(ARGV[3]) end
+redis.call('HSET', KEYS[1], 'e', ARGV[2], 's', seq)
+return ARGV[2]`
+
+/**
+ * A user's connection, if within the cluster-wide limit: reserved until ARGV[3] (the upgrade may
+ * still fail), made permanent by `connect`. Expired reservations go first.
+ * KEYS: 1 the user's connections. ARGV: 1 clientId, 2 now, 3 until, 4 limit. Returns 1 or 0.
+ */
+const ADMIT = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) and not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+return 1`
+
+/**
+ * A dead process's connections of one user go. KEYS: 1 the user's connections.
+ * ARGV: 1 that process's clientId prefix ("<node>."). Returns the user's remaining connections.
+ */
+const REAP_USER = `
+for _, c in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if string.sub(c, 1, string.len(ARGV[1])) == ARGV[1] then redis.call('ZREM', KEYS[1], c) end
+end
+return redis.call('ZCARD', KEYS[1])`
+
+class Script {
+  readonly lua: string
+  readonly sha: string
+  readonly keys: number
+
+  constructor (keys: number, lua: string) {
+    this.keys = keys
+    this.lua = lua
+    this.sha = createHash('sha1').update(lua).digest('hex')
+  }
+
+  /** Runs the script: EVALSHA, and EVAL once where the node does not have it yet. */
+  async run (client: Redis | Cluster, keys: string[], args: Array<string | number>): Promise<unknown> {
+    if (keys.length !== this.keys) throw new Error(`script expects ${this.keys} keys, got ${keys.length}`)
+    try {
+      return await client.evalsha(this.sha, keys.length, ...keys, ...args)
+    } catch (err) {
+      if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err
+      return await client.eval(this.lua, keys.length, ...keys, ...args)
+    }
+  }
+}
+
+export const scripts = {
+  join: new Script(3, JOIN),
+  joinMany: new Script(2, JOIN_MANY),
+  leave: new Script(2, LEAVE),
+  message: new Script(4, MESSAGE),
+  read: new Script(2, READ),
+  reapRoom: new Script(2, REAP_ROOM),
+  rotate: new Script(1, ROTATE),
+  admit: new Script(1, ADMIT),
+  reapUser: new Script(1, REAP_USER)
+} as const
