@@ -66,7 +66,7 @@ async function start () {
       '--port', String(port), '--bind', '127.0.0.1', '--daemonize', 'yes', '--dir', nodeDir,
       '--pidfile', join(nodeDir, 'redis.pid'), '--logfile', join(nodeDir, 'redis.log'),
       '--cluster-enabled', 'yes', '--cluster-config-file', join(nodeDir, 'nodes.conf'),
-      '--cluster-node-timeout', args['node-timeout'], '--save', '', '--appendonly', 'no'
+      '--cluster-node-timeout', args['node-timeout'], '--cluster-replica-validity-factor', '0', '--save', '', '--appendonly', 'no'
     ])
   }
   await waitFor(() => ports.every(answers), 10_000, 'the cluster nodes did not answer')
