@@ -1,7 +1,8 @@
 // A small host API with the chat plugin: `npm start`. It reads PORT (default 3000), HOST
 // (default 127.0.0.1), JWT_SECRET (default: a development secret, with a warning), LOG_LEVEL,
-// LOG_FORMAT (`pretty` or `json`; default pretty on a terminal, JSON otherwise), and REDIS_URL:
-// when set, the chat uses the Redis adapter (keys under CHAT_PREFIX, default `fastify-chat:`), so
+// LOG_FORMAT (`pretty` or `json`; default pretty on a terminal, JSON otherwise), REDIS_URL, and
+// REDIS_CLUSTER_NODES (host:port,host:port,... of a Redis Cluster; it wins over REDIS_URL): with
+// either, the chat uses the Redis adapter (keys under CHAT_PREFIX, default `fastify-chat:`), so
 // several copies on different ports form one chat (`npm run start:cluster`).
 import { join } from 'node:path'
 import fastifyJwt from '@fastify/jwt'
@@ -61,13 +62,18 @@ async function main (): Promise<void> {
   await app.register(fastifyJwt, { secret })
 
   let adapter
-  if (process.env.REDIS_URL !== undefined && process.env.REDIS_URL !== '') {
-    // The host's own client: the plugin duplicates it to subscribe and never quits it.
-    const redis = new Redis(process.env.REDIS_URL, { maxRetriesPerRequest: 1 })
+  const clusterNodes = process.env.REDIS_CLUSTER_NODES ?? ''
+  const redisUrl = process.env.REDIS_URL ?? ''
+  if (clusterNodes !== '' || redisUrl !== '') {
+    // The host's own client (a Redis Cluster client, or a single Redis): the plugin duplicates it
+    // to subscribe and never quits it.
+    const redis = clusterNodes !== ''
+      ? new Redis.Cluster(clusterNodes.split(',').map((hp) => ({ host: hp.slice(0, hp.lastIndexOf(':')), port: Number(hp.slice(hp.lastIndexOf(':') + 1)) })), { redisOptions: { maxRetriesPerRequest: 1 } })
+      : new Redis(redisUrl, { maxRetriesPerRequest: 1 })
     redis.on('error', () => {}) // the plugin logs outages once
     app.addHook('onClose', async () => { await redis.quit() })
     adapter = redisAdapter({ client: redis, prefix: process.env.CHAT_PREFIX })
-    app.log.info({ redis: process.env.REDIS_URL }, 'chat on Redis: copies of this example with the same REDIS_URL form one chat')
+    app.log.info(clusterNodes !== '' ? { redisCluster: clusterNodes } : { redis: redisUrl }, 'chat on Redis: copies of this example on the same Redis form one chat')
   }
   // metrics: true puts the chat's metrics in prom-client's default registry, served at /metrics.
   await app.register(chatPlugin, { adapter, metrics: true, openapi: { securityScheme: 'bearerAuth' } })

@@ -5,7 +5,10 @@ import { once } from 'node:events'
 import { connect as tcp } from 'node:net'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { freePort } from './redis-helpers.js'
+import { createSigner } from 'fast-jwt'
+import WebSocket from 'ws'
+import { Client } from './helpers.js'
+import { clusterReady, dropClusterPrefix, freePort, REDIS_CLUSTER_NODES, testPrefix } from './redis-helpers.js'
 
 async function example (t: Test, env: Record<string, string>): Promise<{ base: string, out: () => string }> {
   const port = await freePort()
@@ -107,4 +110,42 @@ t.test('npm start: a SIGTERM to the process npm started stops the server', async
   const refused = await fetch(`http://127.0.0.1:${port}/health`).then(() => false, () => true)
   t.ok(refused, 'nothing listens on the port once npm has exited')
   t.match(out, /shutting down/, 'the server closed itself')
+})
+
+t.test('npm run start:cluster on a Redis Cluster: two copies, one chat', async (t) => {
+  if (!await clusterReady(t)) return
+  const port = await freePort()
+  const nodes = REDIS_CLUSTER_NODES.map((n) => `${n.host}:${n.port}`).join(',')
+  const prefix = testPrefix()
+  t.teardown(() => dropClusterPrefix(prefix))
+  const npm = spawn('npm', ['run', 'start:cluster'], {
+    cwd: join(__dirname, '..'),
+    env: { ...process.env, REDIS_CLUSTER_NODES: nodes, REDIS_URL: '', CHAT_PREFIX: prefix, JWT_SECRET: 'a-real-secret-from-the-environment-0000', LOG_FORMAT: 'json', PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  t.teardown(() => { if (npm.exitCode === null) npm.kill('SIGKILL') })
+  let out = ''
+  npm.stdout!.on('data', (d) => { out += d })
+  npm.stderr!.on('data', (d) => { out += d })
+  const deadline = Date.now() + 40_000
+  while ((out.match(/Demo page:/g) ?? []).length < 2) {
+    if (Date.now() > deadline || npm.exitCode !== null) throw new Error(`start:cluster did not start both copies: ${out}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  t.match(out, /redisCluster/, 'the copies say they are on the cluster')
+  const jwt = (sub: string) => createSigner({ key: 'a-real-secret-from-the-environment-0000', expiresIn: 60_000 })({ sub })
+  const open = async (p: number, sub: string): Promise<Client> => {
+    const c = new Client(new WebSocket(`ws://127.0.0.1:${p}/chat`, ['chat.v1', `bearer.${jwt(sub)}`]))
+    c.welcome = await c.next('welcome')
+    await c.next('joined')
+    return c
+  }
+  const alice = await open(port, 'alice')
+  const bob = await open(port + 1, 'bob')
+  await alice.next('userJoined')
+  alice.send({ action: 'message', room: 'lobby', content: 'across the copies', ref: 'x' })
+  t.match(await bob.next('message'), { content: 'across the copies', userId: 'alice' })
+  alice.close(); bob.close()
+  npm.kill('SIGTERM')
+  await once(npm, 'exit')
 })
