@@ -4,13 +4,16 @@
 //           in flight (or sends at a fixed `rate` and records latency); reports deliveries/s and
 //           the server's CPU per delivery (from /proc), and its own CPU use;
 //   idle    opens clients spread over rooms and holds them until told to release;
-//   setup   opens clients and reports the server CPU spent per accepted, verified, joined one.
+//   setup   opens clients and reports the server CPU spent per accepted, verified, joined one;
+//   costs   what Redis does per connection, per join, per message and per idle minute (from
+//           INFO commandstats over every server of the deployment).
 // Every loop is bounded in count and time.
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { createSigner } from 'fast-jwt'
 import { clientFrame, contentSeq, RawClient, type ClientHandlers, type Dialect } from './raw-client.js'
+import { delta, snapshot, type RedisSnapshot } from './redis-stats.js'
 
 const SECRET = process.env.BENCH_SECRET ?? 'bench-secret-bench-secret-bench-secret'
 const sign = createSigner({ key: SECRET, algorithm: 'HS256', expiresIn: 3_600_000 })
@@ -19,21 +22,15 @@ const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) |
 export interface FanoutRun { name: string, inFlight?: number, rate?: number, warmupMs: number, durationMs: number }
 export type Job =
   | { kind: 'fanout', port: number, dialect: Dialect, serverPid: number, rooms: number, perRoom: number, runs: FanoutRun[], ports?: number[], serverPids?: number[], redisUrl?: string }
+  | { kind: 'costs', port: number, ports: number[], dialect: Dialect, redis: string, clients: number, rooms: number, messages: number, idleMs: number, processes: number }
   | { kind: 'idle', port: number, dialect: Dialect, clients: number, rooms: number, offset: number }
   | { kind: 'setup', port: number, dialect: Dialect, serverPid: number, clients: number, concurrency: number }
 
-/** Redis's own CPU time in µs (user + system), from INFO. */
-async function redisCpu (url: string | undefined): Promise<number> {
-  if (url === undefined) return 0
-  const { Redis } = await import('ioredis')
-  const r = new Redis(url)
-  try {
-    const info = await r.info('cpu')
-    const get = (k: string) => Number(new RegExp(`${k}:([0-9.]+)`).exec(info)?.[1] ?? 0)
-    return (get('used_cpu_sys') + get('used_cpu_user')) * 1e6
-  } finally {
-    r.disconnect()
-  }
+const NO_REDIS: RedisSnapshot = { cpuUs: 0, callsByServer: [], commands: new Map(), busPublish: 0, busPublishShard: 0 }
+
+/** What Redis has done so far, over every server of the deployment (nothing without one). */
+async function redisNow (spec: string | undefined): Promise<RedisSnapshot> {
+  return spec === undefined ? NO_REDIS : await snapshot(spec)
 }
 
 /** Server CPU time in µs (user + system), read from /proc. */
@@ -227,23 +224,29 @@ async function fanout (job: Extract<Job, { kind: 'fanout' }>): Promise<unknown[]
     }
 
     await sleep(run.warmupMs)
-    const r0 = await redisCpu(job.redisUrl)
+    const r0 = await redisNow(job.redisUrl)
     const t0 = performance.now(); const s0 = cpu(); const l0 = ownCpu()
     const d0 = pool.delivered.reduce((a, b) => a + b, 0)
     await sleep(run.durationMs)
     const t1 = performance.now(); const s1 = cpu(); const l1 = ownCpu()
     const d1 = pool.delivered.reduce((a, b) => a + b, 0)
-    const r1 = await redisCpu(job.redisUrl)
+    const r1 = await redisNow(job.redisUrl)
     stopped = true
     await drain(pool, sent, base, sizes)
     const wallUs = (t1 - t0) * 1000
+    const r = delta(r0, r1)
+    const mean = r.byServer.reduce((a, b) => a + b, 0) / Math.max(1, r.byServer.length)
     Object.assign(result, {
       deliveries: d1 - d0,
       perSecond: (d1 - d0) / (wallUs / 1e6),
       cpuPerDelivery: (s1 - s0) / (d1 - d0),
       serverUtil: (s1 - s0) / wallUs,
       loadgenUtil: (l1 - l0) / wallUs,
-      redisPerDelivery: (r1 - r0) / (d1 - d0)
+      redisPerDelivery: r.cpuUs / (d1 - d0),
+      redisCommandsPerMessage: r.calls / Math.max(1, sent.reduce((a, b) => a + b, 0)),
+      busPublish: r.busPublish,
+      busPublishShard: r.busPublishShard,
+      busiestShard: r.byServer.length > 1 ? Math.max(...r.byServer) / mean : 1
     })
     results.push(result)
   }
@@ -262,10 +265,66 @@ async function drain (pool: Pool, sent: number[], base: number[], sizes: number[
   throw new Error('the room did not drain within 10 s')
 }
 
+/**
+ * Redis per connection (with its default-room join), per join, per message, per idle minute per
+ * process: commands (those inside scripts included, as INFO counts them) and Redis CPU, less what
+ * Redis spends when nothing happens (measured first, for as long).
+ */
+async function costs (job: Extract<Job, { kind: 'costs' }>): Promise<Record<string, unknown>> {
+  const pool = new Pool(job.port, job.dialect)
+  pool.ports = job.ports
+  pool.delivered = new Array(job.rooms).fill(0)
+  const out: Record<string, unknown> = {}
+  let baseline = 0 // Redis CPU µs per ms with the processes idle and no clients
+  const measure = async (name: string | undefined, per: number, work: () => Promise<void>): Promise<number> => {
+    const a = await snapshot(job.redis)
+    const t0 = performance.now()
+    await work()
+    // What was set off but not awaited (announcements, bookkeeping) lands within this.
+    await sleep(300)
+    const d = delta(a, await snapshot(job.redis))
+    const ms = performance.now() - t0
+    if (name !== undefined) out[name] = { commands: d.calls / per, cpuUs: Math.max(0, d.cpuUs - baseline * ms) / per, top: d.top }
+    return d.cpuUs / ms
+  }
+  baseline = await measure(undefined, 1, async () => { await sleep(5000) })
+  await measure('connection', job.clients, async () => {
+    await pool.openMany(job.clients, 50, () => ['lobby', 0])
+  })
+  const idle = await snapshot(job.redis)
+  await sleep(job.idleMs)
+  const idleDelta = delta(idle, await snapshot(job.redis))
+  const minutes = job.processes * job.idleMs / 60_000
+  out['idle minute per process'] = { commands: idleDelta.calls / minutes, cpuUs: idleDelta.cpuUs / minutes, top: idleDelta.top }
+  await measure('join', job.clients, async () => {
+    await Promise.all(pool.clients.map(async (c, i) => {
+      const room = `extra-${i % job.rooms}`
+      const joined = pool.wait(c, 'joined', room)
+      pool.request(c, 'join', { room })
+      await joined
+    }))
+  })
+  const sender = pool.clients[0]
+  await measure('message', job.messages, async () => {
+    for (let i = 0; i < job.messages; i += 32) {
+      const acks = []
+      for (let j = i; j < Math.min(job.messages, i + 32); j++) {
+        acks.push(pool.wait(sender, 'ack'))
+        pool.request(sender, 'message', { room: 'extra-0', content: content(j), ref: `m${j}` })
+      }
+      await Promise.all(acks)
+    }
+  })
+  pool.closeAll()
+  return out
+}
+
 async function main (): Promise<void> {
   const job = await new Promise<Job>((resolve) => process.once('message', (m) => resolve(m as Job)))
   if (job.kind === 'fanout') {
     process.send!({ type: 'result', results: await fanout(job) })
+  } else if (job.kind === 'costs') {
+    process.send!({ type: 'result', results: [await costs(job)] })
   } else if (job.kind === 'idle') {
     const pool = new Pool(job.port, job.dialect)
     pool.delivered = new Array(job.rooms).fill(0)

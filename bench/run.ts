@@ -6,19 +6,22 @@
 //                    [--idle 10000] [--setup 5000] [--duration 3000] [--profile DIR] [--compare DIR]
 // With --profile, each server runs with --cpu-prof and writes its profile to DIR
 // (summarize one with `npx tsx bench/top-frames.ts FILE`).
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { basename, isAbsolute, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { FanoutRun, Job } from './loadgen.js'
+import { servers as redisServers } from './redis-stats.js'
+import { redisSession, type RedisTarget } from './redis-session.js'
 
 const { values: args } = parseArgs({
   options: {
     reps: { type: 'string', default: '3' },
     only: { type: 'string' },
-    sessions: { type: 'string', default: 'fanout1,fanout10,idle,setup,cluster,history' },
+    sessions: { type: 'string', default: 'fanout1,fanout10,idle,setup,cluster,history,redis' },
     redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
+    'redis-cluster': { type: 'string', default: process.env.REDIS_CLUSTER_NODES ?? '127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103' },
     idle: { type: 'string', default: '10000' },
     setup: { type: 'string', default: '5000' },
     duration: { type: 'string', default: '3000' },
@@ -53,8 +56,15 @@ const HISTORY_TARGETS: Target[] = [
   { name: 'plugin-redis x2', script: 'plugin.ts', dialect: 'json', env: { BENCH_REDIS: '' } },
   { name: 'plugin-redis x2 no-history', script: 'plugin.ts', dialect: 'json', env: { BENCH_REDIS: '', BENCH_HISTORY: 'off' } }
 ]
+// The Redis scenarios (bench/redis-session.ts): one Redis and a 3-shard cluster, and an earlier
+// checkout on one Redis with --compare.
+const REDIS_TARGETS: RedisTarget[] = [
+  { name: 'redis x2', script: join(__dirname, 'servers', 'plugin.ts'), env: { BENCH_REDIS: args.redis! }, spec: args.redis! },
+  { name: 'redis-cluster x2', script: join(__dirname, 'servers', 'plugin.ts'), env: { BENCH_REDIS_CLUSTER: args['redis-cluster']! }, spec: args['redis-cluster']! }
+]
 if (args.compare !== undefined) {
   TARGETS.push({ name: `plugin@${basename(args.compare)}`, script: join(args.compare, 'bench', 'servers', 'plugin.ts'), dialect: 'json' })
+  REDIS_TARGETS.unshift({ name: `${basename(args.compare)} redis x2`, script: join(args.compare, 'bench', 'servers', 'plugin.ts'), env: { BENCH_REDIS: args.redis! }, spec: args.redis! })
 }
 const targets = args.only === undefined ? TARGETS : TARGETS.filter((t) => args.only!.split(',').includes(t.name))
 const sessions = args.sessions!.split(',')
@@ -175,6 +185,25 @@ async function clusterSession (target: Target, metric = 'E cluster'): Promise<vo
   }
 }
 
+/** Deletes what a run left on every server of a deployment (a URL, or a cluster's nodes). */
+async function dropRedisKeys (spec: string, pattern: string): Promise<void> {
+  const { Redis } = await import('ioredis')
+  for (const { host, port } of redisServers(spec)) {
+    const redis = new Redis(port, host)
+    try {
+      if ((await redis.info('replication')).includes('role:slave')) continue
+      for (;;) {
+        const keys = await redis.keys(pattern)
+        if (keys.length === 0) break
+        // One key per DEL: on a cluster node, keys of several slots cannot go together.
+        await Promise.all(keys.map(async (k) => await redis.del(k)))
+      }
+    } finally {
+      redis.disconnect()
+    }
+  }
+}
+
 /** Deletes what a cluster run left in Redis (its servers are killed, not closed). */
 async function dropKeys (pattern: string): Promise<void> {
   const { Redis } = await import('ioredis')
@@ -250,6 +279,7 @@ function fmt (x: number): string {
 
 /** The baseline each metric is compared with, as the targets name it. */
 function baselineOf (metric: string): string {
+  if (metric.startsWith('R ')) return REDIS_TARGETS[0].name
   if (metric.startsWith('A ')) return 'floor-coalesce'
   if (metric.startsWith('A1') || metric.startsWith('B ')) return 'floor-frame'
   if (metric.startsWith('E ')) return 'plugin'
@@ -261,6 +291,7 @@ function table (): string {
   const names = targets.map((t) => t.name)
   for (const t of CLUSTER_TARGETS) if (sessions.includes('cluster') && !names.includes(t.name)) names.push(t.name)
   for (const t of HISTORY_TARGETS) if (sessions.includes('history') && !names.includes(t.name)) names.push(t.name)
+  for (const t of REDIS_TARGETS) if (sessions.includes('redis') && !names.includes(t.name)) names.push(t.name)
   const lines = [
     `| metric | ${names.join(' | ')} |`,
     `|---|${names.map(() => '---').join('|')}|`
@@ -307,19 +338,24 @@ function projection (): string {
 
 async function main (): Promise<void> {
   const started = new Date()
+  // Redis and the 3-shard cluster the Redis scenarios run on, started when they do not answer.
+  if (sessions.some((s) => s === 'cluster' || s === 'history' || s === 'redis')) {
+    execFileSync(process.execPath, [join(__dirname, '..', 'scripts', 'test-services.mjs')], { stdio: 'inherit' })
+  }
   console.log(`fastify-chat benchmark: ${reps} repetition(s), sessions ${sessions.join(', ')}, targets ${targets.map((t) => t.name).join(', ')}${pinned ? '' : ' (NOT pinned: fewer than 2 CPUs)'}`)
   for (let rep = 0; rep < reps; rep++) {
     for (const name of sessions) {
       // Rotate the order each repetition so that no target always runs first or last.
-      const list = name === 'cluster' ? CLUSTER_TARGETS : name === 'history' ? HISTORY_TARGETS : targets
+      const list: Array<{ name: string }> = name === 'cluster' ? CLUSTER_TARGETS : name === 'history' ? HISTORY_TARGETS : name === 'redis' ? REDIS_TARGETS : targets
       const order = list.map((_, i) => list[(i + rep) % list.length])
       for (const target of order) {
         process.stdout.write(`  rep ${rep + 1}/${reps} ${name} ${target.name} ... `)
         const t0 = Date.now()
         try {
-          if (name === 'cluster') await clusterSession(target)
-          else if (name === 'history') await clusterSession(target, 'F history')
-          else await session(name, target)
+          if (name === 'cluster') await clusterSession(target as Target)
+          else if (name === 'history') await clusterSession(target as Target, 'F history')
+          else if (name === 'redis') await redisSession({ startServer, stop, loadgen, record, drop: dropRedisKeys }, target as RedisTarget, duration)
+          else await session(name, target as Target)
           console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s`)
         } catch (err) {
           console.log(`FAILED: ${(err as Error).message}`)

@@ -6,17 +6,25 @@ import Redis from 'ioredis'
 import chatPlugin, { redisAdapter } from '../../lib/index.js'
 import { PORT, ready, SECRET } from './control.js'
 
+function redisClient (): Redis | InstanceType<typeof Redis.Cluster> | undefined {
+  const nodes = process.env.BENCH_REDIS_CLUSTER
+  if (nodes !== undefined && nodes !== '') {
+    return new Redis.Cluster(nodes.split(',').map((hp) => ({ host: hp.slice(0, hp.lastIndexOf(':')), port: Number(hp.slice(hp.lastIndexOf(':') + 1)) })))
+  }
+  return process.env.BENCH_REDIS === undefined ? undefined : new Redis(process.env.BENCH_REDIS)
+}
+
 async function main (): Promise<void> {
+  const redis = redisClient()
   const app = Fastify({ logger: false })
   await app.register(chatPlugin, {
     jwt: { secret: SECRET },
     rateLimit: { perSecond: 1_000_000, burst: 1_000_000 },
     // BENCH_HISTORY=off: no history kept (seq and epoch still assigned), to measure its cost.
     history: process.env.BENCH_HISTORY === 'off' ? false : undefined,
-    // BENCH_REDIS: the Redis adapter, for the cluster scenario (processes share BENCH_PREFIX).
-    adapter: process.env.BENCH_REDIS === undefined
-      ? undefined
-      : redisAdapter({ client: new Redis(process.env.BENCH_REDIS), prefix: process.env.BENCH_PREFIX })
+    // BENCH_REDIS (a URL) or BENCH_REDIS_CLUSTER (host:port,...): the Redis adapter, for the
+    // cluster scenarios (processes share BENCH_PREFIX).
+    adapter: redis === undefined ? undefined : redisAdapter({ client: redis, prefix: process.env.BENCH_PREFIX })
   })
   await app.listen({ port: PORT, host: '127.0.0.1' })
   ready((app.server.address() as { port: number }).port)

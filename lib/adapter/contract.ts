@@ -141,6 +141,8 @@ export interface ChatAdapter {
    * every process (a reservation not confirmed by `connect` soon lapses). Resolves false otherwise.
    */
   admit (userId: string, clientId: string, limit: number): Promise<boolean>
+  /** An admitted connection that never opened (its upgrade failed) gives its place back. */
+  cancelAdmission (userId: string, clientId: string): Promise<void>
   /** A client connected to this process (its reservation, if any, becomes a connection). */
   connect (clientId: string, userId: string): Promise<void>
   /** A client of this process is gone (after it left all its rooms). */

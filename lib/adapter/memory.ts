@@ -49,6 +49,10 @@ export class MemoryAdapter implements ChatAdapter {
     return this.#bus.admit(userId, clientId, limit, now + RESERVATION_MS, now)
   }
 
+  async cancelAdmission (userId: string, clientId: string): Promise<void> {
+    this.#bus.release(clientId, userId, this.#node)
+  }
+
   async connect (clientId: string, userId: string): Promise<void> {
     this.#bus.hold(clientId, userId, this.#node)
   }

@@ -21,6 +21,9 @@ import { Membership } from './membership.js'
 import { messageDraft, type Sender } from './message.js'
 import { Rooms } from './rooms.js'
 
+/** How long an admitted upgrade may take to open before its place is given back, ms. */
+const ADMISSION_MS = 30_000
+
 export class ChatHub implements AdapterNode {
   /** This process's id in the chat: its clientIds start with it, so any process can tell their holder. */
   readonly id = randomBytes(8).toString('base64url')
@@ -35,6 +38,9 @@ export class ChatHub implements AdapterNode {
   readonly #rooms: Rooms
   readonly #heartbeat = new Heartbeat()
   #adapter: ChatAdapter | undefined
+  /** Admitted upgrades not opened yet (insertion order is time order). */
+  readonly #admitted = new Map<string, { userId: string, at: number }>()
+  #admittedSweep: NodeJS.Timeout | undefined
   #messagesIn = 0
   #closing = false
   // Removals of closed connections still telling the adapter: close() waits for them, so that a
@@ -113,11 +119,28 @@ export class ChatHub implements AdapterNode {
     const clientId = this.newClientId()
     const limit = this.#opts.maxConnectionsPerUser
     try {
-      return await this.adapter.admit(userId, clientId, limit) ? clientId : undefined
+      if (!await this.adapter.admit(userId, clientId, limit)) return undefined
+      this.#admitted.set(clientId, { userId, at: Date.now() })
+      this.#admittedSweep ??= setInterval(() => this.#sweepAdmitted(), ADMISSION_MS).unref()
+      return clientId
     } catch (err) {
       if ((err as { code?: string }).code !== 'FST_CHAT_UNAVAILABLE') throw err
       // The backend is away: the chat stays open, counting this process's connections only.
       return this.#admission.userConnections(userId) < limit ? clientId : undefined
+    }
+  }
+
+  /** Places taken by upgrades that never opened (the client went away meanwhile) are given back. */
+  #sweepAdmitted (): void {
+    const old = Date.now() - ADMISSION_MS
+    for (const [clientId, { userId, at }] of this.#admitted) {
+      if (at > old) break
+      this.#admitted.delete(clientId)
+      this.adapter.cancelAdmission(userId, clientId).catch(() => {})
+    }
+    if (this.#admitted.size === 0) {
+      clearInterval(this.#admittedSweep)
+      this.#admittedSweep = undefined
     }
   }
 
@@ -128,6 +151,7 @@ export class ChatHub implements AdapterNode {
       return
     }
     this.connections.set(conn.id, conn)
+    this.#admitted.delete(conn.id)
     this.#admission.opened(conn.ip, conn.userId)
     this.send(conn, { type: 'welcome', message: 'Connected to chat server', clientId: conn.id, userId: conn.userId })
     this.expiry.arm(conn, conn.user.exp)
@@ -230,6 +254,8 @@ export class ChatHub implements AdapterNode {
     this.#heartbeat.stop()
     await Promise.all(this.#removals)
     this.connections.clear()
+    clearInterval(this.#admittedSweep)
+    this.#admitted.clear()
     this.expiry.clearAll()
     this.#admission.clear()
     this.membership.clear()

@@ -15,7 +15,7 @@
  *   {n:N}:users      SET    user digests of the process's connections
  *   {n:N}:reaping    STRING lock of the process reaping N (once N is dead)
  *   {n:N}:c          channel: requests to the process, and replies to it
- *   {u:U}:c          ZSET   clientId -> until (ms; +inf once open)    the user's connections, cluster-wide
+ *   {u:U}:c          ZSET   clientId -> inf                          the user's connections, cluster-wide
  *   nodes            ZSET   node id -> heartbeat deadline (ms)       the live processes
  *   {i:K}:rooms      ZSET   room -> 0 (by name)                      room index bucket K of 16
  *   {t:T}            STRING the claims of one-time ticket T

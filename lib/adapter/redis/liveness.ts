@@ -11,6 +11,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { AdapterNode } from '../contract.js'
 import type { Health } from './health.js'
 import type { Keys } from './keys.js'
+import { newEpoch } from '../epoch.js'
 import { scripts } from './scripts.js'
 
 /** Memberships removed by one reaping step. */
@@ -162,15 +163,15 @@ export class Liveness {
       const members = [...node.membership.membersOf(room)!.values()]
       await health.run(async (c) => await c.sadd(keys.nodeRooms(node.id), room))
       for (let i = 0; i < members.length; i += REWRITE_BATCH) {
-        const args = members.slice(i, i + REWRITE_BATCH).flatMap((m) => [`${m.clientId}\n${m.userId}`, m.joinedAt])
-        await health.run(async (c) => await scripts.joinMany.run(c, [keys.members(room), keys.nodeMembers(room, node.id)], args))
+        const args = [newEpoch(), node.history.ttl, ...members.slice(i, i + REWRITE_BATCH).flatMap((m) => [`${m.clientId}\n${m.userId}`, m.joinedAt])]
+        await health.run(async (c) => await scripts.join.run(c, [keys.members(room), keys.meta(room), keys.nodeMembers(room, node.id)], args))
       }
       await health.run(async (c) => await c.zadd(keys.roomIndex(keys.bucketOf(room)), 0, room))
     }
     const users = [...this.#o.localUsers()]
     if (users.length > 0) await health.run(async (c) => await c.sadd(keys.nodeUsers(node.id), ...users))
     for (const { clientId, userId } of node.localClients()) {
-      await health.run(async (c) => await c.zadd(keys.userConnections(keys.userTag(userId)), '+inf', clientId))
+      await health.run(async (c) => await c.zadd(keys.userConnections(keys.userTag(userId)), 'inf', clientId))
     }
     for (const [room, clientId, userId, members] of lost) node.lost(room, clientId, userId, members, 'closed')
   }

@@ -8,73 +8,81 @@ import { createHash } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
 
 /**
- * A membership (idempotent), with the room's state, its epoch made if it has none.
- * KEYS: 1 members, 2 this process's members of the room, 3 meta.
- * ARGV: 1 member ("<clientId>\n<userId>"), 2 joinedAt, 3 a new epoch, 4 ttl ms.
- * Returns { members, seq, epoch, added (1 or 0) }.
+ * Memberships of one room (idempotent), with the room's state, its epoch made if it has none.
+ * KEYS: 1 members, 2 meta, 3 the joining process's members of the room (what a reaper removes if
+ * it dies). ARGV: 1 a new epoch, 2 ttl ms, then member ("<clientId>\n<userId>") and joinedAt for
+ * each joiner.
+ * Returns { members, seq, epoch, added... (1 or 0 per joiner) }.
  */
 const JOIN = `
-local added = redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])
-redis.call('SADD', KEYS[2], ARGV[1])
-local meta = redis.call('HMGET', KEYS[3], 's', 'e')
+local out = {0, 0, 0}
+for i = 3, #ARGV, 2 do
+  table.insert(out, redis.call('ZADD', KEYS[1], 'NX', ARGV[i + 1], ARGV[i]))
+  redis.call('SADD', KEYS[3], ARGV[i])
+end
+local meta = redis.call('HMGET', KEYS[2], 's', 'e')
 local seq, epoch = meta[1], meta[2]
 if not epoch then
   seq = 0
-  epoch = ARGV[3]
-  redis.call('HSET', KEYS[3], 's', 0, 'e', epoch)
-  redis.call('PEXPIRE', KEYS[3], ARGV[4])
+  epoch = ARGV[1]
+  redis.call('HSET', KEYS[2], 's', 0, 'e', epoch)
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
 end
-return {redis.call('ZCARD', KEYS[1]), tonumber(seq), epoch, added}`
+out[1] = redis.call('ZCARD', KEYS[1])
+out[2] = tonumber(seq)
+out[3] = epoch
+return out`
 
 /**
- * Many memberships of one room at once (a process rewriting itself after an outage).
- * KEYS: 1 members, 2 this process's members of the room. ARGV: member, joinedAt, member, joinedAt...
- * Returns the room's member count.
- */
-const JOIN_MANY = `
-for i = 1, #ARGV, 2 do
-  redis.call('ZADD', KEYS[1], 'NX', ARGV[i + 1], ARGV[i])
-  redis.call('SADD', KEYS[2], ARGV[i])
-end
-return redis.call('ZCARD', KEYS[1])`
-
-/**
- * A membership ends. KEYS: 1 members, 2 this process's members of the room. ARGV: 1 member.
- * Returns the room's member count.
+ * Memberships of one room end. KEYS: 1 members, 2 the leaving process's members of the room.
+ * ARGV: the members ("<clientId>\n<userId>"). Returns the room's member count.
  */
 const LEAVE = `
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[1], unpack(ARGV))
+redis.call('SREM', KEYS[2], unpack(ARGV))
 return redis.call('ZCARD', KEYS[1])`
 
 /**
- * A message: the room's next seq (a new epoch from 1 if its history is gone), kept in the room's
- * stream (at most ARGV[5] entries), published in seq order; a resend within the ttl (same dedupe
- * key) publishes nothing and returns what the first send stored.
- * KEYS: 1 meta, 2 history, 3 dedupe key (the meta key again when there is none), 4 the room's channel.
- * ARGV: 1 a new epoch, 2 head, 3 mid, 4 tail, 5 max entries, 6 ttl ms, 7 now, 8 message id,
- *       9 '1' with a dedupe key, 10 digest, 11 the publish command (SPUBLISH or PUBLISH).
- * Returns { 1, seq, epoch } or { 0, "<id> <seq> <epoch> <digest>" } for a resend.
+ * Messages to one room: each gets the room's next seq (a new epoch from 1 if its history is
+ * gone), is kept in the room's stream (at most ARGV[2] entries) and published in seq order, all
+ * in one publish; a resend within the ttl (same dedupe key) publishes nothing and gets what the
+ * first send stored.
+ * KEYS: 1 meta, 2 history, 3 the room's channel, then one dedupe key per message that has one.
+ * ARGV: 1 a new epoch, 2 max entries, 3 ttl ms, 4 now, 5 the publish command (SPUBLISH or
+ *       PUBLISH), then per message: head, mid, tail, id, its dedupe key's index in KEYS (0: none),
+ *       digest.
+ * Returns per message { 1, seq, epoch } or { 0, "<id> <seq> <epoch> <digest>" } for a resend.
  */
-const MESSAGE = `
-if ARGV[9] == '1' then
-  local sent = redis.call('GET', KEYS[3])
-  if sent then return {0, sent} end
-end
+const MESSAGES = `
 local epoch = redis.call('HGET', KEYS[1], 'e')
 if not epoch then
   epoch = ARGV[1]
   redis.call('HSET', KEYS[1], 'e', epoch, 's', 0)
   redis.call('DEL', KEYS[2])
 end
-local seq = redis.call('HINCRBY', KEYS[1], 's', 1)
-local frame = ARGV[2] .. seq .. ARGV[3] .. epoch .. ARGV[4]
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], seq .. '-0', 't', ARGV[7], 'f', frame)
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
-redis.call('PEXPIRE', KEYS[2], ARGV[6])
-if ARGV[9] == '1' then redis.call('SET', KEYS[3], ARGV[8] .. ' ' .. seq .. ' ' .. epoch .. ' ' .. ARGV[10], 'PX', ARGV[6]) end
-redis.call(ARGV[11], KEYS[4], '\\n' .. seq .. '\\n' .. epoch .. '\\n' .. frame)
-return {1, seq, epoch}`
+local out = {}
+local published = {}
+for i = 6, #ARGV, 6 do
+  local dk = tonumber(ARGV[i + 4])
+  local sent = false
+  if dk > 0 then sent = redis.call('GET', KEYS[dk]) end
+  if sent then
+    table.insert(out, {0, sent})
+  else
+    local seq = redis.call('HINCRBY', KEYS[1], 's', 1)
+    local frame = ARGV[i] .. seq .. ARGV[i + 1] .. epoch .. ARGV[i + 2]
+    redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], seq .. '-0', 't', ARGV[4], 'f', frame)
+    if dk > 0 then redis.call('SET', KEYS[dk], ARGV[i + 3] .. ' ' .. seq .. ' ' .. epoch .. ' ' .. ARGV[i + 5], 'PX', ARGV[3]) end
+    table.insert(published, '\\n' .. seq .. '\\n' .. epoch .. '\\n' .. frame)
+    table.insert(out, {1, seq, epoch})
+  end
+end
+if #published > 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+  redis.call(ARGV[5], KEYS[3], table.concat(published, '\\n'))
+end
+return out`
 
 /**
  * The room's epoch and newest seq with a range of its history, in one read.
@@ -119,14 +127,13 @@ redis.call('HSET', KEYS[1], 'e', ARGV[2], 's', seq)
 return ARGV[2]`
 
 /**
- * A user's connection, if within the cluster-wide limit: reserved until ARGV[3] (the upgrade may
- * still fail), made permanent by `connect`. Expired reservations go first.
- * KEYS: 1 the user's connections. ARGV: 1 clientId, 2 now, 3 until, 4 limit. Returns 1 or 0.
+ * A user's connection, if within the cluster-wide limit. (A place taken by an upgrade that then
+ * fails is given back by the process that took it.)
+ * KEYS: 1 the user's connections. ARGV: 1 clientId, 2 limit. Returns 1 or 0.
  */
 const ADMIT = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) and not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) and not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], 'inf', ARGV[1])
 return 1`
 
 /**
@@ -142,6 +149,7 @@ return redis.call('ZCARD', KEYS[1])`
 class Script {
   readonly lua: string
   readonly sha: string
+  /** How many keys it takes; -1: as many as it is given (all of one slot). */
   readonly keys: number
 
   constructor (keys: number, lua: string) {
@@ -152,7 +160,7 @@ class Script {
 
   /** Runs the script: EVALSHA, and EVAL once where the node does not have it yet. */
   async run (client: Redis | Cluster, keys: string[], args: Array<string | number>): Promise<unknown> {
-    if (keys.length !== this.keys) throw new Error(`script expects ${this.keys} keys, got ${keys.length}`)
+    if (this.keys >= 0 && keys.length !== this.keys) throw new Error(`script expects ${this.keys} keys, got ${keys.length}`)
     try {
       return await client.evalsha(this.sha, keys.length, ...keys, ...args)
     } catch (err) {
@@ -164,9 +172,8 @@ class Script {
 
 export const scripts = {
   join: new Script(3, JOIN),
-  joinMany: new Script(2, JOIN_MANY),
   leave: new Script(2, LEAVE),
-  message: new Script(4, MESSAGE),
+  messages: new Script(-1, MESSAGES),
   read: new Script(2, READ),
   reapRoom: new Script(2, REAP_ROOM),
   rotate: new Script(1, ROTATE),

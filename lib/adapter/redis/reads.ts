@@ -1,0 +1,102 @@
+/**
+ * What the Redis adapter reads: a room's history (for resumes and pages), and the listings of
+ * rooms (merged from the index buckets, sorted by name) and of a room's members (in join order),
+ * page by page.
+ */
+import type { AdapterNode, MemberPage, Page, Resume, RoomPage } from '../contract.js'
+import type { RoomInfo } from '../../model.js'
+import type { Health } from './health.js'
+import { INDEX_BUCKETS, type Keys } from './keys.js'
+import { scripts } from './scripts.js'
+
+/** Stream entries to messages, oldest first, without those older than `ttl`. */
+function entries (raw: Array<[string, string[]]>, ttl: number): Array<{ seq: number, text: string }> {
+  const oldest = Date.now() - ttl
+  const out = []
+  for (const [id, fields] of raw) {
+    let at = 0
+    let text = ''
+    for (let i = 0; i < fields.length; i += 2) {
+      if (fields[i] === 't') at = Number(fields[i + 1])
+      else if (fields[i] === 'f') text = fields[i + 1]
+    }
+    if (at >= oldest) out.push({ seq: Number(id.slice(0, id.indexOf('-'))), text })
+  }
+  return out
+}
+
+export class Reads {
+  readonly #keys: Keys
+  readonly #health: Health
+  readonly #node: AdapterNode
+
+  constructor (keys: Keys, health: Health, node: AdapterNode) {
+    this.#keys = keys
+    this.#health = health
+    this.#node = node
+  }
+
+  async #read (room: string, direction: 'after' | 'before', bound: string, count: number): Promise<[string | null, number, Array<{ seq: number, text: string }>]> {
+    const [epoch, seq, raw] = await this.#health.run(async (c) => await scripts.read.run(c,
+      [this.#keys.meta(room), this.#keys.history(room)], [direction, bound, count])) as [string | null, number, Array<[string, string[]]>]
+    return [epoch, seq, entries(raw, this.#node.history.ttl)]
+  }
+
+  async since (room: string, seq: number, epoch: string): Promise<Resume> {
+    const [e, s, messages] = await this.#read(room, 'after', `${seq + 1}-0`, 2 * this.#node.history.size + 1)
+    if (e === null || e !== epoch || seq > s) return { recovered: false }
+    if (seq === s) return { recovered: true, messages: [] }
+    if (messages.length === 0 || messages[0].seq !== seq + 1) return { recovered: false }
+    return { recovered: true, messages }
+  }
+
+  async history (room: string, { after, before, limit }: { after?: number, before?: number, limit: number }): Promise<{ epoch: string, messages: string[] }> {
+    const [epoch, , messages] = before !== undefined
+      ? await this.#read(room, 'before', `(${before}-0`, limit)
+      : await this.#read(room, 'after', `${(after ?? 0) + 1}-0`, limit)
+    if (before !== undefined) messages.reverse()
+    return { epoch: epoch ?? '', messages: messages.map((m) => m.text) }
+  }
+
+  async rooms ({ cursor, limit }: Page): Promise<RoomPage> {
+    const from = cursor === undefined ? '-' : `(${cursor}`
+    // Each bucket's next names, merged: a page sorted by name across all of them.
+    const lists = await Promise.all(Array.from({ length: INDEX_BUCKETS }, async (_, k) =>
+      await this.#health.run(async (c) => await c.zrangebylex(this.#keys.roomIndex(k), from, '+', 'LIMIT', 0, limit))))
+    const names = lists.flat().sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    const rooms: RoomInfo[] = []
+    let last: string | undefined
+    for (let i = 0; i < names.length && rooms.length < limit; i += 64) {
+      const batch = names.slice(i, i + 64)
+      const counts = await Promise.all(batch.map(async (name) => await this.#health.run(async (c) => await c.zcard(this.#keys.members(name)))))
+      for (let j = 0; j < batch.length && rooms.length < limit; j++) {
+        last = batch[j]
+        if (counts[j] > 0) rooms.push({ name: batch[j], members: counts[j] })
+      }
+    }
+    // More after `last`: names merged but not given, or a bucket that had more than it gave.
+    const more = last !== undefined && (names.indexOf(last) < names.length - 1 || lists.some((l) => l.length === limit))
+    return more ? { rooms, cursor: last } : { rooms }
+  }
+
+  async room (name: string): Promise<RoomInfo | null> {
+    const members = await this.#health.run(async (c) => await c.zcard(this.#keys.members(name)))
+    return members === 0 ? null : { name, members }
+  }
+
+  async members (name: string, { cursor, limit }: Page): Promise<MemberPage> {
+    // The cursor is "<joinedAt>:<how many with that joinedAt were given>".
+    const [score, skip] = cursor === undefined ? ['-inf', 0] : [cursor.slice(0, cursor.indexOf(':')), Number(cursor.slice(cursor.indexOf(':') + 1))]
+    const flat = await this.#health.run(async (c) => await c.zrangebyscore(this.#keys.members(name), score, '+inf', 'WITHSCORES', 'LIMIT', skip, limit + 1))
+    const members = []
+    for (let i = 0; i < flat.length && members.length < limit; i += 2) {
+      const m = flat[i]
+      const cut = m.indexOf('\n')
+      members.push({ clientId: m.slice(0, cut), userId: m.slice(cut + 1), joinedAt: Number(flat[i + 1]) })
+    }
+    if (flat.length / 2 <= limit) return { members }
+    const lastAt = members[members.length - 1].joinedAt
+    const sameAt = members.filter((m) => m.joinedAt === lastAt).length + (String(lastAt) === score ? skip : 0)
+    return { members, cursor: `${lastAt}:${sameAt}` }
+  }
+}
