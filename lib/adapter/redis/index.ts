@@ -16,6 +16,7 @@ import type {
 } from '../contract.js'
 import type { TicketStore } from '../tickets.js'
 import type { ChatStats, Member, RoomInfo } from '../../model.js'
+import { Batcher } from './batcher.js'
 import { Health, type Client } from './health.js'
 import { INDEX_BUCKETS, Keys } from './keys.js'
 import { Liveness } from './liveness.js'
@@ -44,8 +45,15 @@ export class RedisAdapter implements ChatAdapter {
   #publish: 'SPUBLISH' | 'PUBLISH' = 'PUBLISH'
   readonly #reads: Reads
   readonly #writes: RoomWrites
-  /** Open connections here per user digest: the first adds the user to this process's set, the last removes it. */
+  /** Admitted and open connections here per user digest: the first adds the user to this process's set, the last removes it. */
   readonly #users = new Map<string, number>()
+  /** This process's user set, changed once per turn for every user that came or went in it. */
+  readonly #nodeUsers = new Batcher<string, void>(async (op, tags) => {
+    const key = this.#keys.nodeUsers(this.#node.id)
+    await this.#health.run(async (c) => await (op === 'add' ? c.sadd(key, ...tags) : c.srem(key, ...tags)))
+    return tags.map(() => undefined)
+  })
+
   #closed = false
 
   constructor (options: ResolvedRedisOptions, node: AdapterNode) {
@@ -55,7 +63,7 @@ export class RedisAdapter implements ChatAdapter {
     this.#keys = new Keys(options.prefix)
     this.#health = new Health(options.client, options.requestTimeout, node.log, () => { void this.#recovered() })
     this.#liveness = new Liveness({
-      keys: this.#keys, health: this.#health, node, beatEvery: options.heartbeatInterval, nodeTimeout: options.nodeTimeout, log: node.log, localUsers: () => this.#users.keys()
+      keys: this.#keys, health: this.#health, node, beatEvery: options.heartbeatInterval, nodeTimeout: options.nodeTimeout, log: node.log
     })
     this.#topology = new Topology(options.client, this.#health, this.#keys, node, node.log)
     this.#reads = new Reads(this.#keys, this.#health, node)
@@ -98,6 +106,9 @@ export class RedisAdapter implements ChatAdapter {
   async #recovered (): Promise<void> {
     if (this.#closed) return
     try {
+      // Connections opened during the outage were admitted by this process alone: count them.
+      this.#users.clear()
+      for (const { userId } of this.#node.localClients()) this.#hold(this.#keys.userTag(userId))
       await this.#topology.reconnected()
       await this.#liveness.rewrite()
       await this.#sub?.refresh()
@@ -137,33 +148,58 @@ export class RedisAdapter implements ChatAdapter {
 
   async admit (userId: string, clientId: string, limit: number): Promise<boolean> {
     const tag = this.#keys.userTag(userId)
-    // The user goes into this process's set (what a reaper reads if the process dies) with the
-    // same write: one wait, not two. A user refused here is in it for nothing, harmlessly.
-    const [admitted] = await this.#health.run(async (c) => await Promise.all([
-      scripts.admit.run(c, [this.#keys.userConnections(tag)], [clientId, limit]),
-      this.#users.has(tag) ? undefined : c.sadd(this.#keys.nodeUsers(this.#node.id), tag)
-    ]))
-    return admitted === 1
+    // The user's place here counts from the admission on (until its connection closes, or the
+    // admission is refused or cancelled). A user's first goes into this process's set (what a
+    // reaper reads if the process dies) with the same wait.
+    const first = this.#hold(tag)
+    try {
+      const [admitted] = await Promise.all([
+        this.#health.run(async (c) => await scripts.admit.run(c, [this.#keys.userConnections(tag)], [clientId, limit])),
+        first ? this.#nodeUsers.add('add', tag) : undefined
+      ])
+      if (admitted === 1) return true
+    } catch (err) {
+      await this.#release(tag).catch(() => {})
+      throw err
+    }
+    await this.#release(tag)
+    return false
   }
 
   async cancelAdmission (userId: string, clientId: string): Promise<void> {
-    await this.#health.run(async (c) => await c.zrem(this.#keys.userConnections(this.#keys.userTag(userId)), clientId))
+    const tag = this.#keys.userTag(userId)
+    await Promise.all([
+      this.#health.run(async (c) => await c.zrem(this.#keys.userConnections(tag), clientId)),
+      this.#release(tag)
+    ])
   }
 
-  async connect (_clientId: string, userId: string): Promise<void> {
-    const tag = this.#keys.userTag(userId)
-    this.#users.set(tag, (this.#users.get(tag) ?? 0) + 1)
-  }
+  async connect (): Promise<void> {}
 
   async disconnect (clientId: string, userId: string): Promise<void> {
     const tag = this.#keys.userTag(userId)
+    await Promise.all([
+      this.#health.run(async (c) => await c.zrem(this.#keys.userConnections(tag), clientId)),
+      this.#release(tag)
+    ])
+  }
+
+  /** One more admitted or open connection of a user here; true for the first. */
+  #hold (tag: string): boolean {
+    const n = this.#users.get(tag) ?? 0
+    this.#users.set(tag, n + 1)
+    return n === 0
+  }
+
+  /** One fewer; the last takes the user out of this process's set. */
+  async #release (tag: string): Promise<void> {
     const left = (this.#users.get(tag) ?? 1) - 1
-    if (left <= 0) this.#users.delete(tag)
-    else this.#users.set(tag, left)
-    await this.#health.run(async (c) => await Promise.all([
-      c.zrem(this.#keys.userConnections(tag), clientId),
-      left <= 0 ? c.srem(this.#keys.nodeUsers(this.#node.id), tag) : undefined
-    ]))
+    if (left > 0) {
+      this.#users.set(tag, left)
+      return
+    }
+    this.#users.delete(tag)
+    await this.#nodeUsers.add('remove', tag)
   }
 
   async join (room: string, member: Member): Promise<RoomState> {

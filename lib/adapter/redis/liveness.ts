@@ -30,8 +30,6 @@ export interface LivenessOptions {
   beatEvery: number
   nodeTimeout: number
   log: FastifyBaseLogger
-  /** This process's user digests with open connections here (see the adapter). */
-  localUsers: () => Iterable<string>
 }
 
 export class Liveness {
@@ -168,7 +166,7 @@ export class Liveness {
       }
       await health.run(async (c) => await c.zadd(keys.roomIndex(keys.bucketOf(room)), 0, room))
     }
-    const users = [...this.#o.localUsers()]
+    const users = [...new Set([...node.localClients()].map((c) => keys.userTag(c.userId)))]
     if (users.length > 0) await health.run(async (c) => await c.sadd(keys.nodeUsers(node.id), ...users))
     for (const { clientId, userId } of node.localClients()) {
       await health.run(async (c) => await c.zadd(keys.userConnections(keys.userTag(userId)), 'inf', clientId))
