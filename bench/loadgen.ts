@@ -26,7 +26,7 @@ export type Job =
   | { kind: 'idle', port: number, dialect: Dialect, clients: number, rooms: number, offset: number }
   | { kind: 'setup', port: number, dialect: Dialect, serverPid: number, clients: number, concurrency: number }
 
-const NO_REDIS: RedisSnapshot = { cpuUs: 0, callsByServer: [], commands: new Map(), busPublish: 0, busPublishShard: 0 }
+const NO_REDIS: RedisSnapshot = { cpuUs: 0, memory: 0, callsByServer: [], commands: new Map(), busPublish: 0, busPublishShard: 0 }
 
 /** What Redis has done so far, over every server of the deployment (nothing without one). */
 async function redisNow (spec: string | undefined): Promise<RedisSnapshot> {
@@ -284,7 +284,7 @@ async function costs (job: Extract<Job, { kind: 'costs' }>): Promise<Record<stri
     await sleep(300)
     const d = delta(a, await snapshot(job.redis))
     const ms = performance.now() - t0
-    if (name !== undefined) out[name] = { commands: d.calls / per, cpuUs: Math.max(0, d.cpuUs - baseline * ms) / per, top: d.top }
+    if (name !== undefined) out[name] = { commands: d.calls / per, cpuUs: Math.max(0, d.cpuUs - baseline * ms) / per, bytes: d.memory / per, top: d.top }
     return d.cpuUs / ms
   }
   baseline = await measure(undefined, 1, async () => { await sleep(5000) })

@@ -27,9 +27,10 @@ export async function redisSession (ctx: BenchContext, target: RedisTarget, dura
     for (let i = 0; i < 2; i++) servers.push(await ctx.startServer({ name: target.name, script: target.script, dialect: 'json' }, env))
     const ports = servers.map((s) => s.port)
     const [costs] = await ctx.loadgen({ kind: 'costs', port: ports[0], ports, dialect: 'json', redis: target.spec, clients: 2000, rooms: 100, messages: 2000, idleMs: 10_000, processes: 2 })
-    for (const [what, v] of Object.entries<{ commands: number, cpuUs: number }>(costs)) {
+    for (const [what, v] of Object.entries<{ commands: number, cpuUs: number, bytes?: number }>(costs)) {
       ctx.record(`R Redis commands per ${what}`, target.name, v.commands)
       ctx.record(`R Redis CPU µs per ${what}`, target.name, v.cpuUs)
+      if (what === 'connection' || what === 'join') ctx.record(`R Redis memory bytes per ${what}`, target.name, v.bytes ?? 0)
     }
     for (const [shape, rooms, perRoom, inFlight] of [['1x1000', 1, 1000, 32], ['1000x10', 1000, 10, 2]] as const) {
       const [r] = await ctx.loadgen({

@@ -6,6 +6,8 @@ import Redis from 'ioredis'
 
 export interface RedisSnapshot {
   cpuUs: number
+  /** Bytes of data (INFO memory used_memory), summed over the masters. */
+  memory: number
   /** Per server: calls summed over every command. */
   callsByServer: number[]
   /** Per command: calls and µs, summed over the servers. */
@@ -25,7 +27,7 @@ export function servers (spec: string): Array<{ host: string, port: number }> {
 }
 
 export async function snapshot (spec: string): Promise<RedisSnapshot> {
-  const out: RedisSnapshot = { cpuUs: 0, callsByServer: [], commands: new Map(), busPublish: 0, busPublishShard: 0 }
+  const out: RedisSnapshot = { cpuUs: 0, memory: 0, callsByServer: [], commands: new Map(), busPublish: 0, busPublishShard: 0 }
   for (const { host, port } of servers(spec)) {
     const r = new Redis(port, host, { lazyConnect: true })
     try {
@@ -35,6 +37,7 @@ export async function snapshot (spec: string): Promise<RedisSnapshot> {
       const cpu = await r.info('cpu')
       const get = (text: string, k: string) => Number(new RegExp(`${k}:([0-9.]+)`).exec(text)?.[1] ?? 0)
       out.cpuUs += (get(cpu, 'used_cpu_sys') + get(cpu, 'used_cpu_user')) * 1e6
+      out.memory += get(await r.info('memory'), 'used_memory')
       let calls = 0
       for (const line of (await r.info('commandstats')).split('\n')) {
         const m = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line.trim())
@@ -57,7 +60,7 @@ export async function snapshot (spec: string): Promise<RedisSnapshot> {
 }
 
 /** What happened between two snapshots. */
-export function delta (a: RedisSnapshot, b: RedisSnapshot): { cpuUs: number, calls: number, usec: number, byServer: number[], busPublish: number, busPublishShard: number, top: string } {
+export function delta (a: RedisSnapshot, b: RedisSnapshot): { cpuUs: number, memory: number, calls: number, usec: number, byServer: number[], busPublish: number, busPublishShard: number, top: string } {
   let calls = 0
   let usec = 0
   const top: Array<[string, number, number]> = []
@@ -74,6 +77,7 @@ export function delta (a: RedisSnapshot, b: RedisSnapshot): { cpuUs: number, cal
   top.sort((x, y) => y[2] - x[2])
   return {
     cpuUs: b.cpuUs - a.cpuUs,
+    memory: b.memory - a.memory,
     calls,
     usec,
     byServer: b.callsByServer.map((n, i) => n - (a.callsByServer[i] ?? 0)),
