@@ -2,6 +2,7 @@
 // time on a fresh adapter, then two and three nodes sharing one backend, as processes would.
 import type { Test } from 'tap'
 import type { AdapterFactory, AdapterNode, ChatAdapter, RemoteCommand, RemoteResult } from '../lib/adapter/contract.js'
+import calculateSlot from 'cluster-key-slot'
 import { Membership } from '../lib/core/membership.js'
 import type { ChatStats, Member } from '../lib/model.js'
 
@@ -27,9 +28,21 @@ export interface FakeNode extends AdapterNode {
 
 let nodesMade = 0
 
-function fakeNode (): FakeNode {
+/**
+ * A node id whose inbox lands in the given third of Redis Cluster's slots: on the test cluster (3
+ * masters of a third each), the nodes of one test listen on different shards, so requests and
+ * replies between them cross shards (and a count taken from one shard's subscribers would be wrong).
+ */
+function nodeId (third: number): string {
+  for (;;) {
+    const id = `n${++nodesMade}x${Math.random().toString(36).slice(2, 8)}`
+    if (Math.floor(calculateSlot(`{n:${id}}:c`) * 3 / 16384) === third % 3) return id
+  }
+}
+
+function fakeNode (third = 0): FakeNode {
   const node: FakeNode = {
-    id: `n${++nodesMade}x${Math.random().toString(36).slice(2, 8)}`,
+    id: nodeId(third),
     membership: new Membership(),
     deliveries: [],
     commands: [],
@@ -63,7 +76,7 @@ async function nodes (t: Test, backend: () => Backend, n: number): Promise<Node[
     await b.cleanup?.()
   })
   for (let i = 0; i < n; i++) {
-    const node = fakeNode()
+    const node = fakeNode(i)
     out.push({ node, adapter: await b.factory()(node) })
   }
   return out
