@@ -13,13 +13,14 @@ import { basename, isAbsolute, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { FanoutRun, Job } from './loadgen.js'
 import { servers as redisServers } from './redis-stats.js'
+import { reapSession } from './reap-session.js'
 import { redisSession, type RedisTarget } from './redis-session.js'
 
 const { values: args } = parseArgs({
   options: {
     reps: { type: 'string', default: '3' },
     only: { type: 'string' },
-    sessions: { type: 'string', default: 'fanout1,fanout10,idle,setup,cluster,history,redis' },
+    sessions: { type: 'string', default: 'fanout1,fanout10,idle,setup,cluster,history,redis,reap' },
     redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
     'redis-cluster': { type: 'string', default: process.env.REDIS_CLUSTER_NODES ?? '127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103' },
     idle: { type: 'string', default: '10000' },
@@ -280,6 +281,7 @@ function fmt (x: number): string {
 /** The baseline each metric is compared with, as the targets name it. */
 function baselineOf (metric: string): string {
   if (metric.startsWith('R ')) return REDIS_TARGETS[0].name
+  if (metric.startsWith('X ')) return 'plugin'
   if (metric.startsWith('A ')) return 'floor-coalesce'
   if (metric.startsWith('A1') || metric.startsWith('B ')) return 'floor-frame'
   if (metric.startsWith('E ')) return 'plugin'
@@ -346,7 +348,7 @@ async function main (): Promise<void> {
   for (let rep = 0; rep < reps; rep++) {
     for (const name of sessions) {
       // Rotate the order each repetition so that no target always runs first or last.
-      const list: Array<{ name: string }> = name === 'cluster' ? CLUSTER_TARGETS : name === 'history' ? HISTORY_TARGETS : name === 'redis' ? REDIS_TARGETS : targets
+      const list: Array<{ name: string }> = name === 'cluster' ? CLUSTER_TARGETS : name === 'history' ? HISTORY_TARGETS : name === 'redis' ? REDIS_TARGETS : name === 'reap' ? [{ name: 'plugin' }] : targets
       const order = list.map((_, i) => list[(i + rep) % list.length])
       for (const target of order) {
         process.stdout.write(`  rep ${rep + 1}/${reps} ${name} ${target.name} ... `)
@@ -355,6 +357,7 @@ async function main (): Promise<void> {
           if (name === 'cluster') await clusterSession(target as Target)
           else if (name === 'history') await clusterSession(target as Target, 'F history')
           else if (name === 'redis') await redisSession({ startServer, stop, loadgen, record, drop: dropRedisKeys }, target as RedisTarget, duration)
+          else if (name === 'reap') await reapSession(record)
           else await session(name, target as Target)
           console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s`)
         } catch (err) {
