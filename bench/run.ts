@@ -20,7 +20,8 @@ const { values: args } = parseArgs({
   options: {
     reps: { type: 'string', default: '3' },
     only: { type: 'string' },
-    sessions: { type: 'string', default: 'fanout1,fanout10,idle,setup,cluster,history,redis,reap' },
+    sessions: { type: 'string', default: 'fanout1,fanout10,idle,setup,cluster,history,redis,reap,store' },
+    database: { type: 'string', default: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/fastify_chat_test' },
     redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
     'redis-cluster': { type: 'string', default: process.env.REDIS_CLUSTER_NODES ?? '127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103' },
     idle: { type: 'string', default: '10000' },
@@ -56,6 +57,11 @@ const HISTORY_TARGETS: Target[] = [
   { name: 'plugin no-history', script: 'plugin.ts', dialect: 'json', env: { BENCH_HISTORY: 'off' } },
   { name: 'plugin-redis x2', script: 'plugin.ts', dialect: 'json', env: { BENCH_REDIS: '' } },
   { name: 'plugin-redis x2 no-history', script: 'plugin.ts', dialect: 'json', env: { BENCH_REDIS: '', BENCH_HISTORY: 'off' } }
+]
+// The store scenario: the same fan-outs with messages committed to PostgreSQL first, beside none.
+const STORE_TARGETS: Target[] = [
+  { name: 'plugin', script: 'plugin.ts', dialect: 'json' },
+  { name: 'plugin+store', script: 'plugin.ts', dialect: 'json', env: { BENCH_STORE: '' } }
 ]
 // The Redis scenarios (bench/redis-session.ts): one Redis and a 3-shard cluster, and an earlier
 // checkout on one Redis with --compare.
@@ -186,6 +192,48 @@ async function clusterSession (target: Target, metric = 'E cluster'): Promise<vo
   }
 }
 
+/**
+ * The store scenario for one target: one room of 1,000 (32 in flight, then 100 msg/s for the
+ * latency), and 100 rooms of 10 with 32 in flight each (committed messages/s).
+ */
+async function storeSession (target: Target): Promise<void> {
+  const stored = target.env?.BENCH_STORE !== undefined
+  const schema = `bench_${Date.now()}`
+  const env: Record<string, string> = stored ? { BENCH_STORE: args.database!, BENCH_SCHEMA: schema } : {}
+  try {
+    for (const shape of [{ rooms: 1, perRoom: 1000 }, { rooms: 100, perRoom: 10 }]) {
+      const { child, port } = await startServer(target, env)
+      try {
+        const one = shape.rooms === 1
+        const runs: FanoutRun[] = [{ name: 'A', inFlight: 32, warmupMs: 1000, durationMs: duration }]
+        if (one) runs.push({ name: 'B', rate: 100, warmupMs: 1000, durationMs: Math.max(duration, 5000) })
+        const out = await loadgen({ kind: 'fanout', port, dialect: target.dialect, serverPid: child.pid!, ...shape, runs })
+        for (const r of out) {
+          if (r.name === 'B') {
+            record('S p50 ms (1x1000, 100 msg/s)', target.name, r.p50)
+            record('S p99 ms (1x1000, 100 msg/s)', target.name, r.p99)
+            continue
+          }
+          if (one) {
+            record('S 1x1000 (32 in flight) deliveries/s', target.name, r.perSecond)
+            record('S 1x1000 CPU µs/delivery', target.name, r.cpuPerDelivery)
+            record('S 1x1000 (32 in flight) server CPU', target.name, r.serverUtil, saturation)
+            record('S 1x1000 (32 in flight) loadgen CPU', target.name, r.loadgenUtil, saturation)
+          } else {
+            record('S 100x10 (32 in flight each) messages/s', target.name, r.perSecond / shape.perRoom)
+            record('S 100x10 (32 in flight each) server CPU', target.name, r.serverUtil, saturation)
+            record('S 100x10 (32 in flight each) loadgen CPU', target.name, r.loadgenUtil, saturation)
+          }
+        }
+      } finally {
+        await stop(child)
+      }
+    }
+  } finally {
+    if (stored) execFileSync('psql', [args.database!, '-qc', `DROP SCHEMA IF EXISTS "${schema}" CASCADE`], { stdio: ['ignore', 'ignore', 'inherit'] })
+  }
+}
+
 /** Deletes what a run left on every server of a deployment (a URL, or a cluster's nodes). */
 async function dropRedisKeys (spec: string, pattern: string): Promise<void> {
   const { Redis } = await import('ioredis')
@@ -286,6 +334,7 @@ function baselineOf (metric: string): string {
   if (metric.startsWith('A1') || metric.startsWith('B ')) return 'floor-frame'
   if (metric.startsWith('E ')) return 'plugin'
   if (metric.startsWith('F ')) return 'plugin'
+  if (metric.startsWith('S ')) return 'plugin'
   return 'ws'
 }
 
@@ -294,6 +343,7 @@ function table (): string {
   for (const t of CLUSTER_TARGETS) if (sessions.includes('cluster') && !names.includes(t.name)) names.push(t.name)
   for (const t of HISTORY_TARGETS) if (sessions.includes('history') && !names.includes(t.name)) names.push(t.name)
   for (const t of REDIS_TARGETS) if (sessions.includes('redis') && !names.includes(t.name)) names.push(t.name)
+  for (const t of STORE_TARGETS) if (sessions.includes('store') && !names.includes(t.name)) names.push(t.name)
   const lines = [
     `| metric | ${names.join(' | ')} |`,
     `|---|${names.map(() => '---').join('|')}|`
@@ -341,14 +391,14 @@ function projection (): string {
 async function main (): Promise<void> {
   const started = new Date()
   // Redis and the 3-shard cluster the Redis scenarios run on, started when they do not answer.
-  if (sessions.some((s) => s === 'cluster' || s === 'history' || s === 'redis')) {
+  if (sessions.some((s) => s === 'cluster' || s === 'history' || s === 'redis' || s === 'store')) {
     execFileSync(process.execPath, [join(__dirname, '..', 'scripts', 'test-services.mjs')], { stdio: 'inherit' })
   }
   console.log(`fastify-chat benchmark: ${reps} repetition(s), sessions ${sessions.join(', ')}, targets ${targets.map((t) => t.name).join(', ')}${pinned ? '' : ' (NOT pinned: fewer than 2 CPUs)'}`)
   for (let rep = 0; rep < reps; rep++) {
     for (const name of sessions) {
       // Rotate the order each repetition so that no target always runs first or last.
-      const list: Array<{ name: string }> = name === 'cluster' ? CLUSTER_TARGETS : name === 'history' ? HISTORY_TARGETS : name === 'redis' ? REDIS_TARGETS : name === 'reap' ? [{ name: 'plugin' }] : targets
+      const list: Array<{ name: string }> = name === 'cluster' ? CLUSTER_TARGETS : name === 'history' ? HISTORY_TARGETS : name === 'redis' ? REDIS_TARGETS : name === 'reap' ? [{ name: 'plugin' }] : name === 'store' ? STORE_TARGETS : targets
       const order = list.map((_, i) => list[(i + rep) % list.length])
       for (const target of order) {
         process.stdout.write(`  rep ${rep + 1}/${reps} ${name} ${target.name} ... `)
@@ -358,6 +408,7 @@ async function main (): Promise<void> {
           else if (name === 'history') await clusterSession(target as Target, 'F history')
           else if (name === 'redis') await redisSession({ startServer, stop, loadgen, record, drop: dropRedisKeys }, target as RedisTarget, duration)
           else if (name === 'reap') await reapSession(record)
+          else if (name === 'store') await storeSession(target as Target)
           else await session(name, target as Target)
           console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s`)
         } catch (err) {

@@ -140,7 +140,7 @@ export function authHook (opts: ResolvedOptions, ownJwt: boolean, admission: Adm
       throw err
     }
     const sub = (claims as { sub?: unknown } | null)?.sub
-    if (typeof sub !== 'string' || sub === '') throw new FST_CHAT_TOKEN_NO_SUB()
+    if (typeof sub !== 'string' || sub === '' || sub.includes('\0')) throw new FST_CHAT_TOKEN_NO_SUB()
     if (upgrade) {
       const clientId = await admit(sub)
       if (clientId === undefined) throw new FST_CHAT_TOO_MANY_CONNECTIONS()
@@ -179,7 +179,7 @@ export function tokenVerifier (instance: FastifyInstance, opts: ResolvedOptions,
   return async (token) => {
     const claims = ownJwt ? await instance.jwt.verify(token) : await instance.jwt.verify(token, opts.verify as never)
     const sub = (claims as { sub?: unknown } | null)?.sub
-    if (typeof sub !== 'string' || sub === '') throw new FST_CHAT_TOKEN_NO_SUB()
+    if (typeof sub !== 'string' || sub === '' || sub.includes('\0')) throw new FST_CHAT_TOKEN_NO_SUB()
     return claims as ChatUser
   }
 }

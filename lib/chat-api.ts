@@ -8,7 +8,7 @@ import { CloseCode, ROOM_REGEXP, SERVER_SENDER } from './constants.js'
 import type { ChatHub } from './core/hub.js'
 import {
   FST_CHAT_CLIENT_NOT_FOUND, FST_CHAT_CLOSING, FST_CHAT_INVALID_CLOSE_CODE, FST_CHAT_INVALID_CLOSE_REASON,
-  FST_CHAT_INVALID_CONTENT, FST_CHAT_INVALID_HISTORY_QUERY, FST_CHAT_INVALID_PAGE, FST_CHAT_INVALID_ROOM, FST_CHAT_TIMEOUT
+  FST_CHAT_INVALID_CONTENT, FST_CHAT_INVALID_HISTORY_QUERY, FST_CHAT_INVALID_META, FST_CHAT_INVALID_PAGE, FST_CHAT_INVALID_ROOM, FST_CHAT_TIMEOUT
 } from './errors.js'
 import type { HistoryPage } from './model.js'
 import type { ResolvedOptions } from './options.js'
@@ -30,6 +30,8 @@ function isCloseCode (code: unknown): code is number {
 
 /** Most items of one page. */
 export const MAX_PAGE = 1000
+/** Most messages of one history page. */
+export const MAX_HISTORY_PAGE = 100
 
 function page ({ cursor, limit = 100 }: { cursor?: string, limit?: number }): Page {
   if (cursor !== undefined && (typeof cursor !== 'string' || cursor === '' || cursor.length > 256)) throw new FST_CHAT_INVALID_PAGE(MAX_PAGE)
@@ -97,15 +99,20 @@ export function createChatApi (hub: ChatHub, opts: ResolvedOptions): ChatApi {
       return await command(clientId, { op: 'leave', room }) === 'left'
     },
 
-    async broadcast (room: string, content: string): Promise<{ id: string, seq: number }> {
+    async broadcast (room: string, content: string, options: { meta?: Record<string, unknown> } = {}): Promise<{ id: string, seq: number }> {
       checkRoom(room)
-      if (typeof content !== 'string' || content.length === 0 || content.length > opts.maxMessageLength) {
+      if (typeof content !== 'string' || content.length === 0 || content.length > opts.maxMessageLength || content.includes('\0')) {
         throw new FST_CHAT_INVALID_CONTENT(opts.maxMessageLength)
       }
+      const meta = options?.meta
+      if (meta !== undefined && (meta === null || typeof meta !== 'object' || Array.isArray(meta))) throw new FST_CHAT_INVALID_META('must be a JSON object')
       if (hub.closing) throw new FST_CHAT_CLOSING()
-      const { id, seq } = await hub.publishMessage(room, { from: SERVER_SENDER, userId: SERVER_SENDER }, content)
+      const { id, seq } = await hub.messages.publish(room, { from: SERVER_SENDER, userId: SERVER_SENDER }, content, meta, undefined, null)
       return { id, seq }
     },
+
+    on: (event, listener) => { hub.events.on(event, listener) },
+    off: (event, listener) => { hub.events.off(event, listener) },
 
     async disconnect (clientId: string, code: number = CloseCode.NORMAL, reason = ''): Promise<boolean> {
       if (!isCloseCode(code)) throw new FST_CHAT_INVALID_CLOSE_CODE(shown(code))
@@ -119,14 +126,15 @@ export function createChatApi (hub: ChatHub, opts: ResolvedOptions): ChatApi {
     async history (room: string, options: { after?: number, before?: number, limit?: number } = {}): Promise<HistoryPage> {
       checkRoom(room)
       const { after, before } = options
-      const most = Math.max(1, opts.history.size)
+      const link = hub.link
+      const most = link === undefined ? Math.max(1, Math.min(MAX_HISTORY_PAGE, opts.history.size)) : MAX_HISTORY_PAGE
       const limit = options.limit ?? Math.min(50, most)
       const valid = (n: unknown, min: number, max: number): boolean => n === undefined || (Number.isInteger(n) && (n as number) >= min && (n as number) <= max)
       if (!valid(after, 0, Number.MAX_SAFE_INTEGER) || !valid(before, 1, Number.MAX_SAFE_INTEGER) || !valid(limit, 1, most) ||
           (after !== undefined && before !== undefined)) {
         throw new FST_CHAT_INVALID_HISTORY_QUERY(most)
       }
-      const page = await adapter().history(room, { after, before, limit })
+      const page = link === undefined ? await adapter().history(room, { after, before, limit }) : await link.page(room, { after, before, limit })
       return { room, epoch: page.epoch, messages: page.messages.map((m) => JSON.parse(m) as Record<string, unknown>) }
     }
   } satisfies ChatApi)

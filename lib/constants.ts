@@ -44,7 +44,11 @@ export const ErrorCode = {
    * The `ref` was used for a different message by this user in this room within `history.ttl`:
    * nothing was sent. Use a fresh ref (a UUID) per message.
    */
-  REF_REUSED: 'REF_REUSED'
+  REF_REUSED: 'REF_REUSED',
+  /** The host's `onMessage` hook refused the message (its reason is the error's message): nothing was sent. */
+  REJECTED: 'REJECTED',
+  /** `edit` or `delete` of a message the room's history does not have. */
+  NOT_FOUND: 'NOT_FOUND'
 } as const
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]
 

@@ -10,7 +10,7 @@ import type { ChatUser } from './model.js'
 import type { ResolvedOptions } from './options.js'
 import { refusal } from './outcomes.js'
 import type { Codec } from './protocol/codec.js'
-import type { ClientRequest, Ref } from './protocol/schemas.js'
+import type { ClientRequest, Meta, Ref } from './protocol/schemas.js'
 import type { Connection, ConnectionEvents, IncomingData } from './transport/connection.js'
 
 export class Dispatcher implements ConnectionEvents {
@@ -102,7 +102,9 @@ export class Dispatcher implements ConnectionEvents {
    */
   #unavailable (conn: Connection, err: unknown, ref: Ref | undefined, what = 'resend later with the same ref'): void {
     if ((err as { code?: string } | null)?.code !== 'FST_CHAT_UNAVAILABLE') throw err
-    this.#error(conn, ErrorCode.UNAVAILABLE, `the chat backend is unavailable: ${what}`, ref)
+    // A hook that timed out says so itself.
+    const told = (err as { told?: unknown }).told
+    this.#error(conn, ErrorCode.UNAVAILABLE, typeof told === 'string' ? told : `the chat backend is unavailable: ${what}`, ref)
   }
 
   #request (conn: Connection, request: ClientRequest): Promise<void> | undefined {
@@ -111,12 +113,14 @@ export class Dispatcher implements ConnectionEvents {
       if (this.#defaultRoom === false) {
         return this.#error(conn, ErrorCode.BAD_REQUEST, 'there is no default room: send {"action":"message","room":...}', request.ref)
       }
-      return this.#message(conn, this.#defaultRoom, request.content, request.ref)
+      return this.#message(conn, this.#defaultRoom, request.content, undefined, request.ref)
     }
     switch (request.action) {
       case 'join': return this.#join(conn, request.room, request.ref, request.since)
       case 'leave': return this.#leave(conn, request.room, request.ref)
-      case 'message': return this.#message(conn, request.room, request.content, request.ref)
+      case 'message': return this.#message(conn, request.room, request.content, request.meta, request.ref)
+      case 'edit': return this.#change(conn, request.room, request.id, { content: request.content, meta: request.meta }, request.ref)
+      case 'delete': return this.#change(conn, request.room, request.id, undefined, request.ref)
       case 'refresh': return this.#refresh(conn, request.token, request.ref)
     }
   }
@@ -134,7 +138,7 @@ export class Dispatcher implements ConnectionEvents {
     return this.#hub.leaveRoom(conn, room, 'left', ref).then(noop)
   }
 
-  #message (conn: Connection, room: string, content: string, ref: Ref | undefined): Promise<void> | undefined {
+  #message (conn: Connection, room: string, content: string, meta: Meta | undefined, ref: Ref | undefined): Promise<void> | undefined {
     if (!this.#hub.membership.has(room, conn.id)) {
       return this.#error(conn, ErrorCode.NOT_A_MEMBER, `only members may send to room "${room}": join it first`, ref)
     }
@@ -143,30 +147,33 @@ export class Dispatcher implements ConnectionEvents {
       const allowed = canSend(conn.user, room)
       if (allowed instanceof Promise) {
         return allowed.then((ok) => {
-          if (ok === true) this.#send(conn, room, content, ref)
+          if (ok === true) this.#send(conn, room, content, meta, ref)
           else this.#error(conn, ErrorCode.FORBIDDEN, `you may not send to room "${room}"`, ref)
         })
       }
       if (allowed !== true) return this.#error(conn, ErrorCode.FORBIDDEN, `you may not send to room "${room}"`, ref)
     }
-    this.#send(conn, room, content, ref)
+    this.#send(conn, room, content, meta, ref)
     return undefined
   }
 
-  #send (conn: Connection, room: string, content: string, ref: Ref | undefined): void {
+  #send (conn: Connection, room: string, content: string, meta: Meta | undefined, ref: Ref | undefined): void {
     // Not awaited: the connection's next request may start while this one is on its way, so a
-    // sender's messages are pipelined to the adapter (kept in order by it) instead of waiting a
-    // round trip each. The ack follows the publish.
-    const sent = this.#hub.publishMessage(room, { from: conn.id, userId: conn.userId, name: displayName(conn.user) }, content, ref)
+    // sender's messages are pipelined (kept in order by the hook's queue, the store's batches and
+    // the adapter) instead of waiting a round trip each. The ack follows the commit or publish.
+    const sent = this.#hub.messages.fromClient(conn, room, content, meta, ref)
     this.#inFlight.set(conn, sent)
     // A resend of a message already published gets the original ack, and nothing is sent again.
-    sent.then(({ status, id, seq }) => {
-      if (ref === undefined) return
-      if (status === 'reused') {
+    sent.then((result) => {
+      if (result.status === 'rejected') {
+        this.#error(conn, ErrorCode.REJECTED, result.reason, ref)
+      } else if (ref === undefined) {
+        // nothing to acknowledge
+      } else if (result.status === 'reused') {
         const ttl = Math.round(this.#opts.history.ttl / 1000)
         this.#error(conn, ErrorCode.REF_REUSED, `ref ${JSON.stringify(ref)} was used for another message within the last ${ttl} s: nothing was sent; use a new ref`, ref)
       } else {
-        this.#hub.send(conn, { type: 'ack', ref, id, seq })
+        this.#hub.send(conn, { type: 'ack', ref, id: result.id, seq: result.seq })
       }
     }, (err: unknown) => {
       try {
@@ -175,6 +182,29 @@ export class Dispatcher implements ConnectionEvents {
         this.onTaskError(conn, bug)
       }
     })
+  }
+
+  /** An edit (with content) or a deletion of a message of a room the connection is in. */
+  async #change (conn: Connection, room: string, id: string, edit: { content: string, meta?: Meta } | undefined, ref: Ref | undefined): Promise<void> {
+    if (!this.#hub.membership.has(room, conn.id)) {
+      this.#error(conn, ErrorCode.NOT_A_MEMBER, `only members may ${edit === undefined ? 'delete' : 'edit'} messages of room "${room}": join it first`, ref)
+      return
+    }
+    const actor = { user: conn.user, from: conn.id, userId: conn.userId }
+    const result = await this.#hub.messages.change(actor, room, id, edit)
+    switch (result.status) {
+      case 'done':
+        if (ref !== undefined) this.#hub.send(conn, { type: 'ack', ref, id, seq: result.seq })
+        return
+      case 'not-found':
+        this.#error(conn, ErrorCode.NOT_FOUND, `room "${room}" has no message ${JSON.stringify(id)} in its history (or it was deleted)`, ref)
+        return
+      case 'forbidden':
+        this.#error(conn, ErrorCode.FORBIDDEN, `you may not ${edit === undefined ? 'delete' : 'edit'} this message`, ref)
+        return
+      case 'rejected':
+        this.#error(conn, ErrorCode.REJECTED, result.reason, ref)
+    }
   }
 
   /** A fresh token for the same user: its claims and expiry replace the old ones. */
@@ -205,11 +235,3 @@ export class Dispatcher implements ConnectionEvents {
 }
 
 function noop (): void {}
-
-/** The token's `name` claim, when it is a usable display name (a string, cut to 64 characters). */
-export function displayName (user: ChatUser): string | undefined {
-  const name = user.name
-  if (typeof name !== 'string') return undefined
-  const trimmed = name.trim()
-  return trimmed === '' ? undefined : trimmed.slice(0, 64)
-}

@@ -56,6 +56,12 @@ export const FST_CHAT_INVALID_CONTENT = createError(
   'Message content must be a string of 1 to %d characters',
   400
 )
+/** A server message's `meta` is not a JSON object. */
+export const FST_CHAT_INVALID_META = createError(
+  'FST_CHAT_INVALID_META',
+  'Invalid meta: %s',
+  400
+)
 /** A close code that a server may not send (allowed: 1000, 1001, 1008, 1011, 3000-4999). */
 export const FST_CHAT_INVALID_CLOSE_CODE = createError(
   'FST_CHAT_INVALID_CLOSE_CODE',

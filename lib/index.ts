@@ -28,11 +28,19 @@ const plugin: FastifyPluginAsync<ChatPluginOptions> = async function fastifyChat
   const opts = resolveOptions(fastify, options)
   const admission = new Admission(opts)
   const hub = new ChatHub(opts, admission, fastify.log)
-  const adapter = hub.adapter = await (opts.adapter ?? memoryAdapter())(hub)
+  const store = opts.store === undefined ? undefined : await opts.store({ log: fastify.log })
+  let adapter
+  try {
+    adapter = hub.adapter = await (opts.adapter ?? memoryAdapter())(hub)
+  } catch (err) {
+    await store?.close()
+    throw err
+  }
+  if (store !== undefined) hub.useStore(store)
   const tickets = adapter.tickets ?? memoryTicketStore()
   // Set once our context (and its @fastify/jwt) exists.
   let verifyToken: (token: string) => Promise<ChatUser> = async () => { throw new Error('fastify-chat is not ready') }
-  const dispatcher = new Dispatcher(hub, createCodec(opts.maxMessageLength), opts, async (token) => await verifyToken(token))
+  const dispatcher = new Dispatcher(hub, createCodec(opts), opts, async (token) => await verifyToken(token))
   const chat = createChatApi(hub, opts)
 
   fastify.decorate('chat', chat)
@@ -89,8 +97,11 @@ export { createMemoryBus, MemoryBus } from './adapter/memory-bus.js'
 export { redisAdapter, RedisAdapter, type RedisAdapterOptions } from './adapter/redis/index.js'
 export { memoryTicketStore, type TicketStore } from './adapter/tickets.js'
 export type {
-  AdapterFactory, AdapterNode, ChatAdapter, MemberPage, MessageDraft, Page, Published, RemoteCommand, RemoteResult, Resume, RoomPage, RoomState
+  AdapterFactory, AdapterNode, ChatAdapter, HeldMessage, MemberPage, MessageDraft, Page, Published, RemoteCommand, RemoteResult, Resume, Revision,
+  RoomPage, RoomState, StoredFrame
 } from './adapter/contract.js'
+export { postgresStore, PostgresStore, type PgPool, type PostgresStoreOptions } from './store/postgres/index.js'
+export type { ChatStore, MessageChange, StoredEvent, StoreFactory, StoreMessage } from './store/contract.js'
 export { ClusterRpc, type RpcBus } from './adapter/cluster-rpc.js'
 export { Membership } from './core/membership.js'
 export type { JoinOutcome, LeaveOutcome } from './outcomes.js'
@@ -98,5 +109,6 @@ export { CloseCode, ErrorCode, ROOM_PATTERN, type LeaveReason } from './constant
 export * as errors from './errors.js'
 export * from './protocol/schemas.js'
 export type {
-  ChatApi, ChatPluginOptions, ChatStats, ChatUser, HistoryOptions, HistoryPage, Member, MemberInfo, RateLimitOptions, RoomInfo
+  ChatApi, ChatEventMap, ChatEventName, ChatPluginOptions, ChatStats, ChatUser, HistoryOptions, HistoryPage, Member, MemberInfo, MessageContext,
+  MessageInfo, MessageVerdict, RateLimitOptions, RoomInfo
 } from './types.js'

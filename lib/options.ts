@@ -2,7 +2,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { FastifyJWTOptions } from '@fastify/jwt'
 import { FST_CHAT_INVALID_OPTION } from './errors.js'
 import { ROOM_REGEXP } from './constants.js'
+import type { TSchema } from '@sinclair/typebox'
 import type { AdapterFactory } from './adapter/contract.js'
+import type { StoreFactory } from './store/contract.js'
 import type { ChatUser, HistoryLimits } from './model.js'
 import type { ChatPluginOptions } from './types.js'
 
@@ -36,7 +38,14 @@ export interface ResolvedOptions {
   readonly maxMembersPerRoom: number
   readonly tokenExpiringLead: number
   readonly expiryGrace: number
-  readonly isAdmin: (user: ChatUser, request: FastifyRequest) => boolean | Promise<boolean>
+  readonly isAdmin: (user: ChatUser, request?: FastifyRequest) => boolean | Promise<boolean>
+  readonly onMessage: ChatPluginOptions['onMessage']
+  readonly hookTimeout: number
+  readonly maxMetaBytes: number
+  readonly metaSchema: TSchema | undefined
+  readonly canEdit: ChatPluginOptions['canEdit']
+  readonly canDelete: ChatPluginOptions['canDelete']
+  readonly store: StoreFactory | undefined
   readonly adapter: AdapterFactory | undefined
   readonly prefix: string | undefined
   /** The host's OpenAPI security scheme every chat route declares, if any. */
@@ -46,7 +55,7 @@ export interface ResolvedOptions {
 const KNOWN = new Set([
   'jwt', 'path', 'roomsPrefix', 'defaultRoom', 'maxPayload', 'maxMessageLength',
   'maxRoomsPerConnection', 'rateLimit', 'heartbeatInterval', 'maxBufferedAmount', 'slowConsumerHighWaterMark', 'presence', 'history', 'verify', 'allowedOrigins', 'tokenExpiringLead', 'expiryGrace', 'canJoin', 'canSend', 'maxConnectionsPerUser', 'maxConnectionsPerIp', 'maxConnectAttemptsPerIp', 'maxRoomsPerProcess', 'maxMembersPerRoom', 'metrics', 'isAdmin',
-  'adapter', 'prefix', 'openapi',
+  'adapter', 'prefix', 'openapi', 'onMessage', 'hookTimeout', 'maxMetaBytes', 'metaSchema', 'canEdit', 'canDelete', 'store',
   // Fastify's own register options, passed along with ours
   'logLevel', 'logSerializers'
 ])
@@ -136,7 +145,14 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
 
   if (opts.canJoin !== undefined && typeof opts.canJoin !== 'function') fail('canJoin', 'must be a function (user, room) => boolean', opts.canJoin)
   if (opts.canSend !== undefined && typeof opts.canSend !== 'function') fail('canSend', 'must be a function (user, room) => boolean', opts.canSend)
-  if (opts.isAdmin !== undefined && typeof opts.isAdmin !== 'function') fail('isAdmin', 'must be a function (user, request) => boolean', opts.isAdmin)
+  for (const name of ['isAdmin', 'onMessage', 'canEdit', 'canDelete'] as const) {
+    if (opts[name] !== undefined && typeof opts[name] !== 'function') fail(name, 'must be a function', opts[name])
+  }
+  if (opts.store !== undefined && typeof opts.store !== 'function') fail('store', 'must be a store factory such as postgresStore({ pool })', typeof opts.store)
+  const metaSchema = opts.metaSchema
+  if (metaSchema !== undefined && (metaSchema === null || typeof metaSchema !== 'object' || (metaSchema as { type?: unknown }).type !== 'object')) {
+    fail('metaSchema', 'must be a TypeBox object schema (Type.Object({...}))', metaSchema)
+  }
   const adapter = opts.adapter
   if (adapter !== undefined && typeof adapter !== 'function') {
     fail('adapter', 'must be an adapter factory such as memoryAdapter() or redisAdapter({ client })', typeof adapter)
@@ -230,6 +246,13 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
     tokenExpiringLead: integer('tokenExpiringLead', opts.tokenExpiringLead, 30000, 0, MAX_TIMER_MS),
     expiryGrace: integer('expiryGrace', opts.expiryGrace, 1000, 0, 5000),
     isAdmin: opts.isAdmin ?? defaultIsAdmin,
+    onMessage: opts.onMessage,
+    hookTimeout: integer('hookTimeout', opts.hookTimeout, 2000, 1, MAX_TIMER_MS),
+    maxMetaBytes: integer('maxMetaBytes', opts.maxMetaBytes, 2048, 2, 1024 * 1024),
+    metaSchema,
+    canEdit: opts.canEdit,
+    canDelete: opts.canDelete,
+    store: opts.store,
     adapter,
     prefix: opts.prefix,
     openapiSecurityScheme: scheme

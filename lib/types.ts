@@ -1,9 +1,62 @@
 import type { FastifyJWTOptions } from '@fastify/jwt'
 import type { FastifyRequest } from 'fastify'
+import type { TSchema } from '@sinclair/typebox'
 import type { AdapterFactory } from './adapter/contract.js'
-import type { ChatStats, ChatUser, HistoryPage, MemberInfo, RoomInfo } from './model.js'
+import type { StoreFactory } from './store/contract.js'
+import type { ChatStats, ChatUser, HistoryPage, LeaveReason, MemberInfo, RoomInfo } from './model.js'
+import type { DeletedFrame, EditedFrame, MessageFrame } from './protocol/schemas.js'
 
 export type { ChatStats, ChatUser, HistoryPage, LeaveReason, Member, MemberInfo, RoomInfo } from './model.js'
+
+/** The events of `app.chat.on(event, listener)`. */
+export type ChatEventName = 'message' | 'edited' | 'deleted' | 'joined' | 'left' | 'connected' | 'disconnected'
+
+/**
+ * Each event's data: the frame's (as members get it) plus the claims of the user who did it
+ * (`null` for the server's own messages and changes).
+ */
+export interface ChatEventMap {
+  message: MessageFrame & { user: ChatUser | null }
+  edited: EditedFrame & { user: ChatUser | null }
+  deleted: DeletedFrame & { user: ChatUser | null }
+  /** A connection joined a room (here: its process emits it). */
+  joined: { room: string, clientId: string, userId: string, members: number, user: ChatUser }
+  /**
+   * A connection left a room, for any reason. `user` is absent when the process that held it died
+   * (another process reaped it).
+   */
+  left: { room: string, clientId: string, userId: string, reason: LeaveReason, user?: ChatUser }
+  connected: { clientId: string, userId: string, user: ChatUser }
+  disconnected: { clientId: string, userId: string, reason: 'closed' | 'timeout', user: ChatUser }
+}
+
+/** What `onMessage` sees of a message on its way. */
+export interface MessageContext {
+  /** The sender's token claims. */
+  user: ChatUser
+  clientId: string
+  room: string
+  content: string
+  meta: Record<string, unknown> | undefined
+  /** Set when the message is an edit: the id of the message edited. */
+  edit?: string
+}
+
+/** What `onMessage` may answer: accept it changed, or refuse it. */
+export type MessageVerdict = { content?: string, meta?: Record<string, unknown> } | { reject: string }
+
+/** A message as `canEdit` and `canDelete` see it. */
+export interface MessageInfo {
+  room: string
+  id: string
+  seq: number
+  /** Its author. */
+  userId: string
+  content: string
+  meta?: Record<string, unknown>
+  /** When it was sent, ms. */
+  timestamp: number
+}
 
 /** What every token must satisfy, whoever registered `@fastify/jwt`. */
 export interface TokenRules {
@@ -119,8 +172,35 @@ export interface ChatPluginOptions {
    * (which fastify-metrics serves on `/metrics`), or `{ registry, prefix }`. Default off.
    */
   metrics?: boolean | { registry?: unknown, prefix?: string }
-  /** Who may use the changing REST endpoints. Default: the token's claims have `role: 'admin'`. */
-  isAdmin?: (user: ChatUser, request: FastifyRequest) => boolean | Promise<boolean>
+  /**
+   * Who is an admin: may use the changing REST endpoints, and edit or delete anyone's message.
+   * `request` is the REST request (absent over the socket). Default: the token has `role: 'admin'`.
+   */
+  isAdmin?: (user: ChatUser, request?: FastifyRequest) => boolean | Promise<boolean>
+  /**
+   * Sees every message a client sends before anyone else does (server messages skip it): return
+   * nothing to accept it, `{ content?, meta? }` to accept it changed, or `{ reject: 'reason' }` to
+   * refuse it (the sender gets `REJECTED` with the reason; nothing is stored or delivered). May be
+   * async. A hook that throws is `REJECTED` with a generic reason and logged; one slower than
+   * `hookTimeout` is `UNAVAILABLE`. A sender's messages keep their order whatever each hook takes.
+   */
+  onMessage?: (ctx: MessageContext) => MessageVerdict | undefined | void | Promise<MessageVerdict | undefined | void>
+  /** How long `onMessage` may take, ms. Default 2000. */
+  hookTimeout?: number
+  /** Most bytes of a message's `meta`, serialized as JSON. Default 2048. */
+  maxMetaBytes?: number
+  /** A TypeBox schema every message's `meta` must match. Default: any JSON object. */
+  metaSchema?: TSchema
+  /** Who may edit a message (default: its author, and admins). */
+  canEdit?: (user: ChatUser, message: MessageInfo) => boolean | Promise<boolean>
+  /** Who may delete a message (default: its author, and admins). */
+  canDelete?: (user: ChatUser, message: MessageInfo) => boolean | Promise<boolean>
+  /**
+   * Where messages are kept for good: `postgresStore(...)`. With a store, a message is delivered
+   * and acknowledged only once committed there, and the store numbers each room's messages.
+   * Default: none (the history is the adapter's hot window).
+   */
+  store?: StoreFactory
   /**
    * Where membership lives and how messages reach other processes: an adapter factory such as
    * `redisAdapter({ client })`. Default `memoryAdapter()`: in memory, one process.
@@ -170,15 +250,28 @@ export interface ChatApi {
    * Resolves `false` if it was not a member (or is not connected).
    */
   leave (clientId: string, room: string): Promise<boolean>
-  /** Sends a server message (`from: "server"`) to every member of a room; resolves with its id and seq. */
-  broadcast (room: string, content: string): Promise<{ id: string, seq: number }>
+  /**
+   * Sends a server message (`from: "server"`; `onMessage` does not see it) to every member of a
+   * room, with `meta` if given; resolves with its id and seq (with a store: once committed).
+   */
+  broadcast (room: string, content: string, options?: { meta?: Record<string, unknown> }): Promise<{ id: string, seq: number }>
+  /**
+   * Listens to an event of the chat (`message`, `edited`, `deleted`, `joined`, `left`,
+   * `connected`, `disconnected`): each is emitted once in the whole chat, by the process where it
+   * happened, after it is done. A listener that throws is logged, never breaks the chat.
+   */
+  on<E extends ChatEventName>(event: E, listener: (event: ChatEventMap[E]) => unknown): void
+  /** Stops a listener given to `on`. */
+  off<E extends ChatEventName>(event: E, listener: (event: ChatEventMap[E]) => unknown): void
   /** Closes a client's socket (default code 1000); resolves `false` if no such client is connected. */
   disconnect (clientId: string, code?: number, reason?: string): Promise<boolean>
   /** Connection, room and frame counters. */
   stats (): Promise<ChatStats>
   /**
-   * A page of a room's history: the first `limit` messages with seq > `after`, or with `before`
-   * the last `limit` with seq < `before` (paging back). `limit` defaults to 50, at most `history.size`.
+   * A page of a room's messages, each at its latest version (a deleted one as a tombstone): the
+   * first `limit` with seq > `after`, the last `limit` with seq < `before` (paging back), or the
+   * newest `limit` with neither. `limit` defaults to 50, at most 100 (and at most `history.size`
+   * without a store). With a store, the whole stored history; without, the hot window.
    */
   history (room: string, options?: { after?: number, before?: number, limit?: number }): Promise<HistoryPage>
 }

@@ -41,13 +41,15 @@ t.test('no import cycle between lib/ files', async (t) => {
   t.ok(sources.size > 30, `${sources.size} files checked`)
 })
 
-t.test('one file knows JWT, one folder Redis, and only the transport holds ws', async (t) => {
+t.test('one file knows JWT, one folder Redis, one PostgreSQL, and only the transport holds ws', async (t) => {
   // Code only: a comment may mention anything.
   const code = (text: string): string => text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '')
   const users = (pattern: RegExp): string[] => [...sources].filter(([, text]) => pattern.test(code(text))).map(([f]) => relative(lib, f)).sort()
   // Type imports of @fastify/jwt's option types are fine; verifying or signing is auth.ts's job.
   t.same(users(/^import (?!type)[^\n]*from '@fastify\/jwt'|\.jwtVerify\(|\.jwt\.(verify|sign|decode)\(/m), ['auth.ts', 'index.ts'], 'JWT: auth.ts (and index.ts registering @fastify/jwt)')
   t.ok(users(/from 'ioredis'/).every((f) => f.startsWith('adapter/redis')), 'ioredis only under adapter/redis')
+  t.same(users(/from 'pg'|import\('pg'\)|\.query\(/).filter((f) => !f.startsWith('store/postgres/')), [], 'PostgreSQL only under store/postgres')
+  t.ok(users(/import\('pg'\)/).length === 1, 'pg is loaded in one place')
   t.same(users(/from 'ws'/), ['transport/connection.ts', 'transport/ws-internals.ts'], 'ws types only in the transport')
   t.same(users(/\._socket\b|_httpMessage/), ['transport/ws-internals.ts'], "ws's private fields only in ws-internals.ts")
 })

@@ -3,7 +3,7 @@
 // slow-consumer checks.
 import Fastify from 'fastify'
 import Redis from 'ioredis'
-import chatPlugin, { redisAdapter } from '../../lib/index.js'
+import chatPlugin, { postgresStore, redisAdapter } from '../../lib/index.js'
 import { PORT, ready, SECRET } from './control.js'
 
 function redisClient (): Redis | InstanceType<typeof Redis.Cluster> | undefined {
@@ -24,7 +24,9 @@ async function main (): Promise<void> {
     history: process.env.BENCH_HISTORY === 'off' ? false : undefined,
     // BENCH_REDIS (a URL) or BENCH_REDIS_CLUSTER (host:port,...): the Redis adapter, for the
     // cluster scenarios (processes share BENCH_PREFIX).
-    adapter: redis === undefined ? undefined : redisAdapter({ client: redis, prefix: process.env.BENCH_PREFIX })
+    adapter: redis === undefined ? undefined : redisAdapter({ client: redis, prefix: process.env.BENCH_PREFIX }),
+    // BENCH_STORE (a PostgreSQL URL) and BENCH_SCHEMA: messages committed there before delivery.
+    store: process.env.BENCH_STORE === undefined ? undefined : postgresStore({ connectionString: process.env.BENCH_STORE }, { schema: process.env.BENCH_SCHEMA ?? 'bench' })
   })
   await app.listen({ port: PORT, host: '127.0.0.1' })
   ready((app.server.address() as { port: number }).port)

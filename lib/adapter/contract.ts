@@ -59,6 +59,42 @@ export interface Published {
   epoch: string
 }
 
+/**
+ * An event of a room that the store numbered (with a store, the store is the room's authority):
+ * a message, with its id, or an edit or deletion, with the message's new version.
+ */
+export interface StoredFrame {
+  seq: number
+  /** The frame as delivered. */
+  text: string
+  /** A message's id. */
+  id?: string
+  /** An edit or deletion: the message's seq, and its frame at the new version (or its tombstone). */
+  revises?: { seq: number, text: string, deleted: boolean }
+}
+
+/**
+ * An edit or deletion, without a store (the adapter numbers it): the change's frame as a draft
+ * (`head + seq + mid + epoch + tail`), and the message's new version (or tombstone).
+ */
+export interface Revision {
+  /** The message: where the history holds it. */
+  seq: number
+  epoch: string
+  version: string
+  deleted: boolean
+  head: string
+  mid: string
+  tail: string
+}
+
+/** A message as the history holds it: its seq, its room's epoch, and its frame at its latest version. */
+export interface HeldMessage {
+  seq: number
+  epoch: string
+  text: string
+}
+
 /** A room after a join: its member count, newest seq (0 if none) and epoch. */
 export interface RoomState {
   members: number
@@ -160,9 +196,26 @@ export interface ChatAdapter {
    * `reused` when it does not).
    */
   publishMessage (room: string, draft: MessageDraft): Promise<Published>
-  /** The messages after `seq` of `epoch`, if all are still held. */
+  /**
+   * With a store: events the store numbered (in seq order within the call), kept in the history
+   * (however they interleave with other processes' calls) and delivered like `publishMessage`'s.
+   * Another epoch than the history's replaces it.
+   */
+  publishStored (room: string, epoch: string, events: StoredFrame[]): Promise<void>
+  /**
+   * Without a store: an edit or deletion of a message the history holds gets the room's next seq,
+   * is kept and delivered, and the message becomes its new version. Resolves null (nothing done)
+   * when the message is no longer held, or was deleted.
+   */
+  revise (room: string, revision: Revision): Promise<Published | null>
+  /** A message the history holds, by id (null when it does not). */
+  find (room: string, id: string): Promise<HeldMessage | null>
+  /** The events after `seq` of `epoch` (messages at their latest version, edits, deletions), if all are still held. */
   since (room: string, seq: number, epoch: string): Promise<Resume>
-  /** A page of history (frames as delivered, increasing seq). */
+  /**
+   * A page of messages (not edits or deletions; each at its latest version, increasing seq): the
+   * first `limit` after `after`, the last before `before`, or the newest with neither.
+   */
   history (room: string, options: { after?: number, before?: number, limit: number }): Promise<{ epoch: string, messages: string[] }>
   /** A page of the rooms with members, sorted by name (code-unit order). */
   rooms (page: Page): Promise<RoomPage>

@@ -13,10 +13,19 @@ export interface StoredMessage {
   seq: number
   /** When it was published, ms. */
   at: number
-  /** The `message` frame as delivered. */
+  /** The frame as delivered (a message's at its latest version). */
   text: string
   bytes: number
+  /** A message's id (none for an edit or deletion event). */
+  id?: string
+  /** An edit or deletion event, not a message: replayed on resume, left out of history pages. */
+  change?: true
+  /** A message that was deleted (its text is the tombstone). */
+  deleted?: true
 }
+
+/** What a new event is: a message (with its id) or a change. */
+export type EventKind = { id: string } | { change: true }
 
 interface RoomHistory {
   epoch: string
@@ -69,21 +78,78 @@ export class MemoryHistory {
   }
 
   /** Assigns the next seq, builds the frame with it and keeps it. */
-  append (room: string, now: number, build: (seq: number, epoch: string) => string): StoredMessage & { epoch: string } {
+  append (room: string, now: number, build: (seq: number, epoch: string) => string, kind?: EventKind): StoredMessage & { epoch: string } {
     const h = this.#room(room, now)
+    const seq = ++h.seq
+    const item = this.#item(seq, now, build(seq, h.epoch), kind)
+    h.items.push(item)
+    this.#added(room, h, item, now)
+    return { ...item, epoch: h.epoch }
+  }
+
+  /**
+   * Keeps an event a store numbered: in seq order whatever order they come in (processes
+   * publish their commits independently). Another epoch than the room's replaces its history.
+   */
+  put (room: string, epoch: string, seq: number, text: string, now: number, kind?: EventKind): void {
+    let h = this.#room(room, now)
+    if (h.epoch !== epoch) {
+      this.#bytes -= h.bytes
+      h = { epoch, seq: 0, items: [], bytes: 0, touched: now }
+      this.#rooms.set(room, h)
+    }
+    let at = h.items.length
+    while (at > 0 && h.items[at - 1].seq >= seq) at--
+    if (h.items[at]?.seq === seq) return
+    const item = this.#item(seq, now, text, kind)
+    h.items.splice(at, 0, item)
+    if (seq > h.seq) h.seq = seq
+    this.#added(room, h, item, now)
+  }
+
+  #item (seq: number, now: number, text: string, kind: EventKind | undefined): StoredMessage {
+    const item: StoredMessage = { seq, at: now, text, bytes: Buffer.byteLength(text) }
+    if (kind !== undefined && 'id' in kind) item.id = kind.id
+    else if (kind !== undefined) item.change = true
+    return item
+  }
+
+  #added (room: string, h: RoomHistory, item: StoredMessage, now: number): void {
     // Most recently used last: the byte bound drops the rooms at the front first.
     this.#rooms.delete(room)
     this.#rooms.set(room, h)
-    const seq = ++h.seq
-    const text = build(seq, h.epoch)
-    const item: StoredMessage = { seq, at: now, text, bytes: Buffer.byteLength(text) }
-    h.items.push(item)
     h.bytes += item.bytes
     h.touched = now
     this.#bytes += item.bytes
     this.#trim(h, now)
     this.#bound(room)
-    return { ...item, epoch: h.epoch }
+  }
+
+  /** A message held by id (with the room's epoch), at its latest version. */
+  find (room: string, id: string, now: number): (StoredMessage & { epoch: string }) | undefined {
+    const h = this.#rooms.get(room)
+    if (h === undefined) return undefined
+    this.#trim(h, now)
+    const item = h.items.find((m) => m.id === id)
+    return item === undefined ? undefined : { ...item, epoch: h.epoch }
+  }
+
+  /**
+   * The message at `seq` of `epoch` becomes `text` (its new version, or its tombstone). False
+   * when it is not held (trimmed, another epoch) or already deleted.
+   */
+  revise (room: string, epoch: string, seq: number, text: string, deleted: boolean): boolean {
+    const h = this.#rooms.get(room)
+    if (h === undefined || h.epoch !== epoch) return false
+    const item = h.items.find((m) => m.seq === seq)
+    if (item === undefined || item.deleted === true || item.id === undefined) return false
+    const bytes = Buffer.byteLength(text)
+    h.bytes += bytes - item.bytes
+    this.#bytes += bytes - item.bytes
+    item.text = text
+    item.bytes = bytes
+    if (deleted) item.deleted = true
+    return true
   }
 
   #drop (h: RoomHistory, count: number): void {
@@ -130,22 +196,25 @@ export class MemoryHistory {
     this.#trim(h, now)
     if (h.epoch !== epoch || seq > h.seq) return { recovered: false }
     if (seq === h.seq) return { recovered: true, messages: [] }
-    const first = h.items[0]
-    if (first === undefined || first.seq > seq + 1) return { recovered: false }
-    return { recovered: true, messages: h.items.slice(seq + 1 - first.seq) }
+    let i = h.items.length
+    while (i > 0 && h.items[i - 1].seq > seq) i--
+    const missed = h.items.slice(i)
+    // Every one of them, without a hole (a store's events may have come out of order, or not at all).
+    if (missed.length !== h.seq - seq || missed[0].seq !== seq + 1) return { recovered: false }
+    return { recovered: true, messages: missed }
   }
 
-  /** A page: the first `limit` with seq > after, or the last `limit` with seq < before. */
+  /**
+   * A page of messages (edits and deletions are not): the first `limit` with seq > after, the
+   * last `limit` with seq < before, or the newest `limit` with neither.
+   */
   page (room: string, now: number, { after, before, limit }: { after?: number, before?: number, limit: number }): { epoch: string, messages: StoredMessage[] } {
     const h = this.#rooms.get(room)
     if (h === undefined) return { epoch: '', messages: [] }
     this.#trim(h, now)
-    if (before !== undefined) {
-      const upTo = h.items.filter((m) => m.seq < before)
-      return { epoch: h.epoch, messages: upTo.slice(Math.max(0, upTo.length - limit)) }
-    }
-    const from = after ?? 0
-    return { epoch: h.epoch, messages: h.items.filter((m) => m.seq > from).slice(0, limit) }
+    if (after !== undefined) return { epoch: h.epoch, messages: h.items.filter((m) => m.seq > after && m.change !== true).slice(0, limit) }
+    const upTo = h.items.filter((m) => (before === undefined || m.seq < before) && m.change !== true)
+    return { epoch: h.epoch, messages: upTo.slice(Math.max(0, upTo.length - limit)) }
   }
 
   /** Expires old messages everywhere and forgets rooms empty and idle for ttl (their epoch ends). */

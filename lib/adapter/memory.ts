@@ -2,7 +2,9 @@
  * The memory adapter, the default: one process's chat lives in its memory (history bounded, see
  * `MemoryHistory`). Several instances in one process may share a `MemoryBus` and form one chat.
  */
-import type { AdapterFactory, AdapterNode, ChatAdapter, MemberPage, MessageDraft, Page, Published, RemoteCommand, RemoteResult, Resume, RoomPage, RoomState } from './contract.js'
+import type {
+  AdapterFactory, AdapterNode, ChatAdapter, HeldMessage, MemberPage, MessageDraft, Page, Published, RemoteCommand, RemoteResult, Resume, Revision, RoomPage, RoomState, StoredFrame
+} from './contract.js'
 import { FST_CHAT_INVALID_OPTION } from '../errors.js'
 import { MemoryBus } from './memory-bus.js'
 import type { ChatStats, Member, MemberInfo, RoomInfo } from '../model.js'
@@ -83,11 +85,35 @@ export class MemoryAdapter implements ChatAdapter {
         return { status: sent.digest === (draft.digest ?? '') ? 'duplicate' : 'reused', id: sent.id, seq: sent.seq, epoch: sent.epoch }
       }
     }
-    const stored = this.#bus.history.append(room, now, (seq, epoch) => draft.head + seq + draft.mid + epoch + draft.tail)
+    const stored = this.#bus.history.append(room, now, (seq, epoch) => draft.head + seq + draft.mid + epoch + draft.tail, { id: draft.id })
     const published = { id: draft.id, seq: stored.seq, epoch: stored.epoch }
     if (draft.dedupe !== undefined) dedupe.set(draft.dedupe, { ...published, digest: draft.digest ?? '' }, now)
     this.#bus.deliver(room, stored.text, undefined, stored.seq, stored.epoch)
     return { status: 'sent', ...published }
+  }
+
+  async publishStored (room: string, epoch: string, events: StoredFrame[]): Promise<void> {
+    const now = Date.now()
+    const history = this.#bus.history
+    for (const e of events) {
+      history.put(room, epoch, e.seq, e.text, now, e.id === undefined ? { change: true } : { id: e.id })
+      if (e.revises !== undefined) history.revise(room, epoch, e.revises.seq, e.revises.text, e.revises.deleted)
+    }
+    for (const e of events) this.#bus.deliver(room, e.text, undefined, e.seq, epoch)
+  }
+
+  async revise (room: string, r: Revision): Promise<Published | null> {
+    const history = this.#bus.history
+    const now = Date.now()
+    if (!history.revise(room, r.epoch, r.seq, r.version, r.deleted)) return null
+    const stored = history.append(room, now, (seq, epoch) => r.head + seq + r.mid + epoch + r.tail, { change: true })
+    this.#bus.deliver(room, stored.text, undefined, stored.seq, stored.epoch)
+    return { status: 'sent', id: '', seq: stored.seq, epoch: stored.epoch }
+  }
+
+  async find (room: string, id: string): Promise<HeldMessage | null> {
+    const m = this.#bus.history.find(room, id, Date.now())
+    return m === undefined ? null : { seq: m.seq, epoch: m.epoch, text: m.text }
   }
 
   async since (room: string, seq: number, epoch: string): Promise<Resume> {

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import type { AdapterNode, ChatAdapter, Published, RemoteCommand, RemoteResult } from '../adapter/contract.js'
+import type { AdapterNode, ChatAdapter, RemoteCommand, RemoteResult, Resume, RoomState } from '../adapter/contract.js'
 import type { Admission } from '../admission.js'
 import { CLOSE_GRACE_MS, CloseCode } from '../constants.js'
 import type { ChatStats, HistoryLimits, LeaveReason } from '../model.js'
@@ -15,14 +15,16 @@ import type { JoinOutcome } from '../outcomes.js'
 import type { Ref, ServerFrame } from '../protocol/schemas.js'
 import { TokenExpiry } from '../token-expiry.js'
 import type { Connection } from '../transport/connection.js'
+import type { ChatStore } from '../store/contract.js'
+import { Admitted } from './admitted.js'
 import { Delivery, type LocalMember } from './delivery.js'
+import { ChatEvents } from './events.js'
 import { Heartbeat } from './heartbeat.js'
+import { Hooks } from './hooks.js'
 import { Membership } from './membership.js'
-import { messageDraft, type Sender } from './message.js'
+import { Messages } from './messages.js'
 import { Rooms } from './rooms.js'
-
-/** How long an admitted upgrade may take to open before its place is given back, ms. */
-const ADMISSION_MS = 30_000
+import { StoreLink } from './store-link.js'
 
 export class ChatHub implements AdapterNode {
   /** This process's id in the chat: its clientIds start with it, so any process can tell their holder. */
@@ -30,6 +32,9 @@ export class ChatHub implements AdapterNode {
   readonly membership = new Membership<LocalMember>()
   readonly connections = new Map<string, Connection>()
   readonly expiry: TokenExpiry
+  /** The host's `app.chat.on` listeners. */
+  readonly events: ChatEvents
+  readonly messages: Messages
 
   readonly #opts: ResolvedOptions
   readonly #admission: Admission
@@ -38,9 +43,8 @@ export class ChatHub implements AdapterNode {
   readonly #rooms: Rooms
   readonly #heartbeat = new Heartbeat()
   #adapter: ChatAdapter | undefined
-  /** Admitted upgrades not opened yet (insertion order is time order). */
-  readonly #admitted = new Map<string, { userId: string, at: number }>()
-  #admittedSweep: NodeJS.Timeout | undefined
+  #link: StoreLink | undefined
+  readonly #admitted = new Admitted(() => this.adapter)
   #messagesIn = 0
   #closing = false
   // Removals of closed connections still telling the adapter: close() waits for them, so that a
@@ -51,8 +55,16 @@ export class ChatHub implements AdapterNode {
     this.#opts = opts
     this.#admission = admission
     this.#log = log
-    this.#delivery = new Delivery(this.membership, async (room, seq, epoch) => await this.adapter.since(room, seq, epoch), log)
-    this.#rooms = new Rooms(opts, this.membership, this.#delivery, () => this.adapter, log)
+    this.events = new ChatEvents(log)
+    this.messages = new Messages(opts, () => this.adapter, () => this.#link, this.events, new Hooks(opts, log))
+    this.#delivery = new Delivery(this.membership, async (room, seq, epoch) => await this.since(room, seq, epoch), log)
+    this.#rooms = new Rooms(opts, this.membership, this.#delivery, {
+      adapter: () => this.adapter,
+      since: async (room, seq, epoch) => await this.since(room, seq, epoch),
+      joinState: async (room, state) => await this.#joinState(room, state),
+      events: this.events,
+      log
+    })
     this.expiry = new TokenExpiry(opts.tokenExpiringLead, opts.expiryGrace, (conn, left) => this.send(conn, { type: 'tokenExpiring', in: left }))
   }
 
@@ -65,6 +77,28 @@ export class ChatHub implements AdapterNode {
   set adapter (adapter: ChatAdapter) {
     if (this.#adapter !== undefined) throw new Error('fastify-chat: the adapter is already set')
     this.#adapter = adapter
+  }
+
+  /** The store, made by its factory (once, at start), if the host configured one. */
+  useStore (store: ChatStore): void {
+    if (this.#link !== undefined) throw new Error('fastify-chat: the store is already set')
+    this.#link = new StoreLink(store, () => this.adapter, this.#opts.history.ttl, this.#log)
+  }
+
+  /** The store, if any. */
+  get link (): StoreLink | undefined {
+    return this.#link
+  }
+
+  /** The events after `seq` of `epoch`: the hot window's, else (with a store) the store's. */
+  async since (room: string, seq: number, epoch: string): Promise<Resume> {
+    const link = this.#link
+    if (link === undefined) return await this.adapter.since(room, seq, epoch)
+    return await link.since(room, seq, epoch, async () => await this.adapter.since(room, seq, epoch))
+  }
+
+  async #joinState (room: string, state: RoomState): Promise<RoomState> {
+    return this.#link === undefined ? state : await this.#link.joinState(room, state, this.position(room))
   }
 
   get closing (): boolean {
@@ -117,31 +151,8 @@ export class ChatHub implements AdapterNode {
    */
   async admit (userId: string): Promise<string | undefined> {
     const clientId = this.newClientId()
-    const limit = this.#opts.maxConnectionsPerUser
-    try {
-      if (!await this.adapter.admit(userId, clientId, limit)) return undefined
-      this.#admitted.set(clientId, { userId, at: Date.now() })
-      this.#admittedSweep ??= setInterval(() => this.#sweepAdmitted(), ADMISSION_MS).unref()
-      return clientId
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'FST_CHAT_UNAVAILABLE') throw err
-      // The backend is away: the chat stays open, counting this process's connections only.
-      return this.#admission.userConnections(userId) < limit ? clientId : undefined
-    }
-  }
-
-  /** Places taken by upgrades that never opened (the client went away meanwhile) are given back. */
-  #sweepAdmitted (): void {
-    const old = Date.now() - ADMISSION_MS
-    for (const [clientId, { userId, at }] of this.#admitted) {
-      if (at > old) break
-      this.#admitted.delete(clientId)
-      this.adapter.cancelAdmission(userId, clientId).catch(() => {})
-    }
-    if (this.#admitted.size === 0) {
-      clearInterval(this.#admittedSweep)
-      this.#admittedSweep = undefined
-    }
+    const ok = await this.#admitted.admit(userId, clientId, this.#opts.maxConnectionsPerUser, () => this.#admission.userConnections(userId))
+    return ok ? clientId : undefined
   }
 
   /** A newly opened, authenticated connection: welcome it and put it in the default room. */
@@ -151,9 +162,10 @@ export class ChatHub implements AdapterNode {
       return
     }
     this.connections.set(conn.id, conn)
-    this.#admitted.delete(conn.id)
+    this.#admitted.opened(conn.id)
     this.#admission.opened(conn.ip, conn.userId)
     this.send(conn, { type: 'welcome', message: 'Connected to chat server', clientId: conn.id, userId: conn.userId })
+    this.events.emit('connected', { clientId: conn.id, userId: conn.userId, user: conn.user })
     this.expiry.arm(conn, conn.user.exp)
     conn.debug({}, 'connected')
     // Recording the connection and joining the default room go to the backend together: one
@@ -180,11 +192,6 @@ export class ChatHub implements AdapterNode {
     return await this.#rooms.leave(conn, room, reason, ref)
   }
 
-  /** Publishes a message to every member of `room` (the adapter assigns its seq and epoch). */
-  async publishMessage (room: string, sender: Sender, content: string, ref?: Ref): Promise<Published> {
-    return await this.adapter.publishMessage(room, messageDraft(room, sender, content, ref, Date.now()))
-  }
-
   /** A connection is gone (socket closed, or a missed pong): it leaves all its rooms. Idempotent. */
   remove (conn: Connection, reason: 'closed' | 'timeout'): void {
     if (!this.connections.delete(conn.id)) return
@@ -192,6 +199,7 @@ export class ChatHub implements AdapterNode {
     this.expiry.clear(conn)
     const rooms = this.membership.roomsOf(conn.id)
     conn.debug({ reason, rooms: rooms.length }, 'disconnected')
+    this.events.emit('disconnected', { clientId: conn.id, userId: conn.userId, reason, user: conn.user })
     const leaveAll = async (): Promise<void> => {
       for (const room of rooms) {
         try {
@@ -254,12 +262,14 @@ export class ChatHub implements AdapterNode {
     this.#heartbeat.stop()
     await Promise.all(this.#removals)
     this.connections.clear()
-    clearInterval(this.#admittedSweep)
     this.#admitted.clear()
     this.expiry.clearAll()
     this.#admission.clear()
     this.membership.clear()
     this.#delivery.feeds.close()
+    // Commits under way are handed to the adapter before it goes.
+    await this.#link?.close()
+    this.events.clear()
     await this.#adapter?.close()
   }
 

@@ -12,21 +12,35 @@ import { encode } from '../protocol/codec.js'
 import type { JoinedFrame, LeftFrame, Ref, ServerFrame } from '../protocol/schemas.js'
 import type { Connection } from '../transport/connection.js'
 import type { Delivery, LocalMember } from './delivery.js'
+import type { ChatEvents } from './events.js'
 import type { Membership } from './membership.js'
+
+/** What rooms need of the rest of the core. */
+export interface RoomsCore {
+  adapter: () => ChatAdapter
+  /** The events after `seq` of `epoch` (the hot window, else the store). */
+  since: (room: string, seq: number, epoch: string) => Promise<Resume>
+  /** A join's state as the room's authority has it (the store's seq and epoch, when there is one). */
+  joinState: (room: string, state: RoomState) => Promise<RoomState>
+  events: ChatEvents
+  log: FastifyBaseLogger
+}
 
 export class Rooms {
   readonly #opts: ResolvedOptions
   readonly #membership: Membership<LocalMember>
   readonly #delivery: Delivery
   readonly #adapter: () => ChatAdapter
+  readonly #core: RoomsCore
   readonly #log: FastifyBaseLogger
 
-  constructor (opts: ResolvedOptions, membership: Membership<LocalMember>, delivery: Delivery, adapter: () => ChatAdapter, log: FastifyBaseLogger) {
+  constructor (opts: ResolvedOptions, membership: Membership<LocalMember>, delivery: Delivery, core: RoomsCore) {
     this.#opts = opts
     this.#membership = membership
     this.#delivery = delivery
-    this.#adapter = adapter
-    this.#log = log
+    this.#adapter = core.adapter
+    this.#core = core
+    this.#log = core.log
   }
 
   /** Joins `conn` to `room`: `joined` to it, `userJoined` to the others. */
@@ -51,8 +65,8 @@ export class Rooms {
     let resume: Resume | undefined
     try {
       // Idempotent: for a member already in, it only reads the room's state.
-      state = await this.#adapter().join(room, member)
-      if (since !== undefined) resume = await this.#adapter().since(room, since.seq, since.epoch)
+      state = await this.#core.joinState(room, await this.#adapter().join(room, member))
+      if (since !== undefined) resume = await this.#core.since(room, since.seq, since.epoch)
     } catch (err) {
       // Nothing was done: the caller hears why (UNAVAILABLE) and may retry.
       if (!already) this.#unregister(room, conn.id)
@@ -60,6 +74,7 @@ export class Rooms {
       throw err
     }
     this.#delivery.feeds.started(room, state.seq, state.epoch)
+    if (!already) this.#core.events.emit('joined', { room, clientId: conn.id, userId: conn.userId, members: state.members, user: conn.user })
     // Closed meanwhile: its close handler already took it out of the room and said so.
     if (conn.closed) return already ? 'already' : 'joined'
     const joined: JoinedFrame = { type: 'joined', room, members: state.members, seq: state.seq, epoch: state.epoch }
@@ -110,6 +125,7 @@ export class Rooms {
       this.#announce(room, encode({ type: 'userLeft', room, clientId: conn.id, userId: conn.userId, reason }))
     }
     conn.debug({ room, reason }, 'left')
+    this.#core.events.emit('left', { room, clientId: conn.id, userId: conn.userId, reason, user: conn.user })
     return true
   }
 
@@ -124,6 +140,7 @@ export class Rooms {
 
   /** A member removed by the adapter (its process died): tell the room. */
   lost (room: string, clientId: string, userId: string, members: number, reason: LeaveReason): void {
+    this.#core.events.emit('left', { room, clientId, userId, reason })
     if (members + 1 > this.#opts.presenceLimit || members === 0) return
     this.#announce(room, encode({ type: 'userLeft', room, clientId, userId, reason }))
   }

@@ -29,17 +29,40 @@ function toText (data: Buffer | ArrayBuffer | Buffer[]): string {
   return Buffer.from(data).toString('utf8')
 }
 
-/** Builds the decoder for one plugin instance (the content limit is an option). */
-export function createCodec (maxMessageLength: number): Codec {
-  const schemas = clientSchemas(maxMessageLength)
+export interface CodecOptions {
+  maxMessageLength: number
+  /** Most bytes of a message's `meta`, serialized. */
+  maxMetaBytes: number
+  /** The host's schema for `meta` (TypeBox), if any. */
+  metaSchema?: TSchema
+}
+
+/** An escaped U+0000 in JSON text (an odd run of backslashes before u0000). */
+const NUL_IN_JSON = /(?:^|[^\\])(?:\\\\)*\\u0000/
+
+/** Builds the decoder for one plugin instance (the limits are options). */
+export function createCodec (options: CodecOptions): Codec {
+  const schemas = clientSchemas(options.maxMessageLength)
   // A Map, not an object: `action` is user input ("__proto__" must be just an unknown action).
   const byAction = new Map<unknown, TypeCheck<TSchema>>([
     ['join', TypeCompiler.Compile(schemas.join)],
     ['leave', TypeCompiler.Compile(schemas.leave)],
     ['message', TypeCompiler.Compile(schemas.message)],
+    ['edit', TypeCompiler.Compile(schemas.edit)],
+    ['delete', TypeCompiler.Compile(schemas.delete)],
     ['refresh', TypeCompiler.Compile(schemas.refresh)],
     [undefined, TypeCompiler.Compile(schemas.plain)]
   ])
+  const metaCheck = options.metaSchema === undefined ? undefined : TypeCompiler.Compile(options.metaSchema)
+  /** Why a request's meta is refused, or undefined when it is fine (or absent). */
+  const metaProblem = (meta: unknown): string | undefined => {
+    if (meta === undefined) return undefined
+    const json = JSON.stringify(meta)
+    if (Buffer.byteLength(json) > options.maxMetaBytes) return `meta: at most ${options.maxMetaBytes} bytes of JSON`
+    if (NUL_IN_JSON.test(json)) return 'meta may not contain U+0000'
+    if (metaCheck !== undefined && !metaCheck.Check(meta)) return `meta${describe(metaCheck, meta).replace(/^([^:]*):/, '/$1:')}`
+    return undefined
+  }
 
   return {
     decode (data, isBinary) {
@@ -62,11 +85,18 @@ export function createCodec (maxMessageLength: number): Codec {
       const check = byAction.get(action)
       if (check === undefined) {
         const shown = typeof action === 'string' ? `"${action.slice(0, 32)}"` : typeof action
-        return withRef({ ok: false, code: ErrorCode.BAD_REQUEST, message: `unknown action ${shown}: use join, leave, message or refresh` }, ref)
+        return withRef({ ok: false, code: ErrorCode.BAD_REQUEST, message: `unknown action ${shown}: use join, leave, message, edit, delete or refresh` }, ref)
       }
       if (!check.Check(value)) {
         return withRef({ ok: false, code: ErrorCode.BAD_REQUEST, message: describe(check, value) }, ref)
       }
+      // No store can keep U+0000 in text (PostgreSQL refuses it): refused everywhere, so that a
+      // chat behaves the same with and without one.
+      if ((typeof record.content === 'string' && record.content.includes('\0')) || (typeof ref === 'string' && ref.includes('\0'))) {
+        return withRef({ ok: false, code: ErrorCode.BAD_REQUEST, message: 'content and ref may not contain U+0000' }, ref)
+      }
+      const problem = metaProblem(record.meta)
+      if (problem !== undefined) return withRef({ ok: false, code: ErrorCode.BAD_REQUEST, message: problem }, ref)
       return { ok: true, request: value as ClientRequest }
     }
   }

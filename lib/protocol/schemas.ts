@@ -18,6 +18,17 @@ function content (maxMessageLength: number) {
   return Type.String({ minLength: 1, maxLength: maxMessageLength })
 }
 
+/**
+ * What a message carries beside its text (replies-to, mentions, attachment references: the host
+ * decides): a JSON object, at most `maxMetaBytes` serialized, checked against the host's
+ * `metaSchema` when it gives one.
+ */
+export const Meta = Type.Record(Type.String(), Type.Unknown(), { description: 'a JSON object (not an array or a scalar)' })
+export type Meta = Static<typeof Meta>
+
+/** A message's id, as the server gave it. */
+export const MessageId = Type.String({ minLength: 1, maxLength: 64 })
+
 /** Client-to-server requests, keyed by `action` (`''` is the seed's plain `{"content"}` message). */
 export function clientSchemas (maxMessageLength: number) {
   return {
@@ -40,6 +51,23 @@ export function clientSchemas (maxMessageLength: number) {
       action: Type.Literal('message'),
       room: RoomName,
       content: content(maxMessageLength),
+      meta: Type.Optional(Meta),
+      ref: Type.Optional(Ref)
+    }, { additionalProperties: false }),
+    /** A new text (and meta) for a message: its author's, an admin's, or as `canEdit` says. */
+    edit: Type.Object({
+      action: Type.Literal('edit'),
+      room: RoomName,
+      id: MessageId,
+      content: content(maxMessageLength),
+      meta: Type.Optional(Meta),
+      ref: Type.Optional(Ref)
+    }, { additionalProperties: false }),
+    /** A message deleted: its author, an admin, or as `canDelete` says. */
+    delete: Type.Object({
+      action: Type.Literal('delete'),
+      room: RoomName,
+      id: MessageId,
       ref: Type.Optional(Ref)
     }, { additionalProperties: false }),
     /** A fresh token for the same user, before the current one expires. */
@@ -62,7 +90,9 @@ export type LeaveRequest = Static<ClientSchemas['leave']>
 export type MessageRequest = Static<ClientSchemas['message']>
 export type PlainMessageRequest = Static<ClientSchemas['plain']>
 export type RefreshRequest = Static<ClientSchemas['refresh']>
-export type ClientRequest = JoinRequest | LeaveRequest | MessageRequest | RefreshRequest | PlainMessageRequest
+export type EditRequest = Static<ClientSchemas['edit']>
+export type DeleteRequest = Static<ClientSchemas['delete']>
+export type ClientRequest = JoinRequest | LeaveRequest | MessageRequest | EditRequest | DeleteRequest | RefreshRequest | PlainMessageRequest
 
 const Timestamp = Type.Integer({ description: 'ms since the epoch' })
 const LeaveReasonSchema = Type.Union([
@@ -117,8 +147,32 @@ export const ServerFrames = {
     from: Type.String({ description: 'the sender\'s clientId, or "server"' }),
     userId: Type.String({ description: 'the sender\'s user id, or "server"' }),
     name: Type.Optional(Type.String({ description: 'the sender\'s display name: its token\'s name claim, when it has one' })),
+    content: Type.String({ description: 'empty in a deleted message\'s tombstone' }),
+    meta: Type.Optional(Meta),
+    timestamp: Timestamp,
+    editedAt: Type.Optional(Type.Integer({ description: 'in history: when it was last edited, ms' })),
+    deleted: Type.Optional(Type.Literal(true, { description: 'in history: a deleted message\'s tombstone (no content, no meta)' })),
+    deletedAt: Type.Optional(Type.Integer({ description: 'with deleted: when, ms' }))
+  }),
+  edited: Type.Object({
+    type: Type.Literal('edited'),
+    room: RoomName,
+    id: Type.String({ description: 'the message edited' }),
+    seq: Type.Integer({ description: 'the edit\'s own seq in the room' }),
+    epoch: Type.String(),
+    userId: Type.String({ description: 'who edited it' }),
     content: Type.String(),
-    timestamp: Timestamp
+    meta: Type.Optional(Meta),
+    editedAt: Timestamp
+  }),
+  deleted: Type.Object({
+    type: Type.Literal('deleted'),
+    room: RoomName,
+    id: Type.String({ description: 'the message deleted' }),
+    seq: Type.Integer({ description: 'the deletion\'s own seq in the room' }),
+    epoch: Type.String(),
+    userId: Type.String({ description: 'who deleted it' }),
+    deletedAt: Timestamp
   }),
   ack: Type.Object({
     type: Type.Literal('ack'),
@@ -141,7 +195,7 @@ export const ServerFrames = {
       Type.Literal('BAD_JSON'), Type.Literal('BAD_REQUEST'), Type.Literal('NOT_A_MEMBER'),
       Type.Literal('TOO_MANY_ROOMS'), Type.Literal('SERVER_FULL'), Type.Literal('RATE_LIMITED'), Type.Literal('UNSUPPORTED'),
       Type.Literal('UNAVAILABLE'), Type.Literal('UNAUTHORIZED'), Type.Literal('FORBIDDEN'), Type.Literal('ROOM_FULL'),
-      Type.Literal('REF_REUSED')
+      Type.Literal('REF_REUSED'), Type.Literal('REJECTED'), Type.Literal('NOT_FOUND')
     ]),
     message: Type.String(),
     ref: Type.Optional(Ref)
@@ -154,10 +208,12 @@ export type UserJoinedFrame = Static<typeof ServerFrames.userJoined>
 export type LeftFrame = Static<typeof ServerFrames.left>
 export type UserLeftFrame = Static<typeof ServerFrames.userLeft>
 export type MessageFrame = Static<typeof ServerFrames.message>
+export type EditedFrame = Static<typeof ServerFrames.edited>
+export type DeletedFrame = Static<typeof ServerFrames.deleted>
 export type AckFrame = Static<typeof ServerFrames.ack>
 export type ErrorFrame = Static<typeof ServerFrames.error>
 export type TokenExpiringFrame = Static<typeof ServerFrames.tokenExpiring>
 export type RefreshedFrame = Static<typeof ServerFrames.refreshed>
 export type ServerFrame =
   | WelcomeFrame | JoinedFrame | UserJoinedFrame | LeftFrame | UserLeftFrame
-  | MessageFrame | AckFrame | ErrorFrame | TokenExpiringFrame | RefreshedFrame
+  | MessageFrame | EditedFrame | DeletedFrame | AckFrame | ErrorFrame | TokenExpiringFrame | RefreshedFrame

@@ -7,8 +7,8 @@ import type { FastifyRouteSchemaDef } from 'fastify/types/schema.js'
 import { adminOnly, chatUser } from '../auth.js'
 import { FST_CHAT_JOIN_FORBIDDEN, FST_CHAT_NOT_A_MEMBER, FST_CHAT_ROOM_NOT_FOUND } from '../errors.js'
 import type { ResolvedOptions } from '../options.js'
-import { RoomName } from '../protocol/schemas.js'
-import { MAX_PAGE } from '../chat-api.js'
+import { Meta, RoomName } from '../protocol/schemas.js'
+import { MAX_HISTORY_PAGE, MAX_PAGE } from '../chat-api.js'
 import type { ChatApi } from '../types.js'
 
 export const RoomParams = Type.Object({ room: RoomName })
@@ -39,7 +39,8 @@ export const MemberList = Type.Object({
   }))
 })
 export const MessageBody = (maxMessageLength: number) => Type.Object({
-  content: Type.String({ minLength: 1, maxLength: maxMessageLength })
+  content: Type.String({ minLength: 1, maxLength: maxMessageLength }),
+  meta: Type.Optional(Meta)
 }, { additionalProperties: false })
 export const MessageAccepted = Type.Object({ id: Type.String(), seq: Type.Integer() })
 export const HistoryQuery = (size: number) => Type.Object({
@@ -127,7 +128,7 @@ export async function roomsRoutes (fastify: FastifyInstance, { opts, chat }: Roo
     return { room, ...page }
   })
 
-  const historyQuery = HistoryQuery(Math.max(1, opts.history.size))
+  const historyQuery = HistoryQuery(opts.store !== undefined ? MAX_HISTORY_PAGE : Math.max(1, Math.min(MAX_HISTORY_PAGE, opts.history.size)))
   fastify.get<{ Params: Static<typeof RoomParams>, Querystring: Static<typeof historyQuery> }>('/:room/messages', {
     schema: doc('A page of the room\'s message history', { params: RoomParams, querystring: historyQuery, response: { 200: HistoryBody, ...errors } })
   }, async (request) => {
@@ -167,7 +168,7 @@ export async function roomsRoutes (fastify: FastifyInstance, { opts, chat }: Roo
       response: { 202: MessageAccepted, 403: ERROR, ...errors }
     })
   }, async (request, reply) => {
-    const { id, seq } = await chat.broadcast(request.params.room, request.body.content)
+    const { id, seq } = await chat.broadcast(request.params.room, request.body.content, { meta: request.body.meta })
     return reply.code(202).send({ id, seq })
   })
 }

@@ -12,7 +12,7 @@ import Redis, { Cluster } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
 import { ClusterRpc } from '../cluster-rpc.js'
 import type {
-  AdapterFactory, AdapterNode, ChatAdapter, MemberPage, MessageDraft, Page, Published, RemoteCommand, RemoteResult, Resume, RoomPage, RoomState
+  AdapterFactory, AdapterNode, HeldMessage, Revision, StoredFrame, ChatAdapter, MemberPage, MessageDraft, Page, Published, RemoteCommand, RemoteResult, Resume, RoomPage, RoomState
 } from '../contract.js'
 import type { TicketStore } from '../tickets.js'
 import type { ChatStats, Member, RoomInfo } from '../../model.js'
@@ -216,6 +216,18 @@ export class RedisAdapter implements ChatAdapter {
 
   async publishMessage (room: string, draft: MessageDraft): Promise<Published> {
     return await this.#writes.publishMessage(room, draft)
+  }
+
+  async publishStored (room: string, epoch: string, events: StoredFrame[]): Promise<void> {
+    await this.#writes.publishStored(room, epoch, events)
+  }
+
+  async revise (room: string, revision: Revision): Promise<Published | null> {
+    return await this.#writes.revise(room, revision)
+  }
+
+  async find (room: string, id: string): Promise<HeldMessage | null> {
+    return await this.#reads.find(room, id)
   }
 
   async since (room: string, seq: number, epoch: string): Promise<Resume> {

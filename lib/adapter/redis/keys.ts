@@ -8,7 +8,9 @@
  *   {r:R}:m          ZSET   "<clientId>\n<userId>" -> joinedAt       the room's members, in join order
  *   {r:R}:n:<node>   SET    "<clientId>\n<userId>"                   that process's members of the room (to reap)
  *   {r:R}:meta       HASH   s (newest seq), e (epoch)
- *   {r:R}:h          STREAM <seq>-0 -> t (ms), f (the message frame) the history (at most 2 x size)
+ *   {r:R}:h          STREAM <seq>-0 -> t (ms), f (frame), i (a message's id) or k (an edit or deletion)
+ *                                                                    the history (at most 2 x size)
+ *   {r:R}:v          HASH   seq -> "e" or "d" (deleted) + frame     edited and deleted messages' latest versions
  *   {r:R}:d:<sha1>   STRING "<id> <seq> <epoch> <digest>"            an effectively-once ref
  *   {r:R}:c          channel: the room's frames ("<except>\n<seq>\n<epoch>\n<frame>")
  *   {n:N}:rooms      SET    rooms where the process has members
@@ -41,6 +43,7 @@ export class Keys {
   nodeMembers (room: string, node: string): string { return `${this.#room(room)}:n:${node}` }
   meta (room: string): string { return `${this.#room(room)}:meta` }
   history (room: string): string { return `${this.#room(room)}:h` }
+  versions (room: string): string { return `${this.#room(room)}:v` }
   dedupe (room: string, key: string): string { return `${this.#room(room)}:d:${digest(key)}` }
   roomChannel (room: string): string { return `${this.#room(room)}:c` }
 

@@ -3,24 +3,28 @@
  * rooms (merged from the index buckets, sorted by name) and of a room's members (in join order),
  * page by page.
  */
-import type { AdapterNode, MemberPage, Page, Resume, RoomPage } from '../contract.js'
+import type { AdapterNode, HeldMessage, MemberPage, Page, Resume, RoomPage } from '../contract.js'
 import type { RoomInfo } from '../../model.js'
 import type { Health } from './health.js'
 import { INDEX_BUCKETS, type Keys } from './keys.js'
 import { scripts } from './scripts.js'
 
-/** Stream entries to messages, oldest first, without those older than `ttl`. */
-function entries (raw: Array<[string, string[]]>, ttl: number): Array<{ seq: number, text: string }> {
+interface Entry { seq: number, text: string, change: boolean }
+
+/** Stream entries to events, in the order read, without those older than `ttl`. */
+function entries (raw: Array<[string, string[]]>, ttl: number): Entry[] {
   const oldest = Date.now() - ttl
   const out = []
   for (const [id, fields] of raw) {
     let at = 0
     let text = ''
+    let change = false
     for (let i = 0; i < fields.length; i += 2) {
       if (fields[i] === 't') at = Number(fields[i + 1])
       else if (fields[i] === 'f') text = fields[i + 1]
+      else if (fields[i] === 'k') change = true
     }
-    if (at >= oldest) out.push({ seq: Number(id.slice(0, id.indexOf('-'))), text })
+    if (at >= oldest) out.push({ seq: Number(id.slice(0, id.indexOf('-'))), text, change })
   }
   return out
 }
@@ -36,26 +40,44 @@ export class Reads {
     this.#node = node
   }
 
-  async #read (room: string, direction: 'after' | 'before', bound: string, count: number): Promise<[string | null, number, Array<{ seq: number, text: string }>]> {
+  async #read (room: string, direction: 'after' | 'before', bound: string, count: number): Promise<[string | null, number, Entry[], number]> {
     const [epoch, seq, raw] = await this.#health.run(async (c) => await scripts.read.run(c,
-      [this.#keys.meta(room), this.#keys.history(room)], [direction, bound, count])) as [string | null, number, Array<[string, string[]]>]
-    return [epoch, seq, entries(raw, this.#node.history.ttl)]
+      [this.#keys.meta(room), this.#keys.history(room), this.#keys.versions(room)], [direction, bound, count])) as [string | null, number, Array<[string, string[]]>]
+    return [epoch, seq, entries(raw, this.#node.history.ttl), raw.length]
   }
 
   async since (room: string, seq: number, epoch: string): Promise<Resume> {
-    const [e, s, messages] = await this.#read(room, 'after', `${seq + 1}-0`, 2 * this.#node.history.size + 1)
+    const [e, s, events] = await this.#read(room, 'after', `${seq + 1}-0`, 2 * this.#node.history.size + 1)
     if (e === null || e !== epoch || seq > s) return { recovered: false }
     if (seq === s) return { recovered: true, messages: [] }
-    if (messages.length === 0 || messages[0].seq !== seq + 1) return { recovered: false }
-    return { recovered: true, messages }
+    // Every one of them, without a hole (a store's events may have come out of order).
+    if (events.length !== s - seq || events[0].seq !== seq + 1) return { recovered: false }
+    return { recovered: true, messages: events }
   }
 
   async history (room: string, { after, before, limit }: { after?: number, before?: number, limit: number }): Promise<{ epoch: string, messages: string[] }> {
-    const [epoch, , messages] = before !== undefined
-      ? await this.#read(room, 'before', `(${before}-0`, limit)
-      : await this.#read(room, 'after', `${(after ?? 0) + 1}-0`, limit)
-    if (before !== undefined) messages.reverse()
+    const direction = after !== undefined ? 'after' : 'before'
+    let bound = after !== undefined ? `${after + 1}-0` : before !== undefined ? `(${before}-0` : '+'
+    const messages: Entry[] = []
+    let epoch: string | null = null
+    // Edits and deletions are in the stream too: read on until `limit` messages or the end.
+    for (;;) {
+      const [e, , events, read] = await this.#read(room, direction, bound, limit)
+      epoch ??= e
+      for (const ev of events) if (!ev.change && messages.length < limit) messages.push(ev)
+      if (read < limit || messages.length >= limit || events.length === 0) break
+      const last = events[events.length - 1].seq
+      bound = `(${last}-0`
+    }
+    if (direction === 'before') messages.reverse()
     return { epoch: epoch ?? '', messages: messages.map((m) => m.text) }
+  }
+
+  async find (room: string, id: string): Promise<HeldMessage | null> {
+    const found = await this.#health.run(async (c) => await scripts.find.run(c,
+      [this.#keys.meta(room), this.#keys.history(room), this.#keys.versions(room)], [id])) as [string, string, string, string] | null
+    if (found === null || Number(found[3]) < Date.now() - this.#node.history.ttl) return null
+    return { seq: Number(found[0]), epoch: found[1], text: found[2] }
   }
 
   async rooms ({ cursor, limit }: Page): Promise<RoomPage> {

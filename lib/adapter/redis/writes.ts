@@ -3,7 +3,7 @@
  * leaves and messages of one room within one event-loop turn go in one script call (batcher.ts);
  * a process subscribes to a room's channel while it has members there.
  */
-import type { AdapterNode, MessageDraft, Published, RoomState } from '../contract.js'
+import type { AdapterNode, MessageDraft, Published, Revision, RoomState, StoredFrame } from '../contract.js'
 import { newEpoch } from '../epoch.js'
 import type { Member } from '../../model.js'
 import { Batcher } from './batcher.js'
@@ -104,7 +104,7 @@ export class RoomWrites {
   async #publishMany (room: string, drafts: MessageDraft[]): Promise<Published[]> {
     const keys = this.#keys
     const { size, ttl } = this.#node.history
-    const k = [keys.meta(room), keys.history(room), keys.roomChannel(room)]
+    const k = [keys.meta(room), keys.history(room), keys.roomChannel(room), keys.versions(room)]
     const args: Array<string | number> = [newEpoch(), 2 * size, ttl, Date.now(), this.publishCommand]
     for (const d of drafts) {
       let index = 0
@@ -121,5 +121,27 @@ export class RoomWrites {
       }
       return { status: 'sent', id: draft.id, seq: Number(result[1]), epoch: String(result[2]) }
     })
+  }
+
+  /** Events a store numbered: one script call keeps them (in seq order) and publishes them. */
+  async publishStored (room: string, epoch: string, events: StoredFrame[]): Promise<void> {
+    const keys = this.#keys
+    const { size, ttl } = this.#node.history
+    const args: Array<string | number> = [epoch, 2 * size, ttl, Date.now(), this.publishCommand]
+    for (const e of events) {
+      const r = e.revises
+      args.push(e.seq, e.text, e.id ?? '', r?.seq ?? '', r === undefined ? '' : (r.deleted ? 'd' : 'e') + r.text)
+    }
+    await this.#health.run(async (c) => await scripts.stored.run(c, [keys.meta(room), keys.history(room), keys.versions(room), keys.roomChannel(room)], args))
+  }
+
+  /** An edit or deletion numbered here (no store): null when the message is no longer held. */
+  async revise (room: string, r: Revision): Promise<Published | null> {
+    const keys = this.#keys
+    const { size, ttl } = this.#node.history
+    const result = await this.#health.run(async (c) => await scripts.revise.run(c,
+      [keys.meta(room), keys.history(room), keys.versions(room), keys.roomChannel(room)],
+      [r.epoch, r.seq, (r.deleted ? 'd' : 'e') + r.version, r.head, r.mid, r.tail, Date.now(), 2 * size, ttl, this.publishCommand])) as [number, string] | null
+    return result === null ? null : { status: 'sent', id: '', seq: Number(result[0]), epoch: String(result[1]) }
   }
 }

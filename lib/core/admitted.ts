@@ -1,0 +1,58 @@
+/**
+ * Admitted upgrades: a user's place is reserved (across every process, by the adapter) before
+ * the upgrade, and confirmed when the connection opens. A place whose upgrade never opened (the
+ * client went away meanwhile) is given back after ADMISSION_MS.
+ */
+import type { ChatAdapter } from '../adapter/contract.js'
+
+/** How long an admitted upgrade may take to open before its place is given back, ms. */
+const ADMISSION_MS = 30_000
+
+export class Admitted {
+  readonly #adapter: () => ChatAdapter
+  /** Admitted upgrades not opened yet (insertion order is time order). */
+  readonly #waiting = new Map<string, { userId: string, at: number }>()
+  #sweep: NodeJS.Timeout | undefined
+
+  constructor (adapter: () => ChatAdapter) {
+    this.#adapter = adapter
+  }
+
+  /**
+   * Reserves a place for `clientId` if the user is under `limit` across every process; with the
+   * backend away, counts this process's connections only (`local`).
+   */
+  async admit (userId: string, clientId: string, limit: number, local: () => number): Promise<boolean> {
+    try {
+      if (!await this.#adapter().admit(userId, clientId, limit)) return false
+      this.#waiting.set(clientId, { userId, at: Date.now() })
+      this.#sweep ??= setInterval(() => this.#expire(), ADMISSION_MS).unref()
+      return true
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'FST_CHAT_UNAVAILABLE') throw err
+      // The backend is away: the chat stays open, counting this process's connections only.
+      return local() < limit
+    }
+  }
+
+  /** The upgrade opened: its place is a connection now. */
+  opened (clientId: string): void {
+    this.#waiting.delete(clientId)
+  }
+
+  #expire (): void {
+    const old = Date.now() - ADMISSION_MS
+    for (const [clientId, { userId, at }] of this.#waiting) {
+      if (at > old) break
+      this.#waiting.delete(clientId)
+      this.#adapter().cancelAdmission(userId, clientId).catch(() => {})
+    }
+    if (this.#waiting.size === 0) this.clear()
+  }
+
+  clear (): void {
+    clearInterval(this.#sweep)
+    this.#sweep = undefined
+    this.#waiting.clear()
+  }
+}

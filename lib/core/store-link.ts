@@ -1,0 +1,223 @@
+/**
+ * The core's side of a store: messages committed in batches (the messages of one turn, for any
+ * rooms, in one round trip; one batch in flight at a time, so that a sender's messages keep their
+ * order), then handed to the adapter numbered; resumes that the hot window cannot serve read from
+ * the store; a join's seq and epoch are the store's. What the store answers about a room's epoch
+ * is remembered, so that most joins need no query.
+ */
+import type { FastifyBaseLogger } from 'fastify'
+import type { ChatAdapter, MessageDraft, Published, Resume, RoomState, StoredFrame } from '../adapter/contract.js'
+import type { ChatStore, MessageChange, StoredEvent, StoreMessage } from '../store/contract.js'
+import { eventFrame } from './message.js'
+
+/** Most messages in one commit. */
+const MAX_BATCH = 500
+/** Events read from the store per query while resuming. */
+const PAGE = 1000
+/** Most events a resume replays; past it the client is told `recovered: false` (and pages the REST history). */
+export const MAX_REPLAY = 10_000
+/** Rooms whose epoch is remembered. */
+const MAX_EPOCHS = 100_000
+
+interface Pending {
+  message: StoreMessage
+  draft: MessageDraft
+  resolve: (p: Published) => void
+  reject: (err: unknown) => void
+}
+
+export function isUnavailable (err: unknown): boolean {
+  return (err as { code?: string } | null)?.code === 'FST_CHAT_UNAVAILABLE'
+}
+
+export class StoreLink {
+  readonly store: ChatStore
+  readonly #adapter: () => ChatAdapter
+  readonly #refTtl: number
+  readonly #log: FastifyBaseLogger
+  #queue: Pending[] = []
+  #busy = false
+  #scheduled = false
+  readonly #epochs = new Map<string, string>()
+  readonly #flushing = new Set<Promise<void>>()
+
+  constructor (store: ChatStore, adapter: () => ChatAdapter, refTtl: number, log: FastifyBaseLogger) {
+    this.store = store
+    this.#adapter = adapter
+    this.#refTtl = refTtl
+    this.#log = log
+  }
+
+  /** Commits a message with the others of this turn; resolves once it is committed and handed to the adapter. */
+  async commit (message: StoreMessage, draft: MessageDraft): Promise<Published> {
+    return await new Promise<Published>((resolve, reject) => {
+      this.#queue.push({ message, draft, resolve, reject })
+      if (!this.#busy && !this.#scheduled) {
+        this.#scheduled = true
+        setImmediate(() => this.#flush())
+      }
+    })
+  }
+
+  #flush (): void {
+    this.#scheduled = false
+    if (this.#busy) return
+    this.#busy = true
+    const run = this.#drain().finally(() => {
+      this.#busy = false
+      this.#flushing.delete(run)
+      // Queued between the last batch and now: the next flush takes them.
+      if (this.#queue.length > 0 && !this.#scheduled) {
+        this.#scheduled = true
+        setImmediate(() => this.#flush())
+      }
+    })
+    this.#flushing.add(run)
+  }
+
+  /** One batch in flight; what arrives meanwhile is the next batch. */
+  async #drain (): Promise<void> {
+    while (this.#queue.length > 0) {
+      const batch = this.#queue.splice(0, MAX_BATCH)
+      let results: Published[]
+      try {
+        results = await this.store.append(batch.map((p) => p.message), this.#refTtl)
+      } catch (err) {
+        await this.#failed(batch, err)
+        continue
+      }
+      this.#committed(batch, results)
+    }
+  }
+
+  async #failed (batch: Pending[], err: unknown): Promise<void> {
+    if (isUnavailable(err) || batch.length === 1) {
+      for (const p of batch) p.reject(err)
+      return
+    }
+    // Not the database being away: one message may be at fault. Each alone, so that only it fails.
+    this.#log.error({ err }, 'fastify-chat: a batch of messages failed to commit; committing them one by one')
+    for (const p of batch) {
+      try {
+        this.#committed([p], await this.store.append([p.message], this.#refTtl))
+      } catch (e) {
+        p.reject(e)
+      }
+    }
+  }
+
+  #committed (batch: Pending[], results: Published[]): void {
+    const rooms = new Map<string, { epoch: string, frames: StoredFrame[], acks: Array<() => void> }>()
+    for (let i = 0; i < batch.length; i++) {
+      const { message, draft, resolve } = batch[i]
+      const r = results[i]
+      this.learn(message.room, r.epoch)
+      if (r.status !== 'sent') {
+        resolve(r)
+        // Committed before, but maybe never delivered (its process died in between): again, as a
+        // copy that every feed drops if it has it.
+        if (r.status === 'duplicate') this.#republish(message.room, r.id)
+        continue
+      }
+      let room = rooms.get(message.room)
+      if (room === undefined) rooms.set(message.room, room = { epoch: r.epoch, frames: [], acks: [] })
+      room.frames.push({ seq: r.seq, id: r.id, text: draft.head + r.seq + draft.mid + r.epoch + draft.tail })
+      room.acks.push(() => resolve(r))
+    }
+    // Handed over now, in commit order. A failure loses nothing: the messages are committed, and
+    // feeds and resumes read them from the store.
+    for (const [name, room] of rooms) {
+      this.#adapter().publishStored(name, room.epoch, room.frames)
+        .catch((err: unknown) => this.#log.warn({ err, room: name }, 'fastify-chat: committed messages could not be handed to the adapter; they are read from the store'))
+        .finally(() => { for (const ack of room.acks) ack() })
+    }
+  }
+
+  #republish (room: string, id: string): void {
+    this.store.message(room, id)
+      .then(async (e) => { if (e !== null) await this.#adapter().publishStored(room, e.epoch, [{ seq: e.seq, id: e.id, text: eventFrame(e) }]) })
+      .catch((err: unknown) => this.#log.warn({ err, room }, 'fastify-chat: could not deliver a resent message again'))
+  }
+
+  /** Remembers a room's epoch as the store said it. */
+  learn (room: string, epoch: string): void {
+    if (this.#epochs.get(room) === epoch) return
+    if (this.#epochs.size >= MAX_EPOCHS) this.#epochs.delete(this.#epochs.keys().next().value as string)
+    this.#epochs.set(room, epoch)
+  }
+
+  /**
+   * A join's state: the adapter's (members, and the hot window's seq) when its epoch is the
+   * store's; otherwise the store's seq and epoch. With the store away, a hot window that holds
+   * messages (its epoch came from the store) still serves.
+   */
+  async joinState (room: string, state: RoomState, position: { seq: number, epoch: string } | undefined): Promise<RoomState> {
+    const known = this.#epochs.get(room)
+    if (known !== undefined && state.epoch === known) return state
+    if (known !== undefined && position?.epoch === known) return { members: state.members, seq: position.seq, epoch: known }
+    let s: { seq: number, epoch: string }
+    try {
+      s = await this.store.state(room)
+    } catch (err) {
+      if (isUnavailable(err) && state.seq > 0) return state
+      throw err
+    }
+    this.learn(room, s.epoch)
+    return { members: state.members, seq: s.seq, epoch: s.epoch }
+  }
+
+  /**
+   * The events after `seq` of `epoch`: from the hot window when it holds them all, else from the
+   * store; `recovered: false` only when the store no longer has them (or more than MAX_REPLAY).
+   */
+  async since (room: string, seq: number, epoch: string, hot: () => Promise<Resume>): Promise<Resume> {
+    try {
+      const held = await hot()
+      if (held.recovered) return held
+    } catch (err) {
+      if (!isUnavailable(err)) throw err
+    }
+    const messages: Array<{ seq: number, text: string }> = []
+    let after = seq
+    for (;;) {
+      const page = await this.store.events(room, after, PAGE)
+      this.learn(room, page.epoch)
+      if (page.epoch !== epoch || seq > page.seq) return { recovered: false }
+      for (const e of page.events) {
+        if (e.seq !== after + 1) return { recovered: false }
+        messages.push({ seq: e.seq, text: eventFrame(e) })
+        after = e.seq
+      }
+      if (after >= page.seq || page.events.length < PAGE) break
+      if (messages.length >= MAX_REPLAY) return { recovered: false }
+    }
+    return { recovered: true, messages }
+  }
+
+  /** A page of the stored history, as frames. */
+  async page (room: string, options: { after?: number, before?: number, limit: number }): Promise<{ epoch: string, messages: string[] }> {
+    const page = await this.store.messages(room, options)
+    this.learn(room, page.epoch)
+    return { epoch: page.epoch, messages: page.messages.map(eventFrame) }
+  }
+
+  /**
+   * An edit (with `change.content`) or deletion of `message`, committed, then handed to the adapter
+   * with the message's new version. Null when the store no longer has it (or it was deleted).
+   */
+  async change (message: StoredEvent, change: MessageChange, version: string, deleted: boolean): Promise<StoredEvent | null> {
+    const e = deleted ? await this.store.delete(message.room, message.id, change) : await this.store.edit(message.room, message.id, change)
+    if (e === null) return null
+    this.learn(message.room, e.epoch)
+    await this.#adapter().publishStored(message.room, e.epoch, [{ seq: e.seq, text: eventFrame(e), revises: { seq: message.seq, text: version, deleted } }])
+      .catch((err: unknown) => this.#log.warn({ err, room: message.room }, 'fastify-chat: a committed change could not be handed to the adapter; it is read from the store'))
+    return e
+  }
+
+  /** Waits for the commits under way, then closes the store. */
+  async close (): Promise<void> {
+    await Promise.all(this.#flushing)
+    this.#epochs.clear()
+    await this.store.close()
+  }
+}
