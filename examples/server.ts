@@ -3,7 +3,9 @@
 // LOG_FORMAT (`pretty` or `json`; default pretty on a terminal, JSON otherwise), REDIS_URL, and
 // REDIS_CLUSTER_NODES (host:port,host:port,... of a Redis Cluster; it wins over REDIS_URL): with
 // either, the chat uses the Redis adapter (keys under CHAT_PREFIX, default `fastify-chat:`), so
-// several copies on different ports form one chat (`npm run start:cluster`).
+// several copies on different ports form one chat (`npm run start:cluster`). With DATABASE_URL
+// (postgres://...), messages are kept in PostgreSQL (schema CHAT_SCHEMA, default `chat`), with or
+// without Redis: acks mean committed, and history outlives every process.
 import { join } from 'node:path'
 import fastifyJwt from '@fastify/jwt'
 import fastifyStatic from '@fastify/static'
@@ -13,7 +15,7 @@ import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import Redis from 'ioredis'
-import chatPlugin, { chatLogSerializers, redisAdapter } from '../lib/index.js'
+import chatPlugin, { chatLogSerializers, postgresStore, redisAdapter } from '../lib/index.js'
 
 const DEV_SECRET = 'fastify-chat-development-secret-do-not-use-in-production'
 
@@ -75,8 +77,13 @@ async function main (): Promise<void> {
     adapter = redisAdapter({ client: redis, prefix: process.env.CHAT_PREFIX })
     app.log.info(clusterNodes !== '' ? { redisCluster: clusterNodes } : { redis: redisUrl }, 'chat on Redis: copies of this example on the same Redis form one chat')
   }
+  // The store owns its pool here (it ends it on close); a host with @fastify/postgres would pass
+  // { pool: app.pg.pool } instead, and keep it.
+  const databaseUrl = process.env.DATABASE_URL ?? ''
+  const store = databaseUrl === '' ? undefined : postgresStore({ connectionString: databaseUrl }, { schema: process.env.CHAT_SCHEMA ?? 'chat' })
+  if (store !== undefined) app.log.info({ schema: process.env.CHAT_SCHEMA ?? 'chat' }, 'chat messages kept in PostgreSQL')
   // metrics: true puts the chat's metrics in prom-client's default registry, served at /metrics.
-  await app.register(chatPlugin, { adapter, metrics: true, openapi: { securityScheme: 'bearerAuth' } })
+  await app.register(chatPlugin, { adapter, store, metrics: true, openapi: { securityScheme: 'bearerAuth' } })
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(register.contentType).send(await register.metrics()))
 
   // A route of the host's own, not guarded by the chat's auth.

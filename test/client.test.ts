@@ -135,3 +135,35 @@ t.test('a hole in the seqs: the client asks for it again, shows every message on
   t.match(resyncs, [{ action: 'join', room: 'r', since: { seq: 2, epoch: 'e' } }], 'one resync, from the last seq before the hole')
   t.equal(joinedEvents.length, 1, "the resync's joined is the client's own business")
 })
+
+t.test('meta, edits and deletions: typed calls and events, counted in the room\'s seqs', async (t) => {
+  const { app, url } = await server(t)
+  const alice = createChatClient({ url, token: token({ sub: 'alice' }), reconnect: { minDelay: 20, maxDelay: 100 } })
+  const bob = createChatClient({ url, token: token({ sub: 'bob' }), reconnect: { minDelay: 20, maxDelay: 100 } })
+  t.teardown(() => { alice.close(); bob.close() })
+  await alice.connect()
+  await bob.connect()
+  const seen: string[] = []
+  bob.on('message', (m) => seen.push(`message ${m.seq} ${m.content} ${JSON.stringify(m.meta ?? null)}`))
+  bob.on('edited', (e) => seen.push(`edited ${e.seq} ${e.id === first.id ? 'first' : '?'} ${e.content}`))
+  bob.on('deleted', (e) => seen.push(`deleted ${e.seq} ${e.id === first.id ? 'first' : '?'}`))
+  const first = await alice.send('lobby', 'hi', { meta: { kind: 'greeting' } })
+  t.match(await alice.edit('lobby', first.id, 'hello'), { type: 'ack', seq: 2 }, 'an edit has its own seq')
+  await t.rejects(bob.edit('lobby', first.id, 'mine now'), { code: 'FORBIDDEN' }, 'only the author')
+  // bob drops while the room goes on: the resume replays the edits and deletions in order.
+  const resumed = new Promise<any>((resolve) => bob.on('joined', (j) => { if (j.recovered !== undefined) resolve(j) }))
+  const done = new Promise<void>((resolve) => bob.on('message', (m) => { if (m.content === 'last') resolve() }))
+  await app.chat.disconnect(bob.clientId!, 1011, 'boom')
+  await alice.send('lobby', 'second')
+  t.match(await alice.delete('lobby', first.id), { type: 'ack', seq: 4 })
+  await alice.send('lobby', 'last')
+  t.match(await resumed, { recovered: true })
+  await done
+  t.same(seen, [
+    'message 1 hi {"kind":"greeting"}',
+    'edited 2 first hello',
+    'message 3 second null',
+    'deleted 4 first',
+    'message 5 last null'
+  ], 'each once, in order; an edit or deletion is not a hole')
+})

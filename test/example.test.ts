@@ -9,11 +9,12 @@ import { createSigner } from 'fast-jwt'
 import WebSocket from 'ws'
 import { Client } from './helpers.js'
 import { clusterReady, dropClusterPrefix, freePort, REDIS_CLUSTER_NODES, testPrefix } from './redis-helpers.js'
+import { DATABASE_URL, hostPool, pgReady, testSchema } from './pg-helpers.js'
 
 async function example (t: Test, env: Record<string, string>): Promise<{ base: string, out: () => string }> {
   const port = await freePort()
   const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'examples', 'server.ts')], {
-    env: { ...process.env, REDIS_URL: '', ...env, PORT: String(port) },
+    env: { ...process.env, REDIS_URL: '', DATABASE_URL: '', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let out = ''
@@ -36,6 +37,25 @@ t.test('with a real JWT_SECRET the example offers no development tokens', async 
   t.equal((await fetch(`${base}/health`)).status, 200, 'its own route')
   t.equal((await fetch(`${base}/docs/json`)).status, 200, 'its API docs')
   t.match(await (await fetch(`${base}/metrics`)).text(), /fastify_chat_connections 0/, 'the chat on /metrics')
+})
+
+t.test('with DATABASE_URL the example keeps messages in PostgreSQL, across a restart', async (t) => {
+  if (!await pgReady(t)) return
+  const schema = testSchema(t)
+  const secret = 'a-real-secret-from-the-environment-0000'
+  const jwt = createSigner({ key: secret, expiresIn: 60_000 })({ sub: 'ann' })
+  const env = { JWT_SECRET: secret, DATABASE_URL, CHAT_SCHEMA: schema, LOG_FORMAT: 'json' }
+  const first = await example(t, env)
+  t.match(first.out(), /chat messages kept in PostgreSQL/)
+  const ann = new Client(new WebSocket(`${first.base.replace('http', 'ws')}/chat?token=${jwt}`))
+  await ann.next('joined')
+  t.match(await ann.request({ action: 'message', room: 'lobby', content: 'kept' }), { type: 'ack', seq: 1 })
+  ann.close()
+  const { rows } = await hostPool(t).query(`SELECT content FROM "${schema}".messages`)
+  t.same(rows, [{ content: 'kept' }], 'the row is in the host\'s database')
+  const second = await example(t, env)
+  const res = await fetch(`${second.base}/rooms/lobby/messages`, { headers: { authorization: `Bearer ${jwt}` } })
+  t.match(await res.json(), { messages: [{ seq: 1, content: 'kept' }] }, 'another process serves it')
 })
 
 t.test('without it, the example warns and serves the demo with development tokens', async (t) => {

@@ -6,11 +6,11 @@
  * and a hook to fetch a fresh token before each connection.
  */
 import type {
-  AckFrame, ErrorFrame, JoinedFrame, LeftFrame, MessageFrame, RefreshedFrame, ServerFrame,
+  AckFrame, DeletedFrame, EditedFrame, ErrorFrame, JoinedFrame, LeftFrame, MessageFrame, Meta, RefreshedFrame, ServerFrame,
   TokenExpiringFrame, UserJoinedFrame, UserLeftFrame, WelcomeFrame
 } from '../protocol/schemas.js'
 import { Requests } from './requests.js'
-import { RoomTracker } from './room-tracker.js'
+import { RoomTracker, type RoomEvent } from './room-tracker.js'
 import { backoffDelay, openSocket, retryable, uuid, type Backoff, type Refusal, type SocketConstructor, type SocketLike } from './socket.js'
 
 export { ChatRequestError } from './requests.js'
@@ -24,6 +24,10 @@ export interface ChatClientEvents {
   left: LeftFrame
   userLeft: UserLeftFrame
   message: MessageFrame
+  /** A message was edited (the frame has the new content and meta). */
+  edited: EditedFrame
+  /** A message was deleted: show it as deleted, or drop it. */
+  deleted: DeletedFrame
   ack: AckFrame
   error: ErrorFrame
   tokenExpiring: TokenExpiringFrame
@@ -182,17 +186,17 @@ export class ChatClient {
   }
 
   #frame (frame: ServerFrame): void {
-    if (frame.type === 'message') {
+    if (frame.type === 'message' || frame.type === 'edited' || frame.type === 'deleted') {
       // Copies are dropped, and a hole is asked for again before anything after it is shown.
       const { show, resync } = this.#rooms.message(frame, uuid)
       if (resync !== undefined) {
         try {
           this.#raw({ action: 'join', room: resync.room, since: resync.since, ref: resync.ref })
         } catch {
-          for (const m of this.#rooms.resyncFailed(resync.ref)) this.#emit('message', m)
+          this.#show(this.#rooms.resyncFailed(resync.ref))
         }
       }
-      for (const m of show) this.#emit('message', m)
+      this.#show(show)
       return
     }
     const ref = 'ref' in frame ? frame.ref : undefined
@@ -201,15 +205,19 @@ export class ChatClient {
       // The answer to a resume or to the client's own resync releases what it held.
       const { show, emit } = this.#rooms.joined(frame)
       if (emit) this.#emit('joined', frame)
-      for (const m of show) this.#emit('message', m)
+      this.#show(show)
       return
     }
     if (frame.type === 'error' && typeof ref === 'string' && this.#rooms.isResync(ref)) {
-      for (const m of this.#rooms.resyncFailed(ref)) this.#emit('message', m)
+      this.#show(this.#rooms.resyncFailed(ref))
     } else if (frame.type === 'left') {
       this.#rooms.left(frame.room)
     }
     this.#emit(frame.type as keyof ChatClientEvents, frame as never)
+  }
+
+  #show (events: RoomEvent[]): void {
+    for (const e of events) this.#emit(e.type, e as never)
   }
 
   #raw (frame: Record<string, unknown>): void {
@@ -243,8 +251,22 @@ export class ChatClient {
    * Sends a message; resolves with its `ack` (id and seq). If the connection drops first, it is
    * resent after the reconnect with the same `ref`: the server delivers it once either way.
    */
-  async send (room: string, content: string): Promise<AckFrame> {
-    return await this.#request<AckFrame>({ action: 'message', room, content }, true)
+  async send (room: string, content: string, options: { meta?: Meta } = {}): Promise<AckFrame> {
+    return await this.#request<AckFrame>({ action: 'message', room, content, ...(options.meta === undefined ? {} : { meta: options.meta }) }, true)
+  }
+
+  /**
+   * Edits message `id` of `room` (yours, unless the server allows more); resolves with the
+   * edit's `ack`. Without `meta` the message keeps its own. Not resent after a reconnect: an
+   * edit that may not have arrived rejects, and the application decides.
+   */
+  async edit (room: string, id: string, content: string, options: { meta?: Meta } = {}): Promise<AckFrame> {
+    return await this.#request<AckFrame>({ action: 'edit', room, id, content, ...(options.meta === undefined ? {} : { meta: options.meta }) }, false)
+  }
+
+  /** Deletes message `id` of `room`; resolves with the deletion's `ack`. */
+  async delete (room: string, id: string): Promise<AckFrame> {
+    return await this.#request<AckFrame>({ action: 'delete', room, id }, false)
   }
 
   /** Hands the server a fresh token before the current one expires. */

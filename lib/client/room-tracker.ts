@@ -4,7 +4,10 @@
  * client ask the server for what it missed (`join` with `since`) and hold what comes meanwhile,
  * and a message it already showed is never shown again.
  */
-import type { JoinedFrame, MessageFrame } from '../protocol/schemas.js'
+import type { DeletedFrame, EditedFrame, JoinedFrame, MessageFrame } from '../protocol/schemas.js'
+
+/** What a room numbers: messages, and the edits and deletions of them (each has its own seq). */
+export type RoomEvent = MessageFrame | EditedFrame | DeletedFrame
 
 interface RoomView {
   seq: number
@@ -13,7 +16,7 @@ interface RoomView {
    * While a `join` with `since` is on its way (the resume after a reconnect, or the client's
    * own request for a hole), its ref and the messages that came meanwhile.
    */
-  resync?: { ref: string, kind: 'resume' | 'hole', held: MessageFrame[] }
+  resync?: { ref: string, kind: 'resume' | 'hole', held: RoomEvent[] }
 }
 
 export class RoomTracker {
@@ -38,10 +41,10 @@ export class RoomTracker {
   }
 
   /**
-   * A message arrived: the messages to show now (none, it, or none while a hole is being filled),
+   * A message (or an edit or deletion) arrived: the events to show now (none, it, or none while a hole is being filled),
    * and the resync request to send, if it opened a hole.
    */
-  message (frame: MessageFrame, newRef: () => string): { show: MessageFrame[], resync?: { room: string, ref: string, since: { seq: number, epoch: string } } } {
+  message (frame: RoomEvent, newRef: () => string): { show: RoomEvent[], resync?: { room: string, ref: string, since: { seq: number, epoch: string } } } {
     const view = this.#rooms.get(frame.room)
     if (view === undefined) return { show: [frame] }
     if (view.resync !== undefined) {
@@ -67,7 +70,7 @@ export class RoomTracker {
    * A `joined`: a first join starts the count; the answer to a resume or a resync releases what
    * it held. `emit` says whether the application hears of it (not of a recovered hole).
    */
-  joined (frame: JoinedFrame): { show: MessageFrame[], emit: boolean } {
+  joined (frame: JoinedFrame): { show: RoomEvent[], emit: boolean } {
     const view = this.#rooms.get(frame.room)
     if (view?.resync !== undefined && frame.ref === view.resync.ref) {
       const { held, kind } = view.resync
@@ -86,7 +89,7 @@ export class RoomTracker {
   }
 
   /** The resume or resync request failed: show what was held and go on. */
-  resyncFailed (ref: string): MessageFrame[] {
+  resyncFailed (ref: string): RoomEvent[] {
     for (const view of this.#rooms.values()) {
       if (view.resync?.ref !== ref) continue
       const held = view.resync.held
@@ -96,7 +99,7 @@ export class RoomTracker {
     return []
   }
 
-  #flush (view: RoomView, held: MessageFrame[], joined: JoinedFrame | undefined): MessageFrame[] {
+  #flush (view: RoomView, held: RoomEvent[], joined: JoinedFrame | undefined): RoomEvent[] {
     const show = held.filter((m) => m.epoch !== view.epoch || m.seq > view.seq)
     const last = show.at(-1)
     if (last !== undefined) { view.seq = last.seq; view.epoch = last.epoch }
