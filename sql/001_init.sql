@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS :"schema".messages (
   PRIMARY KEY (room, seq)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS messages_id ON :"schema".messages (id);
-CREATE INDEX IF NOT EXISTS messages_ref ON :"schema".messages (room, user_id, ref) WHERE ref IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_ref ON :"schema".messages (room, user_id, ref, seq) WHERE ref IS NOT NULL;
 -- Retention by age: sent_at grows with the table's physical order, which a BRIN index serves
 -- at almost no cost per insert.
 CREATE INDEX IF NOT EXISTS messages_sent_at ON :"schema".messages USING brin (sent_at);
@@ -72,8 +72,9 @@ CREATE TABLE IF NOT EXISTS :"schema".changes (
 );
 CREATE INDEX IF NOT EXISTS changes_message ON :"schema".changes (message_id);
 
+-- STABLE, as timestamptz arithmetic is: so that it is inlined into the queries that call it.
 CREATE OR REPLACE FUNCTION :"schema".ms_time (ms bigint) RETURNS timestamptz
-LANGUAGE sql IMMUTABLE AS $$ SELECT timestamptz 'epoch' + ms * interval '1 millisecond' $$;
+LANGUAGE sql STABLE AS $$ SELECT timestamptz 'epoch' + ms * interval '1 millisecond' $$;
 
 CREATE OR REPLACE FUNCTION :"schema".time_ms (t timestamptz) RETURNS bigint
 LANGUAGE sql IMMUTABLE AS $$ SELECT floor(extract(epoch FROM t) * 1000)::bigint $$;
@@ -88,8 +89,11 @@ $$;
 
 -- Messages of any rooms, committed together: each room's get its next seqs in the order given.
 -- A message whose (room, user, ref) was sent after p_since (ms) is not kept again: 'duplicate'
--- (same digest) or 'reused' (another), with the first one's id and seq. Rooms are locked in name
--- order, so that batches of several processes sharing rooms never deadlock.
+-- (same digest) or 'reused' (another), with the first one's id and seq; so is a ref given twice in
+-- one call. Rooms are locked in name order, so that batches of several processes sharing rooms
+-- never deadlock. The batch is worked through with window functions over one ordered pass, not
+-- joins between its steps: the planner guesses 10 rows for unnest(), and a join planned on that
+-- guess becomes a loop over the whole batch for each of its rows.
 CREATE OR REPLACE FUNCTION :"schema".append_messages (
   p_room text[], p_id uuid[], p_user text[], p_sender text[], p_name text[], p_content text[],
   p_meta jsonb[], p_at bigint[], p_ref text[], p_digest text[], p_since bigint
@@ -98,53 +102,62 @@ LANGUAGE plpgsql SET search_path = :"schema" AS $fn$
 #variable_conflict use_column
 BEGIN
   INSERT INTO rooms (room, epoch)
-    SELECT d.room, room_epoch(d.room) FROM (SELECT DISTINCT unnest(p_room) AS room) d ORDER BY d.room
+    SELECT d.room, room_epoch(d.room) FROM (SELECT DISTINCT unnest(p_room) AS room) d
+    WHERE NOT EXISTS (SELECT 1 FROM rooms r WHERE r.room = d.room)
+    ORDER BY d.room
     ON CONFLICT (room) DO NOTHING;
   PERFORM 1 FROM rooms r WHERE r.room = ANY (p_room) ORDER BY r.room FOR UPDATE;
   RETURN QUERY
   WITH input AS (
-    SELECT t.*, row_number() OVER (PARTITION BY t.room, t.user_id, t.ref ORDER BY t.ord) AS occurrence
+    -- first: whether it is the first message with its (room, user, ref) in this call.
+    SELECT t.*, (t.ref IS NULL OR row_number() OVER (PARTITION BY t.room, t.user_id, t.ref ORDER BY t.ord) = 1) AS first
     FROM unnest(p_room, p_id, p_user, p_sender, p_name, p_content, p_meta, p_at, p_ref, p_digest)
       WITH ORDINALITY AS t (room, id, user_id, sender, name, content, meta, at, ref, digest, ord)
   ),
-  known AS (
-    SELECT i.ord, k.id, k.seq, k.digest FROM input i
-    CROSS JOIN LATERAL (
+  -- With the room's seq and epoch, and the message its ref already names (k_id NULL: none).
+  probe AS (
+    SELECT i.*, r.seq AS base, r.epoch AS room_epoch, k.id AS k_id, k.seq AS k_seq, k.digest AS k_digest,
+      (i.first AND k.id IS NULL) AS fresh
+    FROM input i
+    JOIN rooms r ON r.room = i.room
+    LEFT JOIN LATERAL (
       SELECT m.id, m.seq, m.digest FROM messages m
-      WHERE m.room = i.room AND m.user_id = i.user_id AND m.ref = i.ref AND m.sent_at > ms_time(p_since)
+      WHERE i.first AND i.ref IS NOT NULL AND m.room = i.room AND m.user_id = i.user_id AND m.ref = i.ref
+        AND m.sent_at > ms_time(p_since)
       ORDER BY m.seq DESC LIMIT 1
-    ) k
-    WHERE i.ref IS NOT NULL
-  ),
-  fresh AS (
-    SELECT i.* FROM input i
-    WHERE (i.ref IS NULL OR i.occurrence = 1) AND NOT EXISTS (SELECT 1 FROM known k WHERE k.ord = i.ord)
+    ) k ON true
   ),
   numbered AS (
-    SELECT f.*, r.seq + row_number() OVER (PARTITION BY f.room ORDER BY f.ord) AS next, r.epoch AS room_epoch
-    FROM fresh f JOIN rooms r ON r.room = f.room
+    SELECT p.*, CASE WHEN p.fresh THEN p.base + count(*) FILTER (WHERE p.fresh) OVER (PARTITION BY p.room ORDER BY p.ord) END AS next
+    FROM probe p
+  ),
+  -- A later message with the same ref answers as the first did.
+  resolved AS (
+    SELECT n.*,
+      first_value(CASE WHEN n.fresh THEN n.id ELSE n.k_id END) OVER w AS r_id,
+      first_value(CASE WHEN n.fresh THEN n.next ELSE n.k_seq END) OVER w AS r_seq,
+      first_value(CASE WHEN n.fresh THEN n.digest ELSE n.k_digest END) OVER w AS r_digest
+    FROM numbered n
+    WINDOW w AS (PARTITION BY n.room, n.user_id, n.ref ORDER BY n.ord)
   ),
   added AS (
     INSERT INTO messages (room, seq, id, user_id, sender, name, content, meta, sent_at, ref, digest)
-    SELECT n.room, n.next, n.id, n.user_id, n.sender, n.name, n.content, n.meta, ms_time(n.at), n.ref, n.digest FROM numbered n
+    SELECT n.room, n.next, n.id, n.user_id, n.sender, n.name, n.content, n.meta, ms_time(n.at), n.ref, n.digest
+    FROM numbered n WHERE n.fresh
   ),
   counted AS (
     UPDATE rooms r SET seq = r.seq + c.n
-    FROM (SELECT f.room, count(*) AS n FROM fresh f GROUP BY f.room) c WHERE r.room = c.room
+    FROM (SELECT n.room, count(*) AS n FROM numbered n WHERE n.fresh GROUP BY n.room) c WHERE r.room = c.room
   )
-  SELECT i.ord,
-    CASE WHEN n.ord IS NOT NULL THEN 'sent'
-         WHEN coalesce(k.digest, f.digest, '') = coalesce(i.digest, '') THEN 'duplicate'
+  SELECT x.ord,
+    CASE WHEN x.fresh THEN 'sent'
+         WHEN coalesce(x.r_digest, '') = coalesce(x.digest, '') THEN 'duplicate'
          ELSE 'reused' END,
-    coalesce(n.id, k.id, f.id),
-    coalesce(n.next, k.seq, f.next),
-    r.epoch
-  FROM input i
-  JOIN rooms r ON r.room = i.room
-  LEFT JOIN numbered n ON n.ord = i.ord
-  LEFT JOIN known k ON k.ord = i.ord
-  LEFT JOIN numbered f ON n.ord IS NULL AND k.ord IS NULL AND f.room = i.room AND f.user_id = i.user_id AND f.ref = i.ref
-  ORDER BY i.ord;
+    CASE WHEN x.fresh THEN x.id ELSE x.r_id END,
+    CASE WHEN x.fresh THEN x.next ELSE x.r_seq END,
+    x.room_epoch
+  FROM resolved x
+  ORDER BY x.ord;
 END
 $fn$;
 

@@ -67,6 +67,20 @@ export function storeContract (t: Test, backend: StoreBackend): void {
     t.equal(later.status, 'sent', 'a ref older than the ttl is forgotten: the same ref is a new message')
   })
 
+  t.test('within one batch: messages without a ref are each new; a ref given twice answers as its first', async (t) => {
+    const { store } = await backend.open(t)
+    const r = await store.append([
+      msg('r', 'a'), msg('r', 'b'),
+      msg('r', 'x', { ref: 'n2', digest: 'd5' }), msg('r', 'c'),
+      msg('r', 'y', { ref: 'n2', digest: 'd6' }), msg('r', 'x', { ref: 'n2', digest: 'd5' }),
+      msg('r', 'd')
+    ], TTL)
+    t.same(r.map((p) => [p.status, p.seq]), [['sent', 1], ['sent', 2], ['sent', 3], ['sent', 4], ['reused', 3], ['duplicate', 3], ['sent', 5]])
+    t.equal(new Set(r.filter((p) => p.status === 'sent').map((p) => p.id)).size, 5, 'each new message its own id')
+    t.same([r[4].id, r[5].id], [r[2].id, r[2].id])
+    t.equal((await store.state('r')).seq, 5)
+  })
+
   t.test('events: every kind in seq order from any point, messages at their latest version', async (t) => {
     const { store } = await backend.open(t)
     const [a, b, c] = await store.append([msg('r', 'a', { meta: { k: 1 } }), msg('r', 'b'), msg('r', 'c')], TTL)
