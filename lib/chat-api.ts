@@ -10,7 +10,7 @@ import {
   FST_CHAT_CLIENT_NOT_FOUND, FST_CHAT_CLOSING, FST_CHAT_INVALID_CLOSE_CODE, FST_CHAT_INVALID_CLOSE_REASON,
   FST_CHAT_INVALID_CONTENT, FST_CHAT_INVALID_HISTORY_QUERY, FST_CHAT_INVALID_META, FST_CHAT_INVALID_PAGE, FST_CHAT_INVALID_ROOM, FST_CHAT_TIMEOUT
 } from './errors.js'
-import type { HistoryPage } from './model.js'
+import type { HistoryPage, RoomUser } from './model.js'
 import type { ResolvedOptions } from './options.js'
 import { refusal } from './outcomes.js'
 import type { ChatApi } from './types.js'
@@ -72,9 +72,21 @@ export function createChatApi (hub: ChatHub, opts: ResolvedOptions): ChatApi {
     return await adapter().rooms(page(options))
   }
 
-  async function memberPage (name: string, options: { cursor?: string, limit?: number } = {}): Promise<MemberPage> {
+  async function memberPage (name: string, options: { cursor?: string, limit?: number } = {}): Promise<MemberPage & { users: RoomUser[] }> {
     checkRoom(name)
-    return await adapter().members(name, page(options))
+    const members = await adapter().members(name, page(options))
+    // The page's users, each once, where its first connection on the page stands.
+    const users = new Map<string, RoomUser>()
+    for (const m of members.members) {
+      if (users.has(m.userId)) continue
+      const u: RoomUser = { userId: m.userId, connections: 0, joinedAt: m.joinedAt }
+      if (m.name !== undefined) u.name = m.name
+      users.set(m.userId, u)
+    }
+    const counts = await adapter().userConnections(name, [...users.keys()])
+    let i = 0
+    for (const u of users.values()) u.connections = counts[i++]
+    return { ...members, users: [...users.values()] }
   }
 
   return Object.freeze({

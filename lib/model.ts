@@ -26,6 +26,8 @@ export interface ChatUser {
 export interface Member {
   clientId: string
   userId: string
+  /** The user's display name (the token's `name` claim), when it has one. */
+  name?: string
   /** When the client joined the room, in ms since the epoch. */
   joinedAt: number
 }
@@ -41,7 +43,19 @@ export interface RoomInfo {
 export interface MemberInfo {
   clientId: string
   userId: string
+  /** The user's display name, when its token has one. */
+  name?: string
   /** When it joined the room, in ms since the epoch. */
+  joinedAt: number
+}
+
+/** A user in a room (however many connections it has there), as the members listing gives it. */
+export interface RoomUser {
+  userId: string
+  name?: string
+  /** Its connections in the room, across every process. */
+  connections: number
+  /** When its first connection in the room joined, ms. */
   joinedAt: number
 }
 
@@ -67,7 +81,7 @@ export interface HistoryPage {
 }
 
 /** Why a member left a room, as `userLeft.reason` says. */
-export type LeaveReason = 'left' | 'closed' | 'removed' | 'timeout'
+export type LeaveReason = 'left' | 'closed' | 'removed' | 'timeout' | 'banned'
 
 /** The history limits every history backend applies (see the `history` option). */
 export interface HistoryLimits {

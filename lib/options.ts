@@ -24,6 +24,8 @@ export interface ResolvedOptions {
   readonly slowConsumerHighWaterMark: number
   /** Announce joins and leaves in rooms of at most this many members (Infinity: always, 0: never). */
   readonly presenceLimit: number
+  /** Who presence frames are about: users (first connection in, last out) or connections. */
+  readonly presenceBy: 'user' | 'connection'
   readonly history: HistoryLimits
   /** @fastify/jwt verify options applied on every verification. */
   readonly verify: Readonly<{ algorithms: string[], requiredClaims: string[], allowedIss?: string | string[], allowedAud?: string | string[] }>
@@ -213,11 +215,7 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
   if (scheme !== undefined && (typeof scheme !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(scheme))) {
     fail('openapi.securityScheme', 'must be the name of a security scheme in components.securitySchemes', scheme)
   }
-  const presence = opts.presence ?? 100
-  let presenceLimit: number
-  if (presence === true) presenceLimit = Infinity
-  else if (presence === false) presenceLimit = 0
-  else presenceLimit = integer('presence', presence, 100, 1, 1e9)
+  const { presenceLimit, presenceBy } = resolvePresence(opts.presence)
 
   return Object.freeze({
     jwt,
@@ -232,6 +230,7 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
     maxBufferedAmount: integer('maxBufferedAmount', opts.maxBufferedAmount, 4 * 1024 * 1024, 1024, 2 ** 40),
     slowConsumerHighWaterMark: integer('slowConsumerHighWaterMark', opts.slowConsumerHighWaterMark, 1024 * 1024, 1024, 2 ** 40),
     presenceLimit,
+    presenceBy,
     history,
     verify,
     allowedOrigins,
@@ -257,4 +256,24 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
     prefix: opts.prefix,
     openapiSecurityScheme: scheme
   })
+}
+
+/** `presence`: true, false, a limit, or `{ by, limit }`. */
+function resolvePresence (presence: ChatPluginOptions['presence']): { presenceLimit: number, presenceBy: 'user' | 'connection' } {
+  if (presence === undefined || presence === null || typeof presence !== 'object') {
+    return { presenceLimit: limitOf('presence', presence), presenceBy: 'user' }
+  }
+  for (const key of Object.keys(presence)) {
+    if (key !== 'by' && key !== 'limit') fail(`presence.${key}`, 'is not a presence option (by, limit)', (presence as Record<string, unknown>)[key])
+  }
+  const by = presence.by ?? 'user'
+  if (by !== 'user' && by !== 'connection') fail('presence.by', "must be 'user' or 'connection'", by)
+  return { presenceLimit: limitOf('presence.limit', presence.limit), presenceBy: by }
+}
+
+function limitOf (name: string, value: unknown): number {
+  if (value === undefined) return 100
+  if (value === true) return Infinity
+  if (value === false) return 0
+  return integer(name, value, 100, 1, 1e9)
 }

@@ -3,10 +3,10 @@ import type { FastifyRequest } from 'fastify'
 import type { TSchema } from '@sinclair/typebox'
 import type { AdapterFactory } from './adapter/contract.js'
 import type { StoreFactory } from './store/contract.js'
-import type { ChatStats, ChatUser, HistoryPage, LeaveReason, MemberInfo, RoomInfo } from './model.js'
+import type { ChatStats, ChatUser, HistoryPage, LeaveReason, MemberInfo, RoomInfo, RoomUser } from './model.js'
 import type { DeletedFrame, EditedFrame, MessageFrame } from './protocol/schemas.js'
 
-export type { ChatStats, ChatUser, HistoryPage, LeaveReason, Member, MemberInfo, RoomInfo } from './model.js'
+export type { ChatStats, ChatUser, HistoryPage, LeaveReason, Member, MemberInfo, RoomInfo, RoomUser } from './model.js'
 
 /** The events of `app.chat.on(event, listener)`. */
 export type ChatEventName = 'message' | 'edited' | 'deleted' | 'joined' | 'left' | 'connected' | 'disconnected'
@@ -130,12 +130,15 @@ export interface ChatPluginOptions {
   /** Unsent bytes that make a slow consumer at once, without the second's wait. Default 4 MiB. */
   maxBufferedAmount?: number
   /**
-   * When `userJoined`/`userLeft` are sent to a room's other members: `true` always, `false` never,
-   * or a number N: only while the room has at most N members (counted with the member who joins or
-   * leaves). Presence costs one frame per member per join, so 1,000 clients joining one room would
-   * be half a million frames; the default keeps big rooms cheap. Default 100.
+   * Presence in rooms. `by: 'user'` (default): `userJoined` when a user's first connection joins
+   * a room, anywhere in the chat, and `userLeft` when its last one leaves (a user with a laptop and
+   * a phone is one user); `by: 'connection'`: one of each per connection. `limit`: when they are
+   * sent to the other members: `true` always, `false` never, or N: only while the room has at most
+   * N users (N members with `by: 'connection'`), counted with the one who joins or leaves.
+   * Presence costs one frame per member per join, so the default keeps big rooms cheap. A bare
+   * `true`, `false` or number is the `limit`. Default `{ by: 'user', limit: 100 }`.
    */
-  presence?: boolean | number
+  presence?: boolean | number | { by?: 'user' | 'connection', limit?: boolean | number }
   /**
    * Per-room message history, for resuming after a reconnect and for `GET /rooms/:room/messages`.
    * Each room keeps at least its last `size` messages younger than `ttl` ms and at most twice
@@ -237,7 +240,7 @@ export interface ChatApi {
   /** The members of a room, in join order; empty if it has none: all pages of `memberPage`. */
   members (name: string): Promise<MemberInfo[]>
   /** A page of a room's members, in join order (like `roomPage`). */
-  memberPage (name: string, options?: { cursor?: string, limit?: number }): Promise<{ members: MemberInfo[], cursor?: string }>
+  memberPage (name: string, options?: { cursor?: string, limit?: number }): Promise<{ members: MemberInfo[], users: RoomUser[], cursor?: string }>
   /**
    * Joins a connected client to a room: it gets `joined`, the other members `userJoined`.
    * Resolves `false` if it was already a member. Rejects `FST_CHAT_CLIENT_NOT_FOUND`,

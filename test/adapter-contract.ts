@@ -123,8 +123,8 @@ export function adapterContract (t: Test, name: string, backend: () => Backend):
       { clientId: 'c1', userId: 'u1', joinedAt: 1 },
       { clientId: 'c2', userId: 'u2', joinedAt: 2 }
     ], 'in join order')
-    t.equal(await leave(a, 'b', 'c1'), 1, 'leave resolves the remaining count')
-    t.equal(await leave(a, 'b', 'c2'), 0)
+    t.same(await leave(a, 'b', 'c1'), { members: 1, users: 1, own: 0 }, 'leave resolves the remaining counts')
+    t.same(await leave(a, 'b', 'c2'), { members: 0, users: 0, own: 0 })
     t.equal(await a.adapter.room('b'), null, 'an empty room is gone')
     t.same((await roomsOf(a.adapter)).map((r) => r.name), ['__proto__', 'a'])
     await leave(a, 'a', 'c1')
@@ -302,6 +302,31 @@ export function adapterContract (t: Test, name: string, backend: () => Backend):
     t.same(await a.adapter.stats(local), local, 'one process: its own counters')
     t.equal(await a.adapter.command('nobody', { op: 'join', room: 'a' }), 'not-found', 'a client no process holds')
   })
+
+  for (const n of [1, 2, 3]) {
+    t.test(`${name}: users in a room, on ${n} node(s): first connection in, last out, names`, async (t) => {
+      const all = await nodes(t, backend, n)
+      const on = (i: number) => all[i % n]
+      const id = (i: number) => `${on(i).node.id}.k${i}`
+      for (let i = 0; i < 4; i++) await connect(on(i), id(i), i < 3 ? 'ann' : 'bob')
+      const ann = (i: number, at: number): Member => ({ clientId: id(i), userId: 'ann', name: 'Ann A.', joinedAt: at })
+      t.match(await join(on(0), 'r', ann(0, 1)), { members: 1, users: 1, own: 1 }, 'a user\'s first connection')
+      t.match(await join(on(1), 'r', ann(1, 2)), { members: 2, users: 1, own: 2 }, 'its second, on any node: the same user')
+      t.match(await join(on(3), 'r', { clientId: id(3), userId: 'bob', joinedAt: 3 }), { members: 3, users: 2, own: 1 })
+      t.match(await join(on(1), 'r', ann(1, 2)), { members: 3, users: 2, own: 2 }, 'a join again changes nothing')
+      t.match(await join(on(2), 'r', ann(2, 4)), { members: 4, users: 2, own: 3 })
+      t.same(await on(2).adapter.userConnections('r', ['ann', 'bob', 'nobody']), [3, 1, 0])
+      t.same((await membersOf(on(1).adapter, 'r')).map((m) => [m.userId, m.name]), [['ann', 'Ann A.'], ['ann', 'Ann A.'], ['bob', undefined], ['ann', 'Ann A.']], 'names with the members')
+      t.same(await leave(on(1), 'r', id(1)), { members: 3, users: 2, own: 2 })
+      t.same(await leave(on(0), 'r', id(0)), { members: 2, users: 2, own: 1 })
+      t.same(await leave(on(2), 'r', id(2)), { members: 1, users: 1, own: 0 }, 'the last connection of the user')
+      t.same(await on(0).adapter.userConnections('r', ['ann', 'bob']), [0, 1])
+      t.match(await join(on(0), 'r', { clientId: id(0), userId: 'ann', joinedAt: 9 }), { users: 2, own: 1 }, 'back: a first connection again')
+      t.same((await membersOf(on(0).adapter, 'r')).map((m) => m.name), [undefined, undefined], 'a name leaves with the user')
+      t.same(await leave(on(3), 'r', id(3)), { members: 1, users: 1, own: 0 })
+      t.same(await leave(on(0), 'r', id(0)), { members: 0, users: 0, own: 0 })
+    })
+  }
 
   for (const n of [2, 3]) {
     t.test(`${name}: ${n} nodes are one chat`, async (t) => {

@@ -6,10 +6,10 @@ t.test('welcome, then the default room', async (t) => {
   const a = await connect(app, token({ sub: 'alice' }), { defaultRoom: false })
   t.match(a.welcome, { type: 'welcome', message: 'Connected to chat server', userId: 'alice' })
   t.type(a.welcome!.clientId, 'string')
-  t.same(withoutEpoch(await a.next('joined')), { type: 'joined', room: 'lobby', members: 1, seq: 0 })
+  t.same(withoutEpoch(await a.next('joined')), { type: 'joined', room: 'lobby', members: 1, users: 1, seq: 0 })
   const b = await connect(app, token({ sub: 'bob' }))
   t.not(b.id, a.id, 'clientIds are unique')
-  t.same(await a.next('userJoined'), { type: 'userJoined', room: 'lobby', clientId: b.id, userId: 'bob' })
+  t.same(await a.next('userJoined'), { type: 'userJoined', room: 'lobby', clientId: b.id, userId: 'bob', connections: 1 })
   a.close(); b.close()
 })
 
@@ -20,10 +20,10 @@ t.test('join, message, leave, with refs echoed', async (t) => {
   await a.next('userJoined')
 
   a.send({ action: 'join', room: 'general', ref: 'j1' })
-  t.same(withoutEpoch(await a.next('joined')), { type: 'joined', room: 'general', members: 1, seq: 0, ref: 'j1' })
+  t.same(withoutEpoch(await a.next('joined')), { type: 'joined', room: 'general', members: 1, users: 1, seq: 0, ref: 'j1' })
   b.send({ action: 'join', room: 'general', ref: 7 })
-  t.same(withoutEpoch(await b.next('joined')), { type: 'joined', room: 'general', members: 2, seq: 0, ref: 7 })
-  t.same(await a.next('userJoined'), { type: 'userJoined', room: 'general', clientId: b.id, userId: 'bob' })
+  t.same(withoutEpoch(await b.next('joined')), { type: 'joined', room: 'general', members: 2, users: 2, seq: 0, ref: 7 })
+  t.same(await a.next('userJoined'), { type: 'userJoined', room: 'general', clientId: b.id, userId: 'bob', connections: 1 })
 
   const before = Date.now()
   a.send({ action: 'message', room: 'general', content: 'hello', ref: 'm1' })
@@ -47,7 +47,7 @@ t.test('join, message, leave, with refs echoed', async (t) => {
 
   b.send({ action: 'leave', room: 'general', ref: 'l1' })
   t.same(await b.next('left'), { type: 'left', room: 'general', members: 1, ref: 'l1' })
-  t.same(await a.next('userLeft'), { type: 'userLeft', room: 'general', clientId: b.id, userId: 'bob', reason: 'left' })
+  t.same(await a.next('userLeft'), { type: 'userLeft', room: 'general', clientId: b.id, userId: 'bob', connections: 0, reason: 'left' })
 
   // b is no longer a member: its messages are refused, and it no longer receives the room's.
   b.send({ action: 'message', room: 'general', content: 'let me in', ref: 'x' })
@@ -65,7 +65,7 @@ t.test('joining a room twice answers joined again and announces nothing', async 
   const b = await connect(app, token({ sub: 'bob' }))
   await a.next('userJoined')
   b.send({ action: 'join', room: 'lobby', ref: 'again' })
-  t.same(withoutEpoch(await b.next('joined')), { type: 'joined', room: 'lobby', members: 2, seq: 0, ref: 'again' })
+  t.same(withoutEpoch(await b.next('joined')), { type: 'joined', room: 'lobby', members: 2, users: 2, seq: 0, ref: 'again' })
   await a.barrier()
   t.same(a.queue, [], 'no second userJoined')
   a.close(); b.close()

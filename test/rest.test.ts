@@ -76,8 +76,8 @@ t.test('PUT joins a client, DELETE removes it, with the frames the protocol prom
   const put = await app.inject({ method: 'PUT', url: `/rooms/ops/members/${a.id}`, headers: admin })
   t.equal(put.statusCode, 204)
   t.equal(put.body, '')
-  t.same(withoutEpoch(await a.next('joined')), { type: 'joined', room: 'ops', members: 2, seq: 0 })
-  t.same(await b.next((f) => f.type === 'userJoined' && f.room === 'ops'), { type: 'userJoined', room: 'ops', clientId: a.id, userId: 'alice' })
+  t.same(withoutEpoch(await a.next('joined')), { type: 'joined', room: 'ops', members: 2, users: 2, seq: 0 })
+  t.same(await b.next((f) => f.type === 'userJoined' && f.room === 'ops'), { type: 'userJoined', room: 'ops', clientId: a.id, userId: 'alice', connections: 1 })
 
   t.equal((await app.inject({ method: 'PUT', url: `/rooms/ops/members/${a.id}`, headers: admin })).statusCode, 204, 'joining again is fine')
   await a.next('joined')
@@ -92,7 +92,7 @@ t.test('PUT joins a client, DELETE removes it, with the frames the protocol prom
   const del = await app.inject({ method: 'DELETE', url: `/rooms/ops/members/${a.id}`, headers: admin })
   t.equal(del.statusCode, 204)
   t.same(await a.next('left'), { type: 'left', room: 'ops', members: 1, reason: 'removed' })
-  t.same(await b.next('userLeft'), { type: 'userLeft', room: 'ops', clientId: a.id, userId: 'alice', reason: 'removed' })
+  t.same(await b.next('userLeft'), { type: 'userLeft', room: 'ops', clientId: a.id, userId: 'alice', connections: 0, reason: 'removed' })
 
   const again = await app.inject({ method: 'DELETE', url: `/rooms/ops/members/${a.id}`, headers: admin })
   t.equal(again.statusCode, 404, 'not a member any more')

@@ -25,6 +25,7 @@ interface RoomView {
   /** Where this epoch's messages begin in `items`. */
   floor: number
   /** clientId -> user id, from the members endpoint and presence frames. */
+  /** userId -> display name */
   present: Map<string, string>
   historyLoaded: boolean
 }
@@ -110,9 +111,9 @@ function render (): void {
     return messageItem(item)
   }))
   if (atBottom) messages.scrollTop = messages.scrollHeight
-  members.replaceChildren(...[...new Set(v?.present.values() ?? [])].sort().map((u) => {
+  members.replaceChildren(...[...(v?.present ?? new Map<string, string>())].sort((a, b) => a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0).map(([u, name]) => {
     const li = document.createElement('li')
-    li.textContent = u === me ? `${u} (you)` : u
+    li.textContent = u === me ? `${name} (you)` : name
     li.dataset.user = u
     return li
   }))
@@ -150,11 +151,11 @@ async function loadRoom (room: string, newest: number): Promise<void> {
   const v = view(room)
   const [history, list] = await Promise.all([
     v.historyLoaded ? undefined : api<{ messages: MessageFrame[] }>(`/rooms/${encodeURIComponent(room)}/messages?before=${newest + 1}&limit=50`),
-    api<{ members: Array<{ clientId: string, userId: string }> }>(`/rooms/${encodeURIComponent(room)}/members`)
+    api<{ users: Array<{ userId: string, name?: string }> }>(`/rooms/${encodeURIComponent(room)}/members`)
   ])
   if (history !== undefined) { v.historyLoaded = true; add(room, history.messages) }
   v.present.clear()
-  for (const m of list?.members ?? []) v.present.set(m.clientId, m.userId)
+  for (const u of list?.users ?? []) v.present.set(u.userId, u.name ?? u.userId)
   if (room === current) render()
 }
 
@@ -199,8 +200,9 @@ $('name-form').addEventListener('submit', (e) => {
     render()
   })
   c.on('message', (m) => add(m.room, [m]))
-  c.on('userJoined', (f) => { view(f.room).present.set(f.clientId, f.userId); if (f.room === current) render() })
-  c.on('userLeft', (f) => { rooms.get(f.room)?.present.delete(f.clientId); if (f.room === current) render() })
+  // Presence is per user: one userJoined for a user's first tab, one userLeft for its last.
+  c.on('userJoined', (f) => { view(f.room).present.set(f.userId, f.name ?? f.userId); if (f.room === current) render() })
+  c.on('userLeft', (f) => { rooms.get(f.room)?.present.delete(f.userId); if (f.room === current) render() })
   c.on('error', (f) => { if (f.ref === undefined) showProblem(FRIENDLY[f.code] ?? f.message) })
   c.connect().catch(failed)
 })

@@ -95,11 +95,26 @@ export interface HeldMessage {
   text: string
 }
 
-/** A room after a join: its member count, newest seq (0 if none) and epoch. */
+/**
+ * A room after a join: its member count (connections), distinct users, newest seq (0 if none) and
+ * epoch, and how many connections the joining user now has there (1: its first, anywhere).
+ */
 export interface RoomState {
   members: number
+  users: number
+  own: number
   seq: number
   epoch: string
+}
+
+/**
+ * A room after a leave: its member count (connections), distinct users, and how many connections
+ * the leaving user still has there (0: it was its last, anywhere).
+ */
+export interface LeaveState {
+  members: number
+  users: number
+  own: number
 }
 
 export type Resume =
@@ -137,7 +152,7 @@ export interface AdapterNode {
    * A member was removed by the adapter, not by its connection (its process died, or it left
    * while the backend was unreachable): tell the room (`userLeft` with `reason`).
    */
-  lost (room: string, clientId: string, userId: string, members: number, reason: LeaveReason): void
+  lost (room: string, member: { clientId: string, userId: string, name?: string }, state: LeaveState, reason: LeaveReason): void
   /** Where this process stands in a room it has members in: the last seq it delivered, and its epoch. */
   position (room: string): { seq: number, epoch: string } | undefined
   /** The plugin's logger. */
@@ -185,8 +200,8 @@ export interface ChatAdapter {
   disconnect (clientId: string, userId: string): Promise<void>
   /** A local client joined `room` (already in the node's membership); resolves with the room's state. */
   join (room: string, member: Member): Promise<RoomState>
-  /** A local member left `room` (already gone from the node's membership); resolves with the room's member count. */
-  leave (room: string, member: Member): Promise<number>
+  /** A local member left `room` (already gone from the node's membership); resolves with the room's state. */
+  leave (room: string, member: Member): Promise<LeaveState>
   /** Delivers a frame to every member of `room`, on every process, but `except`, each exactly once. */
   publish (room: string, frame: string, except?: string): Promise<void>
   /**
@@ -223,6 +238,8 @@ export interface ChatAdapter {
   room (name: string): Promise<RoomInfo | null>
   /** A page of a room's members, in join order. */
   members (name: string, page: Page): Promise<MemberPage>
+  /** How many connections each of these users has in the room, across every process (0: none). */
+  userConnections (name: string, userIds: string[]): Promise<number[]>
   /** Runs a command on a client held by another process. */
   command (clientId: string, command: RemoteCommand): Promise<RemoteResult>
   /** Counters summed over every live process (this one's given). */

@@ -106,6 +106,21 @@ export class MemoryBus {
     return n
   }
 
+  /** A user's connections in a room across every node. */
+  userCount (room: string, userId: string): number {
+    let n = 0
+    for (const node of this.#nodes) n += node.membership.userCount(room, userId)
+    return n
+  }
+
+  /** Distinct users of a room across every node. */
+  users (room: string): number {
+    if (this.#nodes.size === 1) return (this.#nodes.values().next().value as AdapterNode).membership.usersOf(room)?.size ?? 0
+    const all = new Set<string>()
+    for (const node of this.#nodes) for (const u of node.membership.usersOf(room)?.keys() ?? []) all.add(u)
+    return all.size
+  }
+
   /** Delivers to every node with members in the room (each delivers once to its members). */
   deliver (room: string, frame: string, except?: string, seq?: number, epoch?: string): void {
     for (const node of this.#nodes) {

@@ -3,7 +3,7 @@
  * `MemoryHistory`). Several instances in one process may share a `MemoryBus` and form one chat.
  */
 import type {
-  AdapterFactory, AdapterNode, ChatAdapter, HeldMessage, MemberPage, MessageDraft, Page, Published, RemoteCommand, RemoteResult, Resume, Revision, RoomPage, RoomState, StoredFrame
+  AdapterFactory, AdapterNode, ChatAdapter, HeldMessage, LeaveState, MemberPage, MessageDraft, Page, Published, RemoteCommand, RemoteResult, Resume, Revision, RoomPage, RoomState, StoredFrame
 } from './contract.js'
 import { FST_CHAT_INVALID_OPTION } from '../errors.js'
 import { MemoryBus } from './memory-bus.js'
@@ -63,13 +63,15 @@ export class MemoryAdapter implements ChatAdapter {
     this.#bus.release(clientId, userId, this.#node)
   }
 
-  async join (room: string, _member: Member): Promise<RoomState> {
+  async join (room: string, member: Member): Promise<RoomState> {
     const { seq, epoch } = this.#bus.history.state(room, Date.now())
-    return { members: this.#bus.count(room), seq, epoch }
+    const bus = this.#bus
+    return { members: bus.count(room), users: bus.users(room), own: bus.userCount(room, member.userId), seq, epoch }
   }
 
-  async leave (room: string, _member: Member): Promise<number> {
-    return this.#bus.count(room)
+  async leave (room: string, member: Member): Promise<LeaveState> {
+    const bus = this.#bus
+    return { members: bus.count(room), users: bus.users(room), own: bus.userCount(room, member.userId) }
   }
 
   async publish (room: string, frame: string, except?: string): Promise<void> {
@@ -150,13 +152,21 @@ export class MemoryAdapter implements ChatAdapter {
     for (const node of this.#bus.nodes) {
       const members = node.membership.membersOf(name)
       if (members === undefined) continue
-      for (const m of members.values()) list.push({ clientId: m.clientId, userId: m.userId, joinedAt: m.joinedAt })
+      for (const m of members.values()) {
+        const info: MemberInfo = { clientId: m.clientId, userId: m.userId, joinedAt: m.joinedAt }
+        if (m.name !== undefined) info.name = m.name
+        list.push(info)
+      }
     }
     // Join order across nodes (each node's own list is already in join order: a stable sort keeps it).
     if (this.#bus.nodes.size > 1) list.sort((a, b) => a.joinedAt - b.joinedAt)
     const from = cursor === undefined ? 0 : afterMember(list, cursor)
     const members = list.slice(from, from + limit)
     return from + limit < list.length ? { members, cursor: memberCursor(members[members.length - 1]) } : { members }
+  }
+
+  async userConnections (name: string, userIds: string[]): Promise<number[]> {
+    return userIds.map((u) => this.#bus.userCount(name, u))
   }
 
   /** A client held by another node on the bus; none on this one (the plugin asks itself first). */

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import type { AdapterNode, ChatAdapter, RemoteCommand, RemoteResult, Resume, RoomState } from '../adapter/contract.js'
+import type { AdapterNode, ChatAdapter, LeaveState, RemoteCommand, RemoteResult, Resume, RoomState } from '../adapter/contract.js'
 import type { Admission } from '../admission.js'
 import { CLOSE_GRACE_MS, CloseCode } from '../constants.js'
 import type { ChatStats, HistoryLimits, LeaveReason } from '../model.js'
@@ -306,8 +306,8 @@ export class ChatHub implements AdapterNode {
   }
 
   /** AdapterNode: a member removed by the adapter (its process died): tell the room. */
-  lost (room: string, clientId: string, userId: string, members: number, reason: LeaveReason): void {
-    this.#rooms.lost(room, clientId, userId, members, reason)
+  lost (room: string, member: { clientId: string, userId: string, name?: string }, state: LeaveState, reason: LeaveReason): void {
+    this.#rooms.lost(room, member, state, reason)
   }
 
   get log (): FastifyBaseLogger {

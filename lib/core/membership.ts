@@ -14,6 +14,8 @@ import type { Member } from '../model.js'
 export class Membership<M extends Member = Member> {
   readonly #rooms = new Map<string, Map<string, M>>()
   readonly #clients = new Map<string, Set<string>>()
+  /** Per room, each user's number of memberships (a user with two tabs is one user, two members). */
+  readonly #users = new Map<string, Map<string, number>>()
 
   /** Adds a membership; returns false (and changes nothing) if it already exists. */
   add (room: string, member: M): boolean {
@@ -25,6 +27,9 @@ export class Membership<M extends Member = Member> {
       return false
     }
     members.set(member.clientId, member)
+    let users = this.#users.get(room)
+    if (users === undefined) this.#users.set(room, users = new Map())
+    users.set(member.userId, (users.get(member.userId) ?? 0) + 1)
     let rooms = this.#clients.get(member.clientId)
     if (rooms === undefined) {
       rooms = new Set()
@@ -41,6 +46,10 @@ export class Membership<M extends Member = Member> {
     if (member === undefined) return undefined
     members!.delete(clientId)
     if (members!.size === 0) this.#rooms.delete(room)
+    const users = this.#users.get(room)!
+    const left = users.get(member.userId)! - 1
+    if (left > 0) users.set(member.userId, left)
+    else if (users.delete(member.userId) && users.size === 0) this.#users.delete(room)
     const rooms = this.#clients.get(clientId)!
     rooms.delete(room)
     if (rooms.size === 0) this.#clients.delete(clientId)
@@ -54,6 +63,16 @@ export class Membership<M extends Member = Member> {
   /** Number of members of a room (0 when it does not exist). */
   count (room: string): number {
     return this.#rooms.get(room)?.size ?? 0
+  }
+
+  /** A user's memberships of a room (0: none). */
+  userCount (room: string, userId: string): number {
+    return this.#users.get(room)?.get(userId) ?? 0
+  }
+
+  /** The users of a room with their number of memberships, live view: do not change it while iterating. */
+  usersOf (room: string): ReadonlyMap<string, number> | undefined {
+    return this.#users.get(room)
   }
 
   /** The members of a room, live view: do not change it while iterating. */
@@ -91,5 +110,6 @@ export class Membership<M extends Member = Member> {
   clear (): void {
     this.#rooms.clear()
     this.#clients.clear()
+    this.#users.clear()
   }
 }

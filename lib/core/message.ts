@@ -6,6 +6,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto'
 import type { MessageDraft } from '../adapter/contract.js'
+import type { ChatUser } from '../model.js'
 import type { Meta, Ref } from '../protocol/schemas.js'
 import type { StoredEvent } from '../store/contract.js'
 
@@ -104,4 +105,12 @@ export function contentDigest (content: string, meta?: unknown): string {
   const hash = createHash('sha256').update(content)
   if (meta !== undefined) hash.update('\0').update(JSON.stringify(meta))
   return hash.digest('base64url').slice(0, 22)
+}
+
+/** The token's `name` claim, when it is a usable display name (a string, cut to 64 characters). */
+export function displayName (user: ChatUser): string | undefined {
+  const name = user.name
+  if (typeof name !== 'string') return undefined
+  const trimmed = name.replaceAll('\0', '').trim()
+  return trimmed === '' ? undefined : trimmed.slice(0, 64)
 }

@@ -13,7 +13,7 @@ import type { Connection } from '../transport/connection.js'
 import type { MessageInfo } from '../types.js'
 import type { ChatEvents } from './events.js'
 import type { Hooks } from './hooks.js'
-import { changeDraft, eventFrame, messageDraft, revisedMessage, storedRef, type Sender } from './message.js'
+import { changeDraft, displayName, eventFrame, messageDraft, revisedMessage, storedRef, type Sender } from './message.js'
 import type { StoreLink } from './store-link.js'
 
 export type SendResult = Published | { status: 'rejected', reason: string }
@@ -25,14 +25,6 @@ export type ChangeResult =
 /** Who edits or deletes: a connection's user, or the server (`user: null`, allowed everything). */
 export interface Actor extends Sender {
   user: ChatUser | null
-}
-
-/** The token's `name` claim, when it is a usable display name (a string, cut to 64 characters). */
-export function displayName (user: ChatUser): string | undefined {
-  const name = user.name
-  if (typeof name !== 'string') return undefined
-  const trimmed = name.replaceAll('\0', '').trim()
-  return trimmed === '' ? undefined : trimmed.slice(0, 64)
 }
 
 function noop (): void {}

@@ -4,16 +4,17 @@
  * room-level half of the core; the hub runs it for connections, REST and `app.chat` alike.
  */
 import type { FastifyBaseLogger } from 'fastify'
-import type { ChatAdapter, Resume, RoomState } from '../adapter/contract.js'
+import type { ChatAdapter, LeaveState, Resume, RoomState } from '../adapter/contract.js'
 import type { LeaveReason } from '../model.js'
 import type { ResolvedOptions } from '../options.js'
 import type { JoinOutcome } from '../outcomes.js'
 import { encode } from '../protocol/codec.js'
-import type { JoinedFrame, LeftFrame, Ref, ServerFrame } from '../protocol/schemas.js'
+import type { JoinedFrame, LeftFrame, Ref, ServerFrame, UserJoinedFrame, UserLeftFrame } from '../protocol/schemas.js'
 import type { Connection } from '../transport/connection.js'
 import type { Delivery, LocalMember } from './delivery.js'
 import type { ChatEvents } from './events.js'
 import type { Membership } from './membership.js'
+import { displayName } from './message.js'
 
 /** What rooms need of the rest of the core. */
 export interface RoomsCore {
@@ -57,6 +58,8 @@ export class Rooms {
       // Joined meanwhile (the rule was async)? Then it is a member already.
       if (this.#membership.has(room, conn.id)) return await this.join(conn, room, ref, since)
       member = { clientId: conn.id, userId: conn.userId, joinedAt: Date.now(), conn, buffer: [] }
+      const name = displayName(conn.user)
+      if (name !== undefined) member.name = name
       this.#membership.add(room, member)
     } else if (since !== undefined) {
       member.buffer = []
@@ -77,7 +80,7 @@ export class Rooms {
     if (!already) this.#core.events.emit('joined', { room, clientId: conn.id, userId: conn.userId, members: state.members, user: conn.user })
     // Closed meanwhile: its close handler already took it out of the room and said so.
     if (conn.closed) return already ? 'already' : 'joined'
-    const joined: JoinedFrame = { type: 'joined', room, members: state.members, seq: state.seq, epoch: state.epoch }
+    const joined: JoinedFrame = { type: 'joined', room, members: state.members, users: state.users, seq: state.seq, epoch: state.epoch }
     if (resume !== undefined) joined.recovered = resume.recovered
     this.#delivery.send(conn, withRef(joined, ref))
     let last = state.seq
@@ -89,8 +92,11 @@ export class Rooms {
     }
     this.#delivery.release(member, last, state.epoch)
     if (already) return 'already'
-    if (state.members <= this.#opts.presenceLimit) {
-      this.#announce(room, encode({ type: 'userJoined', room, clientId: conn.id, userId: conn.userId }), conn.id)
+    if (this.#opts.presenceBy === 'connection') {
+      if (state.members <= this.#opts.presenceLimit) this.#announce(room, encode({ type: 'userJoined', room, clientId: conn.id, userId: conn.userId }), conn.id)
+    } else if (state.own === 1 && state.users <= this.#opts.presenceLimit) {
+      // The user's first connection in the room, anywhere: its other tabs were not here.
+      this.#announce(room, encode(withName<UserJoinedFrame>({ type: 'userJoined', room, clientId: conn.id, userId: conn.userId, connections: state.own }, member.name)), conn.id)
     }
     conn.debug({ room, seq: state.seq, recovered: resume?.recovered }, 'joined')
     return 'joined'
@@ -107,23 +113,20 @@ export class Rooms {
   async leave (conn: Connection, room: string, reason: LeaveReason, ref?: Ref): Promise<boolean> {
     const member = this.#unregister(room, conn.id)
     if (member === undefined) return false
-    let members: number
+    let state: LeaveState
     try {
-      members = await this.#adapter().leave(room, member)
+      state = await this.#adapter().leave(room, member)
     } catch (err) {
       // Nothing was done (for a connection still open): it stays a member and may retry.
       if (reason === 'left' || reason === 'removed') this.#membership.add(room, member)
       throw err
     }
     if (reason === 'left' || reason === 'removed') {
-      const left: LeftFrame = { type: 'left', room, members }
+      const left: LeftFrame = { type: 'left', room, members: state.members }
       if (reason === 'removed') left.reason = 'removed'
       this.#delivery.send(conn, withRef(left, ref))
     }
-    // Counted with the leaver, as a join is counted with the joiner.
-    if (members + 1 <= this.#opts.presenceLimit) {
-      this.#announce(room, encode({ type: 'userLeft', room, clientId: conn.id, userId: conn.userId, reason }))
-    }
+    this.#userLeft(room, member, state, reason)
     conn.debug({ room, reason }, 'left')
     this.#core.events.emit('left', { room, clientId: conn.id, userId: conn.userId, reason, user: conn.user })
     return true
@@ -139,11 +142,28 @@ export class Rooms {
   }
 
   /** A member removed by the adapter (its process died): tell the room. */
-  lost (room: string, clientId: string, userId: string, members: number, reason: LeaveReason): void {
-    this.#core.events.emit('left', { room, clientId, userId, reason })
-    if (members + 1 > this.#opts.presenceLimit || members === 0) return
-    this.#announce(room, encode({ type: 'userLeft', room, clientId, userId, reason }))
+  lost (room: string, member: { clientId: string, userId: string, name?: string }, state: LeaveState, reason: LeaveReason): void {
+    this.#core.events.emit('left', { room, clientId: member.clientId, userId: member.userId, reason })
+    if (state.members > 0) this.#userLeft(room, member, state, reason)
   }
+
+  /**
+   * `userLeft` to the room, within the presence limit (counted with the leaver, as a join is
+   * counted with the joiner): for every connection, or for a user's last one.
+   */
+  #userLeft (room: string, member: { clientId: string, userId: string, name?: string }, state: LeaveState, reason: LeaveReason): void {
+    const { clientId, userId } = member
+    if (this.#opts.presenceBy === 'connection') {
+      if (state.members + 1 <= this.#opts.presenceLimit) this.#announce(room, encode({ type: 'userLeft', room, clientId, userId, reason }))
+    } else if (state.own === 0 && state.users + 1 <= this.#opts.presenceLimit) {
+      this.#announce(room, encode(withName<UserLeftFrame>({ type: 'userLeft', room, clientId, userId, connections: 0, reason }, member.name)))
+    }
+  }
+}
+
+function withName<T extends { name?: string }> (frame: T, name: string | undefined): T {
+  if (name !== undefined) frame.name = name
+  return frame
 }
 
 function withRef<T extends ServerFrame & { ref?: Ref }> (frame: T, ref: Ref | undefined): T {

@@ -154,7 +154,7 @@ export class StoreLink {
   async joinState (room: string, state: RoomState, position: { seq: number, epoch: string } | undefined): Promise<RoomState> {
     const known = this.#epochs.get(room)
     if (known !== undefined && state.epoch === known) return state
-    if (known !== undefined && position?.epoch === known) return { members: state.members, seq: position.seq, epoch: known }
+    if (known !== undefined && position?.epoch === known) return { ...state, seq: position.seq, epoch: known }
     let s: { seq: number, epoch: string }
     try {
       s = await this.store.state(room)
@@ -163,7 +163,7 @@ export class StoreLink {
       throw err
     }
     this.learn(room, s.epoch)
-    return { members: state.members, seq: s.seq, epoch: s.epoch }
+    return { ...state, seq: s.seq, epoch: s.epoch }
   }
 
   /**

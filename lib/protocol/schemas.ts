@@ -96,7 +96,7 @@ export type ClientRequest = JoinRequest | LeaveRequest | MessageRequest | EditRe
 
 const Timestamp = Type.Integer({ description: 'ms since the epoch' })
 const LeaveReasonSchema = Type.Union([
-  Type.Literal('left'), Type.Literal('closed'), Type.Literal('removed'), Type.Literal('timeout')
+  Type.Literal('left'), Type.Literal('closed'), Type.Literal('removed'), Type.Literal('timeout'), Type.Literal('banned')
 ])
 
 /** Server-to-client frames. */
@@ -110,7 +110,8 @@ export const ServerFrames = {
   joined: Type.Object({
     type: Type.Literal('joined'),
     room: RoomName,
-    members: Type.Integer(),
+    members: Type.Integer({ description: 'connections in the room, across every process' }),
+    users: Type.Integer({ description: 'distinct users in the room (a user with two tabs is one)' }),
     /** The room's newest seq (0 if none): `since: {seq, epoch}` resumes from this join. */
     seq: Type.Integer(),
     epoch: Type.String(),
@@ -121,8 +122,10 @@ export const ServerFrames = {
   userJoined: Type.Object({
     type: Type.Literal('userJoined'),
     room: RoomName,
-    clientId: Type.String(),
-    userId: Type.String()
+    clientId: Type.String({ description: 'the connection that joined' }),
+    userId: Type.String(),
+    name: Type.Optional(Type.String({ description: 'the user\'s display name (presence by user)' })),
+    connections: Type.Optional(Type.Integer({ description: 'the user\'s connections in the room now (presence by user: 1)' }))
   }),
   left: Type.Object({
     type: Type.Literal('left'),
@@ -134,8 +137,10 @@ export const ServerFrames = {
   userLeft: Type.Object({
     type: Type.Literal('userLeft'),
     room: RoomName,
-    clientId: Type.String(),
+    clientId: Type.String({ description: 'the connection that left (presence by user: the user\'s last)' }),
     userId: Type.String(),
+    name: Type.Optional(Type.String({ description: 'the user\'s display name (presence by user)' })),
+    connections: Type.Optional(Type.Integer({ description: 'the user\'s connections left in the room (presence by user: 0)' })),
     reason: LeaveReasonSchema
   }),
   message: Type.Object({

@@ -35,8 +35,15 @@ export const MemberList = Type.Object({
   members: Type.Array(Type.Object({
     clientId: Type.String(),
     userId: Type.String(),
+    name: Type.Optional(Type.String({ description: 'the display name of the user' })),
     joinedAt: Type.Integer({ description: 'ms since the epoch' })
-  }))
+  })),
+  users: Type.Array(Type.Object({
+    userId: Type.String(),
+    name: Type.Optional(Type.String()),
+    connections: Type.Integer({ description: 'the user\'s connections in the room, across every process' }),
+    joinedAt: Type.Integer({ description: 'when its first connection on this page joined, ms' })
+  }), { description: 'the users of this page\'s members, each once' })
 })
 export const MessageBody = (maxMessageLength: number) => Type.Object({
   content: Type.String({ minLength: 1, maxLength: maxMessageLength }),

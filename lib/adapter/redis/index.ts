@@ -12,7 +12,7 @@ import Redis, { Cluster } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
 import { ClusterRpc } from '../cluster-rpc.js'
 import type {
-  AdapterFactory, AdapterNode, HeldMessage, Revision, StoredFrame, ChatAdapter, MemberPage, MessageDraft, Page, Published, RemoteCommand, RemoteResult, Resume, RoomPage, RoomState
+  AdapterFactory, AdapterNode, HeldMessage, LeaveState, Revision, StoredFrame, ChatAdapter, MemberPage, MessageDraft, Page, Published, RemoteCommand, RemoteResult, Resume, RoomPage, RoomState
 } from '../contract.js'
 import type { TicketStore } from '../tickets.js'
 import type { ChatStats, Member, RoomInfo } from '../../model.js'
@@ -206,8 +206,12 @@ export class RedisAdapter implements ChatAdapter {
     return await this.#writes.join(room, member)
   }
 
-  async leave (room: string, member: Member): Promise<number> {
+  async leave (room: string, member: Member): Promise<LeaveState> {
     return await this.#writes.leave(room, member)
+  }
+
+  async userConnections (name: string, userIds: string[]): Promise<number[]> {
+    return await this.#reads.userConnections(name, userIds)
   }
 
   async publish (room: string, frame: string, except?: string): Promise<void> {

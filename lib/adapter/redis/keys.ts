@@ -7,6 +7,8 @@
  *
  *   {r:R}:m          ZSET   "<clientId>\n<userId>" -> joinedAt       the room's members, in join order
  *   {r:R}:n:<node>   SET    "<clientId>\n<userId>"                   that process's members of the room (to reap)
+ *   {r:R}:u          HASH   userId -> connections                   the room's users (a user with two tabs is one)
+ *   {r:R}:un         HASH   userId -> display name                  their names, while they are in the room
  *   {r:R}:meta       HASH   s (newest seq), e (epoch)
  *   {r:R}:h          STREAM <seq>-0 -> t (ms), f (frame), i (a message's id) or k (an edit or deletion)
  *                                                                    the history (at most 2 x size)
@@ -42,6 +44,8 @@ export class Keys {
   members (room: string): string { return `${this.#room(room)}:m` }
   nodeMembers (room: string, node: string): string { return `${this.#room(room)}:n:${node}` }
   meta (room: string): string { return `${this.#room(room)}:meta` }
+  roomUsers (room: string): string { return `${this.#room(room)}:u` }
+  roomNames (room: string): string { return `${this.#room(room)}:un` }
   history (room: string): string { return `${this.#room(room)}:h` }
   versions (room: string): string { return `${this.#room(room)}:v` }
   dedupe (room: string, key: string): string { return `${this.#room(room)}:d:${digest(key)}` }

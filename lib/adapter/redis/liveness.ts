@@ -8,11 +8,15 @@
  * once do not arrive together.
  */
 import type { FastifyBaseLogger } from 'fastify'
-import type { AdapterNode } from '../contract.js'
+import type { AdapterNode, LeaveState } from '../contract.js'
 import type { Health } from './health.js'
 import type { Keys } from './keys.js'
 import { newEpoch } from '../epoch.js'
 import { scripts } from './scripts.js'
+import { joinArgs, joinKeys } from './writes.js'
+
+/** A member a reaper removed. */
+interface LostMember { clientId: string, userId: string, name?: string }
 
 /** Memberships removed by one reaping step (a few hundred µs of Redis's time). */
 export const REAP_BATCH = 100
@@ -93,7 +97,7 @@ export class Liveness {
    * so that one process does it, telling each room (`announce`, by default `node.lost`). Resolves
    * how many memberships it removed.
    */
-  async reap (id: string, reason: 'timeout' | 'closed', announce?: (room: string, clientId: string, userId: string, members: number) => void): Promise<number> {
+  async reap (id: string, reason: 'timeout' | 'closed', announce?: (room: string, member: LostMember, state: LeaveState) => void): Promise<number> {
     const { keys, health, node, log } = this.#o
     const owner = `${node.id}:${Date.now()}`
     const locked = await health.run(async (c) => await c.set(keys.reapLock(id), owner, 'PX', LOCK_MS, 'NX'))
@@ -104,12 +108,16 @@ export class Liveness {
         const room = await health.run(async (c) => await c.srandmember(keys.nodeRooms(id)))
         if (room === null) break
         for (;;) {
-          const out = await health.run(async (c) => await scripts.reapRoom.run(c, [keys.members(room), keys.nodeMembers(room, id)], [REAP_BATCH])) as Array<string | number>
-          const [leftInSet, members] = [Number(out[0]), Number(out[1])]
-          for (const m of out.slice(2) as string[]) {
+          const out = await health.run(async (c) => await scripts.reapRoom.run(c, [keys.members(room), keys.nodeMembers(room, id), keys.roomUsers(room), keys.roomNames(room)], [REAP_BATCH])) as Array<string | number>
+          const [leftInSet, members, users] = [Number(out[0]), Number(out[1]), Number(out[2])]
+          for (let i = 3; i < out.length; i += 3) {
+            const m = String(out[i])
             const cut = m.indexOf('\n')
-            if (announce !== undefined) announce(room, m.slice(0, cut), m.slice(cut + 1), members)
-            else node.lost(room, m.slice(0, cut), m.slice(cut + 1), members, reason)
+            const lost: LostMember = { clientId: m.slice(0, cut), userId: m.slice(cut + 1) }
+            if (out[i + 2] !== '') lost.name = String(out[i + 2])
+            const state = { members, users, own: Number(out[i + 1]) }
+            if (announce !== undefined) announce(room, lost, state)
+            else node.lost(room, lost, state, reason)
             removed++
           }
           if (leftInSet === 0) break
@@ -152,17 +160,17 @@ export class Liveness {
       for (const m of node.membership.membersOf(room)!.values()) present.add(`${room}\n${m.clientId}`)
     }
     // What left during the outage is still recorded: reap it as a dead process's, but keep ours.
-    const lost: Array<[string, string, string, number]> = []
-    await this.reap(node.id, 'closed', (room, clientId, userId, members) => {
-      if (!present.has(`${room}\n${clientId}`)) lost.push([room, clientId, userId, members])
+    const lost: Array<[string, LostMember, LeaveState]> = []
+    await this.reap(node.id, 'closed', (room, member, state) => {
+      if (!present.has(`${room}\n${member.clientId}`)) lost.push([room, member, state])
     })
     await health.run(async (c) => await c.zadd(keys.nodes(), Date.now() + nodeTimeout, node.id))
     for (const [room] of node.membership.rooms()) {
       const members = [...node.membership.membersOf(room)!.values()]
       await health.run(async (c) => await c.sadd(keys.nodeRooms(node.id), room))
       for (let i = 0; i < members.length; i += REWRITE_BATCH) {
-        const args = [newEpoch(), node.history.ttl, ...members.slice(i, i + REWRITE_BATCH).flatMap((m) => [`${m.clientId}\n${m.userId}`, m.joinedAt])]
-        await health.run(async (c) => await scripts.join.run(c, [keys.members(room), keys.meta(room), keys.nodeMembers(room, node.id)], args))
+        const args = [newEpoch(), node.history.ttl, ...members.slice(i, i + REWRITE_BATCH).flatMap(joinArgs)]
+        await health.run(async (c) => await scripts.join.run(c, joinKeys(keys, room, node.id), args))
       }
       await health.run(async (c) => await c.zadd(keys.roomIndex(keys.bucketOf(room)), 0, room))
     }
@@ -171,7 +179,7 @@ export class Liveness {
     for (const { clientId, userId } of node.localClients()) {
       await health.run(async (c) => await c.zadd(keys.userConnections(keys.userTag(userId)), 'inf', clientId))
     }
-    for (const [room, clientId, userId, members] of lost) node.lost(room, clientId, userId, members, 'closed')
+    for (const [room, member, state] of lost) node.lost(room, member, state, 'closed')
   }
 
   async stop (): Promise<void> {

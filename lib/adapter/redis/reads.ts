@@ -4,7 +4,7 @@
  * page by page.
  */
 import type { AdapterNode, HeldMessage, MemberPage, Page, Resume, RoomPage } from '../contract.js'
-import type { RoomInfo } from '../../model.js'
+import type { MemberInfo, RoomInfo } from '../../model.js'
 import type { Health } from './health.js'
 import { INDEX_BUCKETS, type Keys } from './keys.js'
 import { scripts } from './scripts.js'
@@ -106,15 +106,30 @@ export class Reads {
     return members === 0 ? null : { name, members }
   }
 
+  async userConnections (name: string, userIds: string[]): Promise<number[]> {
+    if (userIds.length === 0) return []
+    const counts = await this.#health.run(async (c) => await c.hmget(this.#keys.roomUsers(name), ...userIds))
+    return counts.map((n) => Number(n ?? 0))
+  }
+
   async members (name: string, { cursor, limit }: Page): Promise<MemberPage> {
     // The cursor is "<joinedAt>:<how many with that joinedAt were given>".
     const [score, skip] = cursor === undefined ? ['-inf', 0] : [cursor.slice(0, cursor.indexOf(':')), Number(cursor.slice(cursor.indexOf(':') + 1))]
     const flat = await this.#health.run(async (c) => await c.zrangebyscore(this.#keys.members(name), score, '+inf', 'WITHSCORES', 'LIMIT', skip, limit + 1))
-    const members = []
+    const members: MemberInfo[] = []
     for (let i = 0; i < flat.length && members.length < limit; i += 2) {
       const m = flat[i]
       const cut = m.indexOf('\n')
       members.push({ clientId: m.slice(0, cut), userId: m.slice(cut + 1), joinedAt: Number(flat[i + 1]) })
+    }
+    if (members.length > 0) {
+      const users = [...new Set(members.map((m) => m.userId))]
+      const names = await this.#health.run(async (c) => await c.hmget(this.#keys.roomNames(name), ...users))
+      const byUser = new Map(users.map((u, i) => [u, names[i]]))
+      for (const m of members) {
+        const n = byUser.get(m.userId)
+        if (n !== null && n !== undefined) m.name = n
+      }
     }
     if (flat.length / 2 <= limit) return { members }
     const lastAt = members[members.length - 1].joinedAt

@@ -10,15 +10,25 @@ import type { Cluster, Redis } from 'ioredis'
 /**
  * Memberships of one room (idempotent), with the room's state, its epoch made if it has none.
  * KEYS: 1 members, 2 meta, 3 the joining process's members of the room (what a reaper removes if
- * it dies). ARGV: 1 a new epoch, 2 ttl ms, then member ("<clientId>\n<userId>") and joinedAt for
- * each joiner.
- * Returns { members, seq, epoch, added... (1 or 0 per joiner) }.
+ * it dies), 4 users (userId -> connections in the room), 5 names (userId -> display name).
+ * ARGV: 1 a new epoch, 2 ttl ms, then per joiner: member ("<clientId>\n<userId>"), joinedAt,
+ * userId, name ('' for none).
+ * Returns { members, seq, epoch, users, then per joiner: added (1 or 0), the user's connections }.
  */
 const JOIN = `
-local out = {0, 0, 0}
-for i = 3, #ARGV, 2 do
-  table.insert(out, redis.call('ZADD', KEYS[1], 'NX', ARGV[i + 1], ARGV[i]))
+local out = {0, 0, 0, 0}
+for i = 3, #ARGV, 4 do
+  local added = redis.call('ZADD', KEYS[1], 'NX', ARGV[i + 1], ARGV[i])
   redis.call('SADD', KEYS[3], ARGV[i])
+  local own
+  if added == 1 then
+    own = redis.call('HINCRBY', KEYS[4], ARGV[i + 2], 1)
+    if ARGV[i + 3] ~= '' then redis.call('HSET', KEYS[5], ARGV[i + 2], ARGV[i + 3]) end
+  else
+    own = tonumber(redis.call('HGET', KEYS[4], ARGV[i + 2]) or '0')
+  end
+  table.insert(out, added)
+  table.insert(out, own)
 end
 local meta = redis.call('HMGET', KEYS[2], 's', 'e')
 local seq, epoch = meta[1], meta[2]
@@ -31,16 +41,34 @@ end
 out[1] = redis.call('ZCARD', KEYS[1])
 out[2] = tonumber(seq)
 out[3] = epoch
+out[4] = redis.call('HLEN', KEYS[4])
 return out`
 
 /**
- * Memberships of one room end. KEYS: 1 members, 2 the leaving process's members of the room.
- * ARGV: the members ("<clientId>\n<userId>"). Returns the room's member count.
+ * Memberships of one room end. KEYS: 1 members, 2 the leaving process's members of the room,
+ * 3 users, 4 names. ARGV: per leaver, member ("<clientId>\n<userId>") and userId.
+ * Returns { members, users, then per leaver the user's remaining connections }.
  */
 const LEAVE = `
-redis.call('ZREM', KEYS[1], unpack(ARGV))
-redis.call('SREM', KEYS[2], unpack(ARGV))
-return redis.call('ZCARD', KEYS[1])`
+local out = {0, 0}
+for i = 1, #ARGV, 2 do
+  redis.call('SREM', KEYS[2], ARGV[i])
+  local own
+  if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then
+    own = redis.call('HINCRBY', KEYS[3], ARGV[i + 1], -1)
+    if own <= 0 then
+      own = 0
+      redis.call('HDEL', KEYS[3], ARGV[i + 1])
+      redis.call('HDEL', KEYS[4], ARGV[i + 1])
+    end
+  else
+    own = tonumber(redis.call('HGET', KEYS[3], ARGV[i + 1]) or '0')
+  end
+  table.insert(out, own)
+end
+out[1] = redis.call('ZCARD', KEYS[1])
+out[2] = redis.call('HLEN', KEYS[3])
+return out`
 
 /**
  * Messages to one room: each gets the room's next seq (a new epoch from 1 if its history is
@@ -207,16 +235,31 @@ redis.call(ARGV[5], KEYS[4], table.concat(published, '\\n'))`
 
 /**
  * Reaps part of a dead process's members of one room: at most ARGV[1] of them.
- * KEYS: 1 members, 2 that process's members of the room. Returns { left in its set, room's count, removed members... }.
+ * KEYS: 1 members, 2 that process's members of the room, 3 users, 4 names.
+ * Returns { left in its set, room's count, room's users, then per removed member: member, the
+ * user's remaining connections, its name ('' for none) }.
  */
 const REAP_ROOM = `
 local gone = redis.call('SPOP', KEYS[2], ARGV[1])
-local out = {0, 0}
+local out = {0, 0, 0}
 for _, m in ipairs(gone) do
-  if redis.call('ZREM', KEYS[1], m) == 1 then table.insert(out, m) end
+  if redis.call('ZREM', KEYS[1], m) == 1 then
+    local user = string.sub(m, string.find(m, '\\n', 1, true) + 1)
+    local name = redis.call('HGET', KEYS[4], user) or ''
+    local own = redis.call('HINCRBY', KEYS[3], user, -1)
+    if own <= 0 then
+      own = 0
+      redis.call('HDEL', KEYS[3], user)
+      redis.call('HDEL', KEYS[4], user)
+    end
+    table.insert(out, m)
+    table.insert(out, own)
+    table.insert(out, name)
+  end
 end
 out[1] = redis.call('SCARD', KEYS[2])
 out[2] = redis.call('ZCARD', KEYS[1])
+out[3] = redis.call('HLEN', KEYS[3])
 return out`
 
 /**
@@ -277,14 +320,14 @@ class Script {
 }
 
 export const scripts = {
-  join: new Script(3, JOIN),
-  leave: new Script(2, LEAVE),
+  join: new Script(5, JOIN),
+  leave: new Script(4, LEAVE),
   messages: new Script(-1, MESSAGES),
   read: new Script(3, READ),
   find: new Script(3, FIND),
   revise: new Script(4, REVISE),
   stored: new Script(4, STORED),
-  reapRoom: new Script(2, REAP_ROOM),
+  reapRoom: new Script(4, REAP_ROOM),
   rotate: new Script(1, ROTATE),
   admit: new Script(1, ADMIT),
   reapUser: new Script(1, REAP_USER)

@@ -3,7 +3,7 @@
  * leaves and messages of one room within one event-loop turn go in one script call (batcher.ts);
  * a process subscribes to a room's channel while it has members there.
  */
-import type { AdapterNode, MessageDraft, Published, Revision, RoomState, StoredFrame } from '../contract.js'
+import type { AdapterNode, LeaveState, MessageDraft, Published, Revision, RoomState, StoredFrame } from '../contract.js'
 import { newEpoch } from '../epoch.js'
 import type { Member } from '../../model.js'
 import { Batcher } from './batcher.js'
@@ -20,7 +20,7 @@ export class RoomWrites {
   readonly #topology: Topology
   readonly #subscribing = new Map<string, Promise<void>>()
   readonly #joins = new Batcher<Member, RoomState & { added: boolean }>(async (room, members) => await this.#joinMany(room, members))
-  readonly #leaves = new Batcher<Member, number>(async (room, members) => await this.#leaveMany(room, members))
+  readonly #leaves = new Batcher<Member, LeaveState>(async (room, members) => await this.#leaveMany(room, members))
   readonly #messages = new Batcher<MessageDraft, Published>(async (room, drafts) => await this.#publishMany(room, drafts))
   /** Set at start: the subscriber, and how to publish (SPUBLISH on Redis 7 and clusters). */
   sub: Subscriber | undefined
@@ -48,37 +48,41 @@ export class RoomWrites {
       first.finally(() => { if (this.#subscribing.get(room) === first) this.#subscribing.delete(room) }).catch(() => {})
     }
     if (first !== undefined) await first
-    const { members, seq, epoch } = await this.#joins.add(room, member)
-    return { members, seq, epoch }
+    const { members, users, own, seq, epoch } = await this.#joins.add(room, member)
+    return { members, users, own, seq, epoch }
   }
 
   /** One round trip for a room's joins of this turn. */
   async #joinMany (room: string, members: Member[]): Promise<Array<RoomState & { added: boolean }>> {
     const keys = this.#keys
     const args: Array<string | number> = [newEpoch(), this.#node.history.ttl]
-    for (const m of members) args.push(`${m.clientId}\n${m.userId}`, m.joinedAt)
-    const [count, seq, epoch, ...added] = await this.#health.run(async (c) => await scripts.join.run(c, [keys.members(room), keys.meta(room), keys.nodeMembers(room, this.#node.id)], args)) as [number, number, string, ...number[]]
+    for (const m of members) args.push(...joinArgs(m))
+    const [count, seq, epoch, users, ...each] = await this.#health.run(async (c) => await scripts.join.run(c, joinKeys(keys, room, this.#node.id), args)) as [number, number, string, number, ...number[]]
+    const added = members.map((_, i) => each[2 * i] === 1)
     // A room that had no members enters the index.
-    if (added.some((a) => a === 1) && count === added.filter((a) => a === 1).length) {
+    if (added.some((a) => a) && count === added.filter((a) => a).length) {
       void this.#health.run(async (c) => await c.zadd(keys.roomIndex(keys.bucketOf(room)), 0, room)).catch(() => {})
     }
-    return added.map((a) => ({ members: count, seq, epoch, added: a === 1 }))
+    return members.map((_, i) => ({ members: count, users, own: each[2 * i + 1], seq, epoch, added: added[i] }))
   }
 
-  async #leaveMany (room: string, members: Member[]): Promise<number[]> {
-    const count = await this.#health.run(async (c) => await scripts.leave.run(c, [this.#keys.members(room), this.#keys.nodeMembers(room, this.#node.id)], members.map((m) => `${m.clientId}\n${m.userId}`))) as number
-    return members.map(() => count)
-  }
-
-  async leave (room: string, member: Member): Promise<number> {
+  async #leaveMany (room: string, members: Member[]): Promise<LeaveState[]> {
     const keys = this.#keys
-    const count = await this.#leaves.add(room, member)
+    const args = members.flatMap((m) => [`${m.clientId}\n${m.userId}`, m.userId])
+    const [count, users, ...own] = await this.#health.run(async (c) => await scripts.leave.run(c, [keys.members(room), keys.nodeMembers(room, this.#node.id), keys.roomUsers(room), keys.roomNames(room)], args)) as number[]
+    return members.map((_, i) => ({ members: count, users, own: own[i] }))
+  }
+
+  async leave (room: string, member: Member): Promise<LeaveState> {
+    const keys = this.#keys
+    const state = await this.#leaves.add(room, member)
+    const count = state.members
     if (this.#node.membership.count(room) === 0) {
       await this.sub?.unsubscribe(keys.roomChannel(room))
       void this.#health.run(async (c) => await c.srem(keys.nodeRooms(this.#node.id), room)).catch(() => {})
     }
     if (count === 0) void this.#unlist(room)
-    return count
+    return state
   }
 
   /** An empty room leaves the index; if someone joined meanwhile, it goes back in. */
@@ -144,4 +148,14 @@ export class RoomWrites {
       [r.epoch, r.seq, (r.deleted ? 'd' : 'e') + r.version, r.head, r.mid, r.tail, Date.now(), 2 * size, ttl, this.publishCommand])) as [number, string] | null
     return result === null ? null : { status: 'sent', id: '', seq: Number(result[0]), epoch: String(result[1]) }
   }
+}
+
+/** The JOIN script's keys for a room, joined from process `node`. */
+export function joinKeys (keys: Keys, room: string, node: string): string[] {
+  return [keys.members(room), keys.meta(room), keys.nodeMembers(room, node), keys.roomUsers(room), keys.roomNames(room)]
+}
+
+/** The JOIN script's arguments for one joiner. */
+export function joinArgs (m: Member): Array<string | number> {
+  return [`${m.clientId}\n${m.userId}`, m.joinedAt, m.userId, m.name ?? '']
 }
