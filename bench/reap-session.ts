@@ -58,6 +58,7 @@ export async function reapSession (record: (metric: string, target: string, valu
         stats: () => ({ connections: 0, rooms: 0, members: 0, messagesIn: 0, messagesOut: 0 }),
         * localClients () {},
         lost: () => { lost++ },
+        presenceChanged: noop,
         position: () => undefined,
         log,
         history: { size: 10, ttl: 60_000, maxBytes: 1 << 20 }

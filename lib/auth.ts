@@ -4,20 +4,22 @@
  */
 import type { FastifyJWTOptions, VerifyOptions } from '@fastify/jwt'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { FST_CHAT_BAD_SUBPROTOCOL, FST_CHAT_FORBIDDEN, FST_CHAT_NO_TOKEN, FST_CHAT_ORIGIN_FORBIDDEN, FST_CHAT_TOKEN_INVALID, FST_CHAT_TOKEN_NO_SUB, FST_CHAT_TOO_MANY_CONNECTIONS, FST_CHAT_BAD_TICKET, FST_CHAT_TOO_MANY_FROM_IP } from './errors.js'
+import { FST_CHAT_BAD_SUBPROTOCOL, FST_CHAT_BANNED, FST_CHAT_FORBIDDEN, FST_CHAT_NO_TOKEN, FST_CHAT_ORIGIN_FORBIDDEN, FST_CHAT_TOKEN_INVALID, FST_CHAT_TOKEN_NO_SUB, FST_CHAT_TOO_MANY_CONNECTIONS, FST_CHAT_BAD_TICKET, FST_CHAT_TOO_MANY_FROM_IP } from './errors.js'
 import type { TicketStore } from './adapter/tickets.js'
 import type { Admission } from './admission.js'
-import type { ChatUser } from './model.js'
+import type { ChatUser, Restriction } from './model.js'
 import type { ResolvedOptions } from './options.js'
 
 const kToken = Symbol('fastify-chat.token')
 const kUser = Symbol('fastify-chat.user')
 const kClientId = Symbol('fastify-chat.clientId')
+const kRestrictions = Symbol('fastify-chat.restrictions')
 
 interface ChatRequest {
   [kToken]?: string
   [kUser]?: ChatUser
   [kClientId]?: string
+  [kRestrictions]?: Restriction[]
 }
 
 const BEARER = /^Bearer +([^ ]+) *$/i
@@ -98,7 +100,7 @@ export function jwtPluginOptions (jwt: FastifyJWTOptions, rules: ResolvedOptions
  * @param admit reserves a place for one more connection of the user, across every process (its
  * clientId), or undefined when the user has `maxConnectionsPerUser` already
  */
-export function authHook (opts: ResolvedOptions, ownJwt: boolean, admission: Admission, tickets: TicketStore, admit: (userId: string) => Promise<string | undefined>) {
+export function authHook (opts: ResolvedOptions, ownJwt: boolean, admission: Admission, tickets: TicketStore, admit: (userId: string) => Promise<Admitted>) {
   // The host's own @fastify/jwt gets the plugin's rules and our token on every call (@fastify/jwt
   // honours a per-call `extractToken` at run time; its types only know the global one).
   const hostVerify = Object.freeze({ ...opts.verify, extractToken: storedToken }) as unknown as Partial<VerifyOptions>
@@ -120,9 +122,7 @@ export function authHook (opts: ResolvedOptions, ownJwt: boolean, admission: Adm
       const raw = await tickets.redeem(ticket)
       const claims = raw === null ? undefined : JSON.parse(raw) as ChatUser
       if (claims === undefined || (typeof claims.exp === 'number' && claims.exp * 1000 <= Date.now())) throw new FST_CHAT_BAD_TICKET()
-      const clientId = await admit(claims.sub)
-      if (clientId === undefined) throw new FST_CHAT_TOO_MANY_CONNECTIONS()
-      state[kClientId] = clientId
+      admitted(state, await admit(claims.sub))
       state[kUser] = claims
       return
     }
@@ -142,12 +142,25 @@ export function authHook (opts: ResolvedOptions, ownJwt: boolean, admission: Adm
     const sub = (claims as { sub?: unknown } | null)?.sub
     if (typeof sub !== 'string' || sub === '' || sub.includes('\0')) throw new FST_CHAT_TOKEN_NO_SUB()
     if (upgrade) {
-      const clientId = await admit(sub)
-      if (clientId === undefined) throw new FST_CHAT_TOO_MANY_CONNECTIONS()
-      state[kClientId] = clientId
+      admitted(state, await admit(sub))
     }
     state[kUser] = claims as ChatUser
   }
+}
+
+/** What admission answers: a place (with the user's restrictions), a chat-wide ban, or none (too many connections). */
+export type Admitted = { clientId: string, restrictions: Restriction[] } | { banned: Restriction } | undefined
+
+function admitted (state: ChatRequest, a: Admitted): void {
+  if (a === undefined) throw new FST_CHAT_TOO_MANY_CONNECTIONS()
+  if ('banned' in a) throw new FST_CHAT_BANNED(a.banned.until === undefined ? 'from this chat' : `from this chat until ${new Date(a.banned.until).toISOString()}`)
+  state[kClientId] = a.clientId
+  if (a.restrictions.length > 0) state[kRestrictions] = a.restrictions
+}
+
+/** The user's bans and mutes, as its admission found them. */
+export function chatRestrictions (request: FastifyRequest): Restriction[] | undefined {
+  return (request as unknown as ChatRequest)[kRestrictions]
 }
 
 /** The verified claims of a request that went through the hook. */

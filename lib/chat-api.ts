@@ -3,16 +3,17 @@
  * its arguments (coded errors with a status, so a route can let them propagate), runs commands
  * on the process that holds a client, and turns outcomes into errors through outcomes.ts.
  */
-import type { ChatAdapter, MemberPage, Page, RemoteCommand, RemoteResult, RoomPage } from './adapter/contract.js'
+import type { ChatAdapter, MemberPage, Page, RemoteCommand, RemoteResult, RoomPage, UserPresence } from './adapter/contract.js'
 import { CloseCode, ROOM_REGEXP, SERVER_SENDER } from './constants.js'
 import type { ChatHub } from './core/hub.js'
 import {
   FST_CHAT_CLIENT_NOT_FOUND, FST_CHAT_CLOSING, FST_CHAT_INVALID_CLOSE_CODE, FST_CHAT_INVALID_CLOSE_REASON,
-  FST_CHAT_INVALID_CONTENT, FST_CHAT_INVALID_HISTORY_QUERY, FST_CHAT_INVALID_META, FST_CHAT_INVALID_PAGE, FST_CHAT_INVALID_ROOM, FST_CHAT_TIMEOUT
+  FST_CHAT_INVALID_CONTENT, FST_CHAT_INVALID_HISTORY_QUERY, FST_CHAT_INVALID_RESTRICTION, FST_CHAT_INVALID_META, FST_CHAT_INVALID_PAGE, FST_CHAT_INVALID_ROOM, FST_CHAT_TIMEOUT
 } from './errors.js'
 import type { HistoryPage, RoomUser } from './model.js'
 import type { ResolvedOptions } from './options.js'
 import { refusal } from './outcomes.js'
+import { createModeration } from './moderation.js'
 import type { ChatApi } from './types.js'
 
 /** A user-supplied value, made short and safe for an error message. */
@@ -90,6 +91,7 @@ export function createChatApi (hub: ChatHub, opts: ResolvedOptions): ChatApi {
   }
 
   return Object.freeze({
+    ...createModeration(adapter, () => hub.closing, command),
     rooms: async () => await everyPage(async (cursor) => await roomPage({ cursor, limit: MAX_PAGE }), (p) => p.rooms),
     roomPage,
     room: async (name: string) => { checkRoom(name); return await adapter().room(name) },
@@ -134,6 +136,12 @@ export function createChatApi (hub: ChatHub, opts: ResolvedOptions): ChatApi {
     },
 
     stats: async () => await adapter().stats(hub.stats()),
+
+    async presence (userId: string): Promise<{ userId: string } & UserPresence> {
+      if (typeof userId !== 'string' || userId === '' || userId.length > 1024) throw new FST_CHAT_INVALID_RESTRICTION('userId', 'must be a non-empty string (a token\'s sub)')
+      const [p] = await adapter().presence([userId])
+      return { userId, ...p }
+    },
 
     async history (room: string, options: { after?: number, before?: number, limit?: number } = {}): Promise<HistoryPage> {
       checkRoom(room)

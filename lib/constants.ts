@@ -13,7 +13,9 @@ export const CloseCode = {
   /** A slow consumer: it did not read its frames. */
   SLOW_CONSUMER: 1013,
   /** The token expired and was not refreshed in time. */
-  TOKEN_EXPIRED: 4001
+  TOKEN_EXPIRED: 4001,
+  /** The user was banned from the whole chat (`app.chat.ban`, `PUT /bans/:userId`). */
+  BANNED: 4003
 } as const
 
 /** Codes of `{"type":"error"}` frames: what went wrong with one request. */
@@ -48,7 +50,13 @@ export const ErrorCode = {
   /** The host's `onMessage` hook refused the message (its reason is the error's message): nothing was sent. */
   REJECTED: 'REJECTED',
   /** `edit` or `delete` of a message the room's history does not have. */
-  NOT_FOUND: 'NOT_FOUND'
+  NOT_FOUND: 'NOT_FOUND',
+  /** The user is banned from the room (or the chat): the join was refused. */
+  BANNED: 'BANNED',
+  /** The user is muted in the room (or the chat): reading works, writing does not. */
+  MUTED: 'MUTED',
+  /** A `watch` past the 100 users a connection may watch: nothing changed. */
+  TOO_MANY_WATCHED: 'TOO_MANY_WATCHED'
 } as const
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]
 

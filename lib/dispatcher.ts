@@ -5,6 +5,7 @@
 import { performance } from 'node:perf_hooks'
 import { CloseCode, ErrorCode } from './constants.js'
 import type { ChatHub } from './core/hub.js'
+import { MAX_WATCHED } from './core/watches.js'
 import { noMetrics, type ChatMetrics } from './metrics.js'
 import type { ChatUser } from './model.js'
 import type { ResolvedOptions } from './options.js'
@@ -121,6 +122,8 @@ export class Dispatcher implements ConnectionEvents {
       case 'message': return this.#message(conn, request.room, request.content, request.meta, request.ref)
       case 'edit': return this.#change(conn, request.room, request.id, { content: request.content, meta: request.meta }, request.ref)
       case 'delete': return this.#change(conn, request.room, request.id, undefined, request.ref)
+      case 'watch': return this.#watch(conn, request.users, request.ref)
+      case 'unwatch': return this.#hub.watches.unwatch(conn, request.users).then((users) => { this.#watching(conn, users, request.ref) })
       case 'refresh': return this.#refresh(conn, request.token, request.ref)
     }
   }
@@ -142,6 +145,7 @@ export class Dispatcher implements ConnectionEvents {
     if (!this.#hub.membership.has(room, conn.id)) {
       return this.#error(conn, ErrorCode.NOT_A_MEMBER, `only members may send to room "${room}": join it first`, ref)
     }
+    if (conn.restrictions !== undefined && this.#muted(conn, room, ref)) return undefined
     const canSend = this.#canSend
     if (canSend !== undefined) {
       const allowed = canSend(conn.user, room)
@@ -190,6 +194,8 @@ export class Dispatcher implements ConnectionEvents {
       this.#error(conn, ErrorCode.NOT_A_MEMBER, `only members may ${edit === undefined ? 'delete' : 'edit'} messages of room "${room}": join it first`, ref)
       return
     }
+    // A muted user may still delete (its own) messages: only saying something new is refused.
+    if (edit !== undefined && conn.restrictions !== undefined && this.#muted(conn, room, ref)) return
     const actor = { user: conn.user, from: conn.id, userId: conn.userId }
     const result = await this.#hub.messages.change(actor, room, id, edit)
     switch (result.status) {
@@ -205,6 +211,32 @@ export class Dispatcher implements ConnectionEvents {
       case 'rejected':
         this.#error(conn, ErrorCode.REJECTED, result.reason, ref)
     }
+  }
+
+  /** Watches users' presence: a `presence` frame for each, then `watching` with everyone watched. */
+  async #watch (conn: Connection, users: string[], ref: Ref | undefined): Promise<void> {
+    const outcome = await this.#hub.watches.watch(conn, users)
+    if (outcome.status === 'too-many') {
+      this.#error(conn, ErrorCode.TOO_MANY_WATCHED, `a connection may watch at most ${MAX_WATCHED} users: unwatch some first (nothing changed)`, ref)
+    } else if (outcome.status === 'forbidden') {
+      this.#error(conn, ErrorCode.FORBIDDEN, `you may not see the presence of ${JSON.stringify(outcome.userId).slice(0, 80)} (nothing changed)`, ref)
+    } else {
+      this.#watching(conn, outcome.watching, ref)
+    }
+  }
+
+  #watching (conn: Connection, users: string[], ref: Ref | undefined): void {
+    this.#hub.send(conn, ref === undefined ? { type: 'watching', users } : { type: 'watching', users, ref })
+  }
+
+  /** Whether the user is muted in `room` (or everywhere): then it hears MUTED. */
+  #muted (conn: Connection, room: string, ref: Ref | undefined): boolean {
+    const mute = conn.restrictions?.find('mute', room)
+    if (mute === undefined) return false
+    const until = mute.until === undefined ? '' : ` until ${new Date(mute.until).toISOString()}`
+    const why = mute.reason === undefined ? '' : ` (${mute.reason})`
+    this.#error(conn, ErrorCode.MUTED, `you are muted ${mute.room === undefined ? 'in this chat' : `in room "${room}"`}${until}${why}: you can read, not write`, ref)
+    return true
   }
 
   /** A fresh token for the same user: its claims and expiry replace the old ones. */

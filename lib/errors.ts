@@ -62,6 +62,12 @@ export const FST_CHAT_INVALID_META = createError(
   'Invalid meta: %s',
   400
 )
+/** A ban or mute with a bad user id, room, ttl or reason (`app.chat.ban`, `mute`, ...). */
+export const FST_CHAT_INVALID_RESTRICTION = createError(
+  'FST_CHAT_INVALID_RESTRICTION',
+  'Invalid %s: %s',
+  400
+)
 /** A close code that a server may not send (allowed: 1000, 1001, 1008, 1011, 3000-4999). */
 export const FST_CHAT_INVALID_CLOSE_CODE = createError(
   'FST_CHAT_INVALID_CLOSE_CODE',
@@ -145,6 +151,24 @@ export const FST_CHAT_JOIN_FORBIDDEN = createError(
   'FST_CHAT_JOIN_FORBIDDEN',
   'canJoin refused room %s to this user',
   403
+)
+/** The user is banned: from the whole chat (an upgrade), or from the room (a join by an admin or `app.chat.join`). */
+export const FST_CHAT_BANNED = createError(
+  'FST_CHAT_BANNED',
+  'This user is banned %s',
+  403
+)
+/** `canSeePresence` refused a user's presence to the viewer. */
+export const FST_CHAT_PRESENCE_FORBIDDEN = createError(
+  'FST_CHAT_PRESENCE_FORBIDDEN',
+  'canSeePresence refused the presence of user %s to this user',
+  403
+)
+/** `DELETE` of a ban or mute that is not in force. */
+export const FST_CHAT_NO_RESTRICTION = createError(
+  'FST_CHAT_NO_RESTRICTION',
+  'No %s of user %s in force%s',
+  404
 )
 /** The user already has `maxConnectionsPerUser` open sockets on this process. */
 export const FST_CHAT_TOO_MANY_CONNECTIONS = createError(

@@ -20,7 +20,9 @@ import { createMetrics } from './metrics.js'
 import type { ChatUser } from './model.js'
 import { resolveOptions } from './options.js'
 import { createCodec } from './protocol/codec.js'
+import { moderationRoutes } from './routes/moderation.js'
 import { roomsRoutes } from './routes/rooms.js'
+import { usersRoutes } from './routes/users.js'
 import { socketRoute } from './routes/socket.js'
 import type { ChatPluginOptions } from './types.js'
 
@@ -78,6 +80,8 @@ const plugin: FastifyPluginAsync<ChatPluginOptions> = async function fastifyChat
     verifyToken = tokenVerifier(instance, opts, opts.jwt !== undefined)
     await instance.register(socketRoute, { opts, dispatcher, tickets })
     await instance.register(roomsRoutes, { prefix: opts.roomsPrefix, opts, chat })
+    await instance.register(moderationRoutes, { opts, chat })
+    await instance.register(usersRoutes, { opts, chat })
   }, { prefix: opts.prefix })
 
   hub.startHeartbeat()

@@ -92,3 +92,19 @@ export interface HistoryLimits {
   /** Bytes of message text across all rooms (in-memory history). */
   readonly maxBytes: number
 }
+
+/** A ban keeps a user out (of a room, or of the whole chat); a mute keeps it from writing. */
+export type RestrictionKind = 'ban' | 'mute'
+
+/** A ban or a mute of a user, in a room or (without `room`) chat-wide. */
+export interface Restriction {
+  kind: RestrictionKind
+  userId: string
+  /** The room; absent: the whole chat. */
+  room?: string
+  /** When it ends by itself, ms since the epoch; absent: until lifted. */
+  until?: number
+  reason?: string
+  /** When it was made, ms. */
+  at: number
+}

@@ -46,6 +46,7 @@ export interface ResolvedOptions {
   readonly maxMetaBytes: number
   readonly metaSchema: TSchema | undefined
   readonly canEdit: ChatPluginOptions['canEdit']
+  readonly canSeePresence: ChatPluginOptions['canSeePresence']
   readonly canDelete: ChatPluginOptions['canDelete']
   readonly store: StoreFactory | undefined
   readonly adapter: AdapterFactory | undefined
@@ -57,7 +58,7 @@ export interface ResolvedOptions {
 const KNOWN = new Set([
   'jwt', 'path', 'roomsPrefix', 'defaultRoom', 'maxPayload', 'maxMessageLength',
   'maxRoomsPerConnection', 'rateLimit', 'heartbeatInterval', 'maxBufferedAmount', 'slowConsumerHighWaterMark', 'presence', 'history', 'verify', 'allowedOrigins', 'tokenExpiringLead', 'expiryGrace', 'canJoin', 'canSend', 'maxConnectionsPerUser', 'maxConnectionsPerIp', 'maxConnectAttemptsPerIp', 'maxRoomsPerProcess', 'maxMembersPerRoom', 'metrics', 'isAdmin',
-  'adapter', 'prefix', 'openapi', 'onMessage', 'hookTimeout', 'maxMetaBytes', 'metaSchema', 'canEdit', 'canDelete', 'store',
+  'adapter', 'prefix', 'openapi', 'onMessage', 'hookTimeout', 'maxMetaBytes', 'metaSchema', 'canEdit', 'canDelete', 'canSeePresence', 'store',
   // Fastify's own register options, passed along with ours
   'logLevel', 'logSerializers'
 ])
@@ -147,7 +148,7 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
 
   if (opts.canJoin !== undefined && typeof opts.canJoin !== 'function') fail('canJoin', 'must be a function (user, room) => boolean', opts.canJoin)
   if (opts.canSend !== undefined && typeof opts.canSend !== 'function') fail('canSend', 'must be a function (user, room) => boolean', opts.canSend)
-  for (const name of ['isAdmin', 'onMessage', 'canEdit', 'canDelete'] as const) {
+  for (const name of ['isAdmin', 'onMessage', 'canEdit', 'canDelete', 'canSeePresence'] as const) {
     if (opts[name] !== undefined && typeof opts[name] !== 'function') fail(name, 'must be a function', opts[name])
   }
   if (opts.store !== undefined && typeof opts.store !== 'function') fail('store', 'must be a store factory such as postgresStore({ pool })', typeof opts.store)
@@ -250,6 +251,7 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
     maxMetaBytes: integer('maxMetaBytes', opts.maxMetaBytes, 2048, 2, 1024 * 1024),
     metaSchema,
     canEdit: opts.canEdit,
+    canSeePresence: opts.canSeePresence,
     canDelete: opts.canDelete,
     store: opts.store,
     adapter,

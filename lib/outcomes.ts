@@ -5,12 +5,12 @@
  */
 import { ErrorCode } from './constants.js'
 import {
-  FST_CHAT_JOIN_FORBIDDEN, FST_CHAT_NOT_A_MEMBER, FST_CHAT_ROOM_FULL, FST_CHAT_SERVER_FULL, FST_CHAT_TOO_MANY_ROOMS
+  FST_CHAT_BANNED, FST_CHAT_JOIN_FORBIDDEN, FST_CHAT_NOT_A_MEMBER, FST_CHAT_ROOM_FULL, FST_CHAT_SERVER_FULL, FST_CHAT_TOO_MANY_ROOMS
 } from './errors.js'
 
 /** How a join ended: done, already a member, or refused for one reason (each limit its own). */
 export type JoinOutcome = 'joined' | 'already' | JoinRefusal
-export type JoinRefusal = 'too-many-rooms' | 'server-full' | 'room-full' | 'forbidden'
+export type JoinRefusal = 'too-many-rooms' | 'server-full' | 'room-full' | 'forbidden' | 'banned'
 export type LeaveOutcome = 'left' | 'not-member'
 
 /** The limits a refusal's words cite. */
@@ -47,6 +47,11 @@ const REFUSALS: Readonly<Record<JoinRefusal | 'not-member', Refusal>> = {
     code: ErrorCode.FORBIDDEN,
     message: (room) => `you may not join room "${room}"`,
     error: (_client, room) => new FST_CHAT_JOIN_FORBIDDEN(room)
+  },
+  banned: {
+    code: ErrorCode.BANNED,
+    message: (room) => `you are banned from room "${room}"`,
+    error: (_client, room) => new FST_CHAT_BANNED(`from room ${room}`)
   },
   'not-member': {
     code: ErrorCode.NOT_A_MEMBER,

@@ -3,10 +3,12 @@ import type { FastifyRequest } from 'fastify'
 import type { TSchema } from '@sinclair/typebox'
 import type { AdapterFactory } from './adapter/contract.js'
 import type { StoreFactory } from './store/contract.js'
-import type { ChatStats, ChatUser, HistoryPage, LeaveReason, MemberInfo, RoomInfo, RoomUser } from './model.js'
+import type { ChatStats, ChatUser, HistoryPage, LeaveReason, MemberInfo, Restriction, RoomInfo, RoomUser } from './model.js'
+import type { RestrictOptions } from './moderation.js'
 import type { DeletedFrame, EditedFrame, MessageFrame } from './protocol/schemas.js'
 
-export type { ChatStats, ChatUser, HistoryPage, LeaveReason, Member, MemberInfo, RoomInfo, RoomUser } from './model.js'
+export type { ChatStats, ChatUser, HistoryPage, LeaveReason, Member, MemberInfo, Restriction, RestrictionKind, RoomInfo, RoomUser } from './model.js'
+export type { RestrictOptions } from './moderation.js'
 
 /** The events of `app.chat.on(event, listener)`. */
 export type ChatEventName = 'message' | 'edited' | 'deleted' | 'joined' | 'left' | 'connected' | 'disconnected'
@@ -196,6 +198,11 @@ export interface ChatPluginOptions {
   metaSchema?: TSchema
   /** Who may edit a message (default: its author, and admins). */
   canEdit?: (user: ChatUser, message: MessageInfo) => boolean | Promise<boolean>
+  /**
+   * Who may see whose online status (`watch`, `GET /users/:userId/presence`, `app.chat.presence`
+   * is the host's own and is not asked). Default: everyone may see everyone.
+   */
+  canSeePresence?: (viewer: ChatUser, userId: string) => boolean | Promise<boolean>
   /** Who may delete a message (default: its author, and admins). */
   canDelete?: (user: ChatUser, message: MessageInfo) => boolean | Promise<boolean>
   /**
@@ -266,6 +273,33 @@ export interface ChatApi {
   on<E extends ChatEventName>(event: E, listener: (event: ChatEventMap[E]) => unknown): void
   /** Stops a listener given to `on`. */
   off<E extends ChatEventName>(event: E, listener: (event: ChatEventMap[E]) => unknown): void
+  /**
+   * Bans a user from a room (`room`) or from the whole chat, for `ttl` ms or until `unban`,
+   * cluster-wide. A room ban takes every connection of the user out of the room at once (`left`
+   * and `userLeft` with `reason: "banned"`) and refuses later joins (`BANNED`); a chat-wide ban
+   * closes every connection of the user with 4003 `banned` and refuses new upgrades with 403.
+   * Resolves with the ban as kept. Rejects `FST_CHAT_INVALID_RESTRICTION` for bad arguments.
+   */
+  ban (userId: string, options?: RestrictOptions): Promise<Restriction>
+  /** Lifts a ban (of `room`, or the chat-wide one); resolves whether there was one. */
+  unban (userId: string, options?: { room?: string }): Promise<boolean>
+  /**
+   * Mutes a user in a room (or everywhere): its `message`, `dm` and `edit` are answered `MUTED`
+   * while reading still works. Same options and errors as `ban`.
+   */
+  mute (userId: string, options?: RestrictOptions): Promise<Restriction>
+  /** Lifts a mute; resolves whether there was one. */
+  unmute (userId: string, options?: { room?: string }): Promise<boolean>
+  /**
+   * A user's online status across the chat: `online` (an open connection anywhere), how many
+   * connections, and `lastSeen` (when its last one closed) when offline. Not gated by
+   * `canSeePresence`: this is the host's own code.
+   */
+  presence (userId: string): Promise<{ userId: string, online: boolean, connections: number, lastSeen?: number }>
+  /** A room's bans in force (oldest first). */
+  bans (room: string): Promise<Restriction[]>
+  /** A room's mutes in force (oldest first). */
+  mutes (room: string): Promise<Restriction[]>
   /** Closes a client's socket (default code 1000); resolves `false` if no such client is connected. */
   disconnect (clientId: string, code?: number, reason?: string): Promise<boolean>
   /** Connection, room and frame counters. */

@@ -24,6 +24,7 @@ export interface FakeNode extends AdapterNode {
   commands: Array<{ clientId: string, command: RemoteCommand }>
   clients: Map<string, string>
   counters: ChatStats
+  presence: Array<{ userId: string, online: boolean, lastSeen: number | undefined }>
 }
 
 let nodesMade = 0
@@ -48,6 +49,7 @@ function fakeNode (third = 0): FakeNode {
     commands: [],
     clients: new Map(),
     counters: { connections: 0, rooms: 0, members: 0, messagesIn: 0, messagesOut: 0 },
+    presence: [],
     deliver (room, frame, except, seq) { node.deliveries.push({ room, frame, except, seq }) },
     resync () {},
     async execute (clientId, command): Promise<RemoteResult> {
@@ -58,6 +60,7 @@ function fakeNode (third = 0): FakeNode {
     stats () { return node.counters },
     * localClients () { for (const [clientId, userId] of node.clients) yield { clientId, userId } },
     lost () {},
+    presenceChanged (userId: string, online: boolean, lastSeen: number | undefined) { node.presence.push({ userId, online, lastSeen }) },
     position: () => undefined,
     log: silent,
     history: { size: 10, ttl: 60_000, maxBytes: 1024 * 1024 }
@@ -327,6 +330,40 @@ export function adapterContract (t: Test, name: string, backend: () => Backend):
       t.same(await leave(on(0), 'r', id(0)), { members: 0, users: 0, own: 0 })
     })
   }
+
+  t.test(`${name}: bans and mutes, kept cluster-wide, each ending by itself`, async (t) => {
+    const all = await nodes(t, backend, 2)
+    const [a, b] = all
+    const now = Date.now()
+    await a.adapter.restrict({ kind: 'ban', userId: 'bob', room: 'r', reason: 'spam', at: now })
+    await a.adapter.restrict({ kind: 'mute', userId: 'bob', at: now, until: now + 60_000 })
+    await b.adapter.restrict({ kind: 'ban', userId: 'eve', room: 'r', at: now + 1, until: now + 150 })
+    await b.adapter.restrict({ kind: 'ban', userId: 'old', room: 'r', at: now - 10, until: now - 1 })
+    const admitted = await b.adapter.admit('bob', `${b.node.id}.x1`, 10)
+    t.ok(admitted !== false, 'admitted')
+    t.same((admitted as any[]).map((r) => [r.kind, r.room ?? '*']).sort(), [['ban', 'r'], ['mute', '*']], 'admission brings the user\'s restrictions, from any node')
+    t.same(await a.adapter.admit('nobody', `${a.node.id}.x2`, 10), [], 'none for others')
+    t.same((await b.adapter.restrictions('ban', 'r')).map((r) => r.userId), ['bob', 'eve'], 'a room\'s bans in force, oldest first (not the expired one)')
+    t.same(await a.adapter.restrictions('mute', 'r'), [], 'a chat-wide mute is not a room\'s')
+    await eventually(() => false, 200)
+    t.same((await a.adapter.restrictions('ban', 'r')).map((r) => r.userId), ['bob'], 'a ttl ends it by itself')
+    t.same(await a.adapter.admit('eve', `${a.node.id}.x3`, 10), [], 'for admissions too')
+    await a.adapter.restrict({ kind: 'ban', userId: 'bob', room: 'r', at: now + 1, until: now + 60_000 })
+    t.match(await b.adapter.restrictions('ban', 'r'), [{ userId: 'bob', until: now + 60_000 }], 'the same kind, user and room: replaced')
+    t.equal(await b.adapter.lift('ban', 'bob', 'r'), true)
+    t.equal(await a.adapter.lift('ban', 'bob', 'r'), false, 'lifted once')
+    t.equal(await a.adapter.lift('mute', 'bob', undefined), true)
+    t.same(await a.adapter.admit('bob', `${a.node.id}.x4`, 10), [], 'nothing left')
+    // Every open connection of a user, wherever it is (admitted, then connected, as the plugin does).
+    for (const [n, id] of [[a, `${a.node.id}.c1`], [b, `${b.node.id}.c2`]] as const) {
+      await n.adapter.admit('carl', id, 10)
+      await connect(n, id, 'carl')
+    }
+    t.same((await a.adapter.clientsOf('carl')).sort(), [`${a.node.id}.c1`, `${b.node.id}.c2`].sort())
+    await b.adapter.disconnect(`${b.node.id}.c2`, 'carl')
+    t.same(await b.adapter.clientsOf('carl'), [`${a.node.id}.c1`])
+    t.same(await b.adapter.clientsOf('stranger'), [])
+  })
 
   for (const n of [2, 3]) {
     t.test(`${name}: ${n} nodes are one chat`, async (t) => {

@@ -167,3 +167,25 @@ t.test('meta, edits and deletions: typed calls and events, counted in the room\'
     'message 5 last null'
   ], 'each once, in order; an edit or deletion is not a hole')
 })
+
+t.test('watch: presence events, watched again after a reconnect; a chat-wide ban is final', async (t) => {
+  const { app, url } = await server(t)
+  const viewer = createChatClient({ url, token: token({ sub: 'viewer' }), reconnect: { minDelay: 20, maxDelay: 100 } })
+  t.teardown(() => viewer.close())
+  await viewer.connect()
+  const seen: string[] = []
+  viewer.on('presence', (p) => seen.push(`${p.userId} ${p.online ? 'on' : 'off'}`))
+  t.match(await viewer.watch(['ann']), { type: 'watching', users: ['ann'] })
+  const reopened = new Promise((resolve) => viewer.on('open', (o) => { if (o.reconnect) resolve(o) }))
+  await app.chat.disconnect(viewer.clientId!, 1011, 'boom')
+  await reopened
+  const online = new Promise((resolve) => viewer.on('presence', (p) => { if (p.online) resolve(p) }))
+  const ann = createChatClient({ url, token: token({ sub: 'ann' }), reconnect: false })
+  t.teardown(() => ann.close())
+  await ann.connect()
+  await online
+  t.same(seen.filter((s) => s === 'ann on'), ['ann on'], 'heard after the reconnect: the client watched again')
+  const closed = new Promise<any>((resolve) => ann.on('close', resolve))
+  await app.chat.ban('ann')
+  t.match(await closed, { code: 4003, reason: 'banned', reconnecting: false }, 'banned: no reconnect')
+})

@@ -113,6 +113,25 @@ t.test('cluster faults', async (t) => {
         t.equal((await app.inject({ method: 'PUT', url: `/rooms/x/members/${bob.id}`, headers: { authorization: `Bearer ${token({ role: 'admin' })}` } })).statusCode, 404, 'the dead client is found nowhere')
         alice.close()
       })
+
+      t.test('a SIGKILLed process: its users go offline for watchers once its node times out', async (t) => {
+        const prefix = testPrefix()
+        t.after(() => drop(prefix))
+        const app = await localNode(t, prefix, target)
+        const viewer = await connect(app, token({ sub: 'viewer' }))
+        await viewer.request({ action: 'watch', users: ['bob'] })
+        t.match(await viewer.next('presence'), { userId: 'bob', online: false })
+        const doomed = await startNode(t, prefix, target)
+        await wsClient(doomed.port, token({ sub: 'bob' }))
+        t.match(await viewer.next('presence'), { userId: 'bob', online: true })
+        const killedAt = Date.now()
+        doomed.child.kill('SIGKILL')
+        const off = await viewer.next('presence', 15_000)
+        t.match(off, { userId: 'bob', online: false, lastSeen: Number })
+        t.ok(off.lastSeen >= killedAt, 'seen last when its process was found dead')
+        t.match(await app.chat.presence('bob'), { online: false, connections: 0 })
+        viewer.close()
+      })
     })
   }
 

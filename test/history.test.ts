@@ -211,6 +211,7 @@ function laggy (factory: AdapterFactory, ms: number): AdapterFactory {
   return async (node) => await factory({
     get id () { return node.id },
     position: (room) => node.position(room),
+    presenceChanged: (...args) => { node.presenceChanged(...args) },
     get membership () { return node.membership },
     deliver: (...args) => { setTimeout(() => node.deliver(...args), ms) },
     resync: () => node.resync(),

@@ -49,6 +49,7 @@ t.test('reaping a dead process of 20,000 connections x 5 rooms: all of it, in sm
     stats: () => ({ connections: 0, rooms: 0, members: 0, messagesIn: 0, messagesOut: 0 }),
     * localClients () {},
     lost: () => { lost++ },
+    presenceChanged: () => {},
     position: () => undefined,
     log,
     history: { size: 10, ttl: 60_000, maxBytes: 1 << 20 }

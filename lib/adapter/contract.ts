@@ -12,7 +12,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Membership } from '../core/membership.js'
 import type { JoinOutcome, LeaveOutcome } from '../outcomes.js'
-import type { ChatStats, HistoryLimits, LeaveReason, Member, MemberInfo, RoomInfo } from '../model.js'
+import type { ChatStats, HistoryLimits, LeaveReason, Member, MemberInfo, Restriction, RestrictionKind, RoomInfo } from '../model.js'
 import type { TicketStore } from './tickets.js'
 
 /** An operation on a client that another process holds (`app.chat.join/leave/disconnect`). */
@@ -20,13 +20,16 @@ export type RemoteCommand =
   | { op: 'join', room: string }
   | { op: 'leave', room: string }
   | { op: 'disconnect', code: number, reason: string }
+  /** A ban or mute of the client's user: the client enforces it from now on (a ban also removes it). */
+  | { op: 'restrict', restriction: Restriction }
+  | { op: 'lift', kind: RestrictionKind, room?: string }
 
 /**
  * The outcome of a command: what the holding process answered (a join or leave outcome, or
  * `closed`), `not-found` when no live process holds the client, or `timeout` when its process did
  * not answer in time.
  */
-export type RemoteResult = JoinOutcome | LeaveOutcome | 'closed' | 'not-found' | 'timeout'
+export type RemoteResult = JoinOutcome | LeaveOutcome | 'closed' | 'done' | 'not-found' | 'timeout'
 
 /**
  * A `message` frame waiting for its seq and epoch, which the adapter (the one authority for a
@@ -95,6 +98,15 @@ export interface HeldMessage {
   text: string
 }
 
+/** A user's presence across the chat. */
+export interface UserPresence {
+  online: boolean
+  /** Open connections, on every process. */
+  connections: number
+  /** When its last connection closed, ms (absent: online, or not seen within the presence ttl). */
+  lastSeen?: number
+}
+
 /**
  * A room after a join: its member count (connections), distinct users, newest seq (0 if none) and
  * epoch, and how many connections the joining user now has there (1: its first, anywhere).
@@ -153,6 +165,11 @@ export interface AdapterNode {
    * while the backend was unreachable): tell the room (`userLeft` with `reason`).
    */
   lost (room: string, member: { clientId: string, userId: string, name?: string }, state: LeaveState, reason: LeaveReason): void
+  /**
+   * A user this process watches (`watch`) came online (its first connection anywhere opened) or
+   * went offline (its last closed, or its process died): `lastSeen` is when, for offline.
+   */
+  presenceChanged (userId: string, online: boolean, lastSeen: number | undefined): void
   /** Where this process stands in a room it has members in: the last seq it delivered, and its epoch. */
   position (room: string): { seq: number, epoch: string } | undefined
   /** The plugin's logger. */
@@ -189,9 +206,11 @@ export interface ChatAdapter {
   readonly tickets?: TicketStore
   /**
    * Before an upgrade: reserves a connection for `userId` if the user has fewer than `limit` across
-   * every process (a reservation not confirmed by `connect` soon lapses). Resolves false otherwise.
+   * every process (a reservation not confirmed by `connect` soon lapses), and resolves with the
+   * user's bans and mutes in force (so that a chat-wide ban refuses the upgrade, and the new
+   * connection knows the rest, in the same round trip). Resolves false when over the limit.
    */
-  admit (userId: string, clientId: string, limit: number): Promise<boolean>
+  admit (userId: string, clientId: string, limit: number): Promise<Restriction[] | false>
   /** An admitted connection that never opened (its upgrade failed) gives its place back. */
   cancelAdmission (userId: string, clientId: string): Promise<void>
   /** A client connected to this process (its reservation, if any, becomes a connection). */
@@ -240,6 +259,23 @@ export interface ChatAdapter {
   members (name: string, page: Page): Promise<MemberPage>
   /** How many connections each of these users has in the room, across every process (0: none). */
   userConnections (name: string, userIds: string[]): Promise<number[]>
+  /** Keeps a ban or mute (replacing the same kind for the same user and room), until its `until`. */
+  restrict (restriction: Restriction): Promise<void>
+  /** Ends a ban or mute early; resolves whether there was one in force. */
+  lift (kind: RestrictionKind, userId: string, room: string | undefined): Promise<boolean>
+  /** A room's bans (or mutes) in force. */
+  restrictions (kind: RestrictionKind, room: string): Promise<Restriction[]>
+  /** Every open connection of a user, on any process. */
+  clientsOf (userId: string): Promise<string[]>
+  /**
+   * Users' presence: online (an open connection anywhere), how many, and when the last one closed
+   * (kept for the adapter's presence ttl).
+   */
+  presence (userIds: string[]): Promise<UserPresence[]>
+  /** This process starts hearing of a user's presence changes (`node.presenceChanged`); counted, so watch and unwatch in pairs. */
+  watch (userId: string): Promise<void>
+  /** This process stops hearing of them (when its last watcher of the user stops). */
+  unwatch (userId: string): Promise<void>
   /** Runs a command on a client held by another process. */
   command (clientId: string, command: RemoteCommand): Promise<RemoteResult>
   /** Counters summed over every live process (this one's given). */

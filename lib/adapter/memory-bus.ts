@@ -8,10 +8,13 @@
  */
 import type { AdapterNode } from './contract.js'
 import { Dedupe, MemoryHistory } from './memory-history.js'
+import { MemoryRestrictions } from './memory-restrictions.js'
 import { memoryTicketStore } from './tickets.js'
 
 /** Most remembered (user, room, ref) sends: bounds the dedupe table's memory. */
 const MAX_DEDUPE = 100_000
+/** Most remembered last-seen times (the oldest go first). */
+const MAX_SEEN = 1_000_000
 
 export class MemoryBus {
   readonly #nodes = new Set<AdapterNode>()
@@ -20,6 +23,11 @@ export class MemoryBus {
   /** Each user's connections across the nodes: clientId -> until (ms; Infinity once open). */
   readonly #users = new Map<string, Map<string, number>>()
   readonly tickets = memoryTicketStore()
+  readonly restrictions = new MemoryRestrictions()
+  /** When each user's last connection closed, for this process's life. */
+  readonly #seen = new Map<string, number>()
+  /** Who hears of each user's presence changes: node -> how many of its watchers. */
+  readonly #watchers = new Map<string, Map<AdapterNode, number>>()
   #history: MemoryHistory | undefined
   #dedupe: Dedupe | undefined
   #sweep: NodeJS.Timeout | undefined
@@ -40,15 +48,22 @@ export class MemoryBus {
   detach (node: AdapterNode): void {
     this.#nodes.delete(node)
     for (const [clientId, holder] of this.#holders) if (holder === node) this.#holders.delete(clientId)
+    const now = Date.now()
     for (const [userId, conns] of this.#users) {
+      const before = openCount(conns)
       for (const clientId of conns.keys()) if (clientId.startsWith(`${node.id}.`)) conns.delete(clientId)
+      if (before > 0 && openCount(conns) === 0) this.#offline(userId, now)
       if (conns.size === 0) this.#users.delete(userId)
     }
+    for (const [userId, nodes] of this.#watchers) if (nodes.delete(node) && nodes.size === 0) this.#watchers.delete(userId)
     if (this.#nodes.size > 0) return
     clearInterval(this.#sweep)
     this.#history?.clear()
     this.#dedupe?.clear()
     this.tickets.clear()
+    this.restrictions.clear()
+    this.#seen.clear()
+    this.#watchers.clear()
     this.#users.clear()
     this.#history = undefined
     this.#dedupe = undefined
@@ -85,14 +100,57 @@ export class MemoryBus {
     this.#holders.set(clientId, node)
     let conns = this.#users.get(userId)
     if (conns === undefined) this.#users.set(userId, conns = new Map())
+    const first = openCount(conns) === 0
     conns.set(clientId, Infinity)
+    if (first) this.#tell(userId, true, undefined)
   }
 
   release (clientId: string, userId: string, node: AdapterNode): void {
     if (this.#holders.get(clientId) === node) this.#holders.delete(clientId)
     const conns = this.#users.get(userId)
+    const wasOpen = conns?.get(clientId) === Infinity
     conns?.delete(clientId)
+    if (wasOpen && openCount(conns!) === 0) this.#offline(userId, Date.now())
     if (conns?.size === 0) this.#users.delete(userId)
+  }
+
+  /** A user's presence: its open connections on every node, and when its last one closed. */
+  presence (userId: string): { online: boolean, connections: number, lastSeen?: number } {
+    const connections = openCount(this.#users.get(userId))
+    if (connections > 0) return { online: true, connections }
+    const lastSeen = this.#seen.get(userId)
+    return lastSeen === undefined ? { online: false, connections } : { online: false, connections, lastSeen }
+  }
+
+  watch (userId: string, node: AdapterNode): void {
+    let nodes = this.#watchers.get(userId)
+    if (nodes === undefined) this.#watchers.set(userId, nodes = new Map())
+    nodes.set(node, (nodes.get(node) ?? 0) + 1)
+  }
+
+  unwatch (userId: string, node: AdapterNode): void {
+    const nodes = this.#watchers.get(userId)
+    const n = (nodes?.get(node) ?? 0) - 1
+    if (n > 0) nodes!.set(node, n)
+    else if (nodes?.delete(node) === true && nodes.size === 0) this.#watchers.delete(userId)
+  }
+
+  #offline (userId: string, now: number): void {
+    this.#seen.delete(userId)
+    this.#seen.set(userId, now)
+    if (this.#seen.size > MAX_SEEN) this.#seen.delete(this.#seen.keys().next().value as string)
+    this.#tell(userId, false, now)
+  }
+
+  #tell (userId: string, online: boolean, lastSeen: number | undefined): void {
+    for (const node of this.#watchers.get(userId)?.keys() ?? []) node.presenceChanged(userId, online, lastSeen)
+  }
+
+  /** Every open connection of a user, on any node. */
+  clientsOf (userId: string): string[] {
+    const out = []
+    for (const [clientId, until] of this.#users.get(userId) ?? []) if (until === Infinity) out.push(clientId)
+    return out
   }
 
   holder (clientId: string): AdapterNode | undefined {
@@ -127,6 +185,13 @@ export class MemoryBus {
       if (node.membership.count(room) > 0) node.deliver(room, frame, except, seq, epoch)
     }
   }
+}
+
+/** Open connections among a user's connections and reservations. */
+function openCount (conns: Map<string, number> | undefined): number {
+  let n = 0
+  for (const until of conns?.values() ?? []) if (until === Infinity) n++
+  return n
 }
 
 /**

@@ -3,11 +3,11 @@
  * `MemoryHistory`). Several instances in one process may share a `MemoryBus` and form one chat.
  */
 import type {
-  AdapterFactory, AdapterNode, ChatAdapter, HeldMessage, LeaveState, MemberPage, MessageDraft, Page, Published, RemoteCommand, RemoteResult, Resume, Revision, RoomPage, RoomState, StoredFrame
+  AdapterFactory, AdapterNode, ChatAdapter, HeldMessage, LeaveState, MemberPage, UserPresence, MessageDraft, Page, Published, RemoteCommand, RemoteResult, Resume, Revision, RoomPage, RoomState, StoredFrame
 } from './contract.js'
 import { FST_CHAT_INVALID_OPTION } from '../errors.js'
 import { MemoryBus } from './memory-bus.js'
-import type { ChatStats, Member, MemberInfo, RoomInfo } from '../model.js'
+import type { ChatStats, Member, MemberInfo, Restriction, RestrictionKind, RoomInfo } from '../model.js'
 import type { TicketStore } from './tickets.js'
 
 /** How long an admitted connection may take to open before its place lapses, ms. */
@@ -46,9 +46,37 @@ export class MemoryAdapter implements ChatAdapter {
     bus.attach(node)
   }
 
-  async admit (userId: string, clientId: string, limit: number): Promise<boolean> {
+  async admit (userId: string, clientId: string, limit: number): Promise<Restriction[] | false> {
     const now = Date.now()
-    return this.#bus.admit(userId, clientId, limit, now + RESERVATION_MS, now)
+    return this.#bus.admit(userId, clientId, limit, now + RESERVATION_MS, now) && this.#bus.restrictions.of(userId, now)
+  }
+
+  async restrict (restriction: Restriction): Promise<void> {
+    this.#bus.restrictions.restrict(restriction)
+  }
+
+  async lift (kind: RestrictionKind, userId: string, room: string | undefined): Promise<boolean> {
+    return this.#bus.restrictions.lift(kind, userId, room)
+  }
+
+  async restrictions (kind: RestrictionKind, room: string): Promise<Restriction[]> {
+    return this.#bus.restrictions.inRoom(kind, room)
+  }
+
+  async clientsOf (userId: string): Promise<string[]> {
+    return this.#bus.clientsOf(userId)
+  }
+
+  async presence (userIds: string[]): Promise<UserPresence[]> {
+    return userIds.map((u) => this.#bus.presence(u))
+  }
+
+  async watch (userId: string): Promise<void> {
+    this.#bus.watch(userId, this.#node)
+  }
+
+  async unwatch (userId: string): Promise<void> {
+    this.#bus.unwatch(userId, this.#node)
   }
 
   async cancelAdmission (userId: string, clientId: string): Promise<void> {

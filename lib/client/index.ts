@@ -6,8 +6,8 @@
  * and a hook to fetch a fresh token before each connection.
  */
 import type {
-  AckFrame, DeletedFrame, EditedFrame, ErrorFrame, JoinedFrame, LeftFrame, MessageFrame, Meta, RefreshedFrame, ServerFrame,
-  TokenExpiringFrame, UserJoinedFrame, UserLeftFrame, WelcomeFrame
+  AckFrame, DeletedFrame, EditedFrame, ErrorFrame, JoinedFrame, LeftFrame, MessageFrame, Meta, PresenceFrame, RefreshedFrame, ServerFrame,
+  TokenExpiringFrame, UserJoinedFrame, UserLeftFrame, WatchingFrame, WelcomeFrame
 } from '../protocol/schemas.js'
 import { Requests } from './requests.js'
 import { RoomTracker, type RoomEvent } from './room-tracker.js'
@@ -30,6 +30,9 @@ export interface ChatClientEvents {
   deleted: DeletedFrame
   ack: AckFrame
   error: ErrorFrame
+  /** A watched user came online or went offline (and one for each at once on `watch`). */
+  presence: PresenceFrame
+  watching: WatchingFrame
   tokenExpiring: TokenExpiringFrame
   refreshed: RefreshedFrame
   /** The socket opened (also after a reconnect). */
@@ -81,6 +84,8 @@ export class ChatClient {
   #attempt = 0
   #timer: ReturnType<typeof setTimeout> | undefined
   #clientId: string | undefined
+  /** Users watched: watched again after a reconnect. */
+  readonly #watched = new Set<string>()
 
   constructor (options: ChatClientOptions) {
     this.#opts = options
@@ -182,6 +187,7 @@ export class ChatClient {
     for (const { room, ref, seq, epoch } of this.#rooms.resumePoints(uuid)) {
       this.#raw({ action: 'join', room, since: { seq, epoch }, ref })
     }
+    if (this.#watched.size > 0) this.#raw({ action: 'watch', users: [...this.#watched] })
     this.#requests.opened((text) => this.#socket!.send(text))
   }
 
@@ -267,6 +273,22 @@ export class ChatClient {
   /** Deletes message `id` of `room`; resolves with the deletion's `ack`. */
   async delete (room: string, id: string): Promise<AckFrame> {
     return await this.#request<AckFrame>({ action: 'delete', room, id }, false)
+  }
+
+  /**
+   * Watches users' online status: a `presence` event for each at once, then on every change
+   * (watched again after a reconnect). Resolves with everyone watched; at most 100.
+   */
+  async watch (users: string[]): Promise<WatchingFrame> {
+    const reply = await this.#request<WatchingFrame>({ action: 'watch', users }, false)
+    for (const u of users) this.#watched.add(u)
+    return reply
+  }
+
+  /** Stops watching users. */
+  async unwatch (users: string[]): Promise<WatchingFrame> {
+    for (const u of users) this.#watched.delete(u)
+    return await this.#request<WatchingFrame>({ action: 'unwatch', users }, false)
   }
 
   /** Hands the server a fresh token before the current one expires. */

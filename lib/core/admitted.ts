@@ -4,6 +4,7 @@
  * client went away meanwhile) is given back after ADMISSION_MS.
  */
 import type { ChatAdapter } from '../adapter/contract.js'
+import type { Restriction } from '../model.js'
 
 /** How long an admitted upgrade may take to open before its place is given back, ms. */
 const ADMISSION_MS = 30_000
@@ -19,20 +20,28 @@ export class Admitted {
   }
 
   /**
-   * Reserves a place for `clientId` if the user is under `limit` across every process; with the
-   * backend away, counts this process's connections only (`local`).
+   * Reserves a place for `clientId` if the user is under `limit` across every process, and
+   * resolves with the user's bans and mutes (false: over the limit). With the backend away, counts
+   * this process's connections only (`local`), and knows of no restriction.
    */
-  async admit (userId: string, clientId: string, limit: number, local: () => number): Promise<boolean> {
+  async admit (userId: string, clientId: string, limit: number, local: () => number): Promise<Restriction[] | false> {
     try {
-      if (!await this.#adapter().admit(userId, clientId, limit)) return false
+      const restrictions = await this.#adapter().admit(userId, clientId, limit)
+      if (restrictions === false) return false
       this.#waiting.set(clientId, { userId, at: Date.now() })
       this.#sweep ??= setInterval(() => this.#expire(), ADMISSION_MS).unref()
-      return true
+      return restrictions
     } catch (err) {
       if ((err as { code?: string }).code !== 'FST_CHAT_UNAVAILABLE') throw err
       // The backend is away: the chat stays open, counting this process's connections only.
-      return local() < limit
+      return local() < limit && []
     }
+  }
+
+  /** The upgrade will not happen (the user is banned): its place goes back at once. */
+  cancel (userId: string, clientId: string): void {
+    this.#waiting.delete(clientId)
+    this.#adapter().cancelAdmission(userId, clientId).catch(() => {})
   }
 
   /** The upgrade opened: its place is a connection now. */

@@ -9,7 +9,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { AdapterNode, ChatAdapter, LeaveState, RemoteCommand, RemoteResult, Resume, RoomState } from '../adapter/contract.js'
 import type { Admission } from '../admission.js'
 import { CLOSE_GRACE_MS, CloseCode } from '../constants.js'
-import type { ChatStats, HistoryLimits, LeaveReason } from '../model.js'
+import type { ChatStats, HistoryLimits, LeaveReason, Restriction } from '../model.js'
 import type { ResolvedOptions } from '../options.js'
 import type { JoinOutcome } from '../outcomes.js'
 import type { Ref, ServerFrame } from '../protocol/schemas.js'
@@ -17,6 +17,8 @@ import { TokenExpiry } from '../token-expiry.js'
 import type { Connection } from '../transport/connection.js'
 import type { ChatStore } from '../store/contract.js'
 import { Admitted } from './admitted.js'
+import { Restrictions } from './restrictions.js'
+import { Watches } from './watches.js'
 import { Delivery, type LocalMember } from './delivery.js'
 import { ChatEvents } from './events.js'
 import { Heartbeat } from './heartbeat.js'
@@ -40,6 +42,8 @@ export class ChatHub implements AdapterNode {
   readonly #admission: Admission
   readonly #log: FastifyBaseLogger
   readonly #delivery: Delivery
+  /** Who watches whose presence here. */
+  readonly watches: Watches
   readonly #rooms: Rooms
   readonly #heartbeat = new Heartbeat()
   #adapter: ChatAdapter | undefined
@@ -58,6 +62,7 @@ export class ChatHub implements AdapterNode {
     this.events = new ChatEvents(log)
     this.messages = new Messages(opts, () => this.adapter, () => this.#link, this.events, new Hooks(opts, log))
     this.#delivery = new Delivery(this.membership, async (room, seq, epoch) => await this.since(room, seq, epoch), log)
+    this.watches = new Watches(() => this.adapter, (conn, text) => this.#delivery.sendText(conn, text), opts.canSeePresence)
     this.#rooms = new Rooms(opts, this.membership, this.#delivery, {
       adapter: () => this.adapter,
       since: async (room, seq, epoch) => await this.since(room, seq, epoch),
@@ -146,13 +151,18 @@ export class ChatHub implements AdapterNode {
   }
 
   /**
-   * Before an upgrade: a clientId for the user's new connection, if the user is under
-   * `maxConnectionsPerUser` across every process; undefined otherwise.
+   * Before an upgrade: a clientId for the user's new connection and the user's bans and mutes, if
+   * the user is under `maxConnectionsPerUser` across every process (undefined otherwise) and not
+   * banned from the whole chat (`banned`: the ban).
    */
-  async admit (userId: string): Promise<string | undefined> {
+  async admit (userId: string): Promise<{ clientId: string, restrictions: Restriction[] } | { banned: Restriction } | undefined> {
     const clientId = this.newClientId()
-    const ok = await this.#admitted.admit(userId, clientId, this.#opts.maxConnectionsPerUser, () => this.#admission.userConnections(userId))
-    return ok ? clientId : undefined
+    const restrictions = await this.#admitted.admit(userId, clientId, this.#opts.maxConnectionsPerUser, () => this.#admission.userConnections(userId))
+    if (restrictions === false) return undefined
+    const banned = new Restrictions(restrictions).find('ban', undefined)
+    if (banned === undefined) return { clientId, restrictions }
+    this.#admitted.cancel(userId, clientId)
+    return { banned }
   }
 
   /** A newly opened, authenticated connection: welcome it and put it in the default room. */
@@ -197,6 +207,7 @@ export class ChatHub implements AdapterNode {
     if (!this.connections.delete(conn.id)) return
     this.#admission.closed(conn.ip, conn.userId)
     this.expiry.clear(conn)
+    this.watches.closed(conn)?.catch((err: unknown) => conn.log.warn({ err }, 'could not stop watching'))
     const rooms = this.membership.roomsOf(conn.id)
     conn.debug({ reason, rooms: rooms.length }, 'disconnected')
     this.events.emit('disconnected', { clientId: conn.id, userId: conn.userId, reason, user: conn.user })
@@ -297,12 +308,33 @@ export class ChatHub implements AdapterNode {
       case 'disconnect':
         conn.close(command.code, command.reason)
         return 'closed'
+      case 'restrict': return await this.#restrict(conn, command.restriction)
+      case 'lift':
+        conn.restrictions?.lift(command.kind, command.room)
+        return 'done'
     }
+  }
+
+  /** A ban or mute of this connection's user: kept, and a ban acted on at once. */
+  async #restrict (conn: Connection, r: Restriction): Promise<RemoteResult> {
+    (conn.restrictions ??= new Restrictions()).add(r)
+    if (r.kind !== 'ban') return 'done'
+    if (r.room === undefined) {
+      conn.close(CloseCode.BANNED, 'banned')
+      return 'closed'
+    }
+    await this.leaveRoom(conn, r.room, 'banned')
+    return 'done'
   }
 
   /** AdapterNode: every local client. */
   * localClients (): Iterable<{ clientId: string, userId: string }> {
     for (const conn of this.connections.values()) yield { clientId: conn.id, userId: conn.userId }
+  }
+
+  /** AdapterNode: a watched user came online or went offline. */
+  presenceChanged (userId: string, online: boolean, lastSeen: number | undefined): void {
+    this.watches.changed(userId, online, lastSeen)
   }
 
   /** AdapterNode: a member removed by the adapter (its process died): tell the room. */

@@ -53,6 +53,7 @@ export class Rooms {
       const here = this.#membership.count(room)
       if (here === 0 && this.#membership.roomCount >= this.#opts.maxRoomsPerProcess) return 'server-full'
       if (here >= this.#opts.maxMembersPerRoom) return 'room-full'
+      if (conn.restrictions?.find('ban', room) !== undefined) return 'banned'
       const canJoin = this.#opts.canJoin
       if (canJoin !== undefined && await canJoin(conn.user, room) !== true) return 'forbidden'
       // Joined meanwhile (the rule was async)? Then it is a member already.
@@ -121,9 +122,9 @@ export class Rooms {
       if (reason === 'left' || reason === 'removed') this.#membership.add(room, member)
       throw err
     }
-    if (reason === 'left' || reason === 'removed') {
+    if (reason === 'left' || reason === 'removed' || reason === 'banned') {
       const left: LeftFrame = { type: 'left', room, members: state.members }
-      if (reason === 'removed') left.reason = 'removed'
+      if (reason !== 'left') left.reason = reason
       this.#delivery.send(conn, withRef(left, ref))
     }
     this.#userLeft(room, member, state, reason)

@@ -50,6 +50,8 @@ export function createCodec (options: CodecOptions): Codec {
     ['message', TypeCompiler.Compile(schemas.message)],
     ['edit', TypeCompiler.Compile(schemas.edit)],
     ['delete', TypeCompiler.Compile(schemas.delete)],
+    ['watch', TypeCompiler.Compile(schemas.watch)],
+    ['unwatch', TypeCompiler.Compile(schemas.unwatch)],
     ['refresh', TypeCompiler.Compile(schemas.refresh)],
     [undefined, TypeCompiler.Compile(schemas.plain)]
   ])
@@ -85,7 +87,7 @@ export function createCodec (options: CodecOptions): Codec {
       const check = byAction.get(action)
       if (check === undefined) {
         const shown = typeof action === 'string' ? `"${action.slice(0, 32)}"` : typeof action
-        return withRef({ ok: false, code: ErrorCode.BAD_REQUEST, message: `unknown action ${shown}: use join, leave, message, edit, delete or refresh` }, ref)
+        return withRef({ ok: false, code: ErrorCode.BAD_REQUEST, message: `unknown action ${shown}: use join, leave, message, edit, delete, watch, unwatch or refresh` }, ref)
       }
       if (!check.Check(value)) {
         return withRef({ ok: false, code: ErrorCode.BAD_REQUEST, message: describe(check, value) }, ref)

@@ -26,6 +26,9 @@ function content (maxMessageLength: number) {
 export const Meta = Type.Record(Type.String(), Type.Unknown(), { description: 'a JSON object (not an array or a scalar)' })
 export type Meta = Static<typeof Meta>
 
+/** A user id (a token's sub). */
+export const UserId = Type.String({ minLength: 1, maxLength: 1024 })
+
 /** A message's id, as the server gave it. */
 export const MessageId = Type.String({ minLength: 1, maxLength: 64 })
 
@@ -70,6 +73,17 @@ export function clientSchemas (maxMessageLength: number) {
       id: MessageId,
       ref: Type.Optional(Ref)
     }, { additionalProperties: false }),
+    /** Start hearing of these users' presence (at most 100 watched per connection). */
+    watch: Type.Object({
+      action: Type.Literal('watch'),
+      users: Type.Array(UserId, { minItems: 1, maxItems: 100 }),
+      ref: Type.Optional(Ref)
+    }, { additionalProperties: false }),
+    unwatch: Type.Object({
+      action: Type.Literal('unwatch'),
+      users: Type.Array(UserId, { minItems: 1, maxItems: 100 }),
+      ref: Type.Optional(Ref)
+    }, { additionalProperties: false }),
     /** A fresh token for the same user, before the current one expires. */
     refresh: Type.Object({
       action: Type.Literal('refresh'),
@@ -92,7 +106,9 @@ export type PlainMessageRequest = Static<ClientSchemas['plain']>
 export type RefreshRequest = Static<ClientSchemas['refresh']>
 export type EditRequest = Static<ClientSchemas['edit']>
 export type DeleteRequest = Static<ClientSchemas['delete']>
-export type ClientRequest = JoinRequest | LeaveRequest | MessageRequest | EditRequest | DeleteRequest | RefreshRequest | PlainMessageRequest
+export type WatchRequest = Static<ClientSchemas['watch']>
+export type UnwatchRequest = Static<ClientSchemas['unwatch']>
+export type ClientRequest = JoinRequest | LeaveRequest | MessageRequest | EditRequest | DeleteRequest | WatchRequest | UnwatchRequest | RefreshRequest | PlainMessageRequest
 
 const Timestamp = Type.Integer({ description: 'ms since the epoch' })
 const LeaveReasonSchema = Type.Union([
@@ -131,7 +147,7 @@ export const ServerFrames = {
     type: Type.Literal('left'),
     room: RoomName,
     members: Type.Integer(),
-    reason: Type.Optional(Type.Literal('removed')),
+    reason: Type.Optional(Type.Union([Type.Literal('removed'), Type.Literal('banned')])),
     ref: Type.Optional(Ref)
   }),
   userLeft: Type.Object({
@@ -189,6 +205,17 @@ export const ServerFrames = {
     type: Type.Literal('tokenExpiring'),
     in: Type.Integer({ description: 'ms until the token expires' })
   }),
+  presence: Type.Object({
+    type: Type.Literal('presence'),
+    userId: Type.String(),
+    online: Type.Boolean(),
+    lastSeen: Type.Optional(Type.Integer({ description: 'offline: when its last connection closed, ms (when known)' }))
+  }),
+  watching: Type.Object({
+    type: Type.Literal('watching'),
+    users: Type.Array(Type.String(), { description: 'every user this connection now watches' }),
+    ref: Type.Optional(Ref)
+  }),
   refreshed: Type.Object({
     type: Type.Literal('refreshed'),
     exp: Type.Integer({ description: "the new token's exp, seconds since the epoch" }),
@@ -200,7 +227,8 @@ export const ServerFrames = {
       Type.Literal('BAD_JSON'), Type.Literal('BAD_REQUEST'), Type.Literal('NOT_A_MEMBER'),
       Type.Literal('TOO_MANY_ROOMS'), Type.Literal('SERVER_FULL'), Type.Literal('RATE_LIMITED'), Type.Literal('UNSUPPORTED'),
       Type.Literal('UNAVAILABLE'), Type.Literal('UNAUTHORIZED'), Type.Literal('FORBIDDEN'), Type.Literal('ROOM_FULL'),
-      Type.Literal('REF_REUSED'), Type.Literal('REJECTED'), Type.Literal('NOT_FOUND')
+      Type.Literal('REF_REUSED'), Type.Literal('REJECTED'), Type.Literal('NOT_FOUND'),
+      Type.Literal('BANNED'), Type.Literal('MUTED'), Type.Literal('TOO_MANY_WATCHED')
     ]),
     message: Type.String(),
     ref: Type.Optional(Ref)
@@ -219,6 +247,9 @@ export type AckFrame = Static<typeof ServerFrames.ack>
 export type ErrorFrame = Static<typeof ServerFrames.error>
 export type TokenExpiringFrame = Static<typeof ServerFrames.tokenExpiring>
 export type RefreshedFrame = Static<typeof ServerFrames.refreshed>
+export type PresenceFrame = Static<typeof ServerFrames.presence>
+export type WatchingFrame = Static<typeof ServerFrames.watching>
 export type ServerFrame =
   | WelcomeFrame | JoinedFrame | UserJoinedFrame | LeftFrame | UserLeftFrame
   | MessageFrame | EditedFrame | DeletedFrame | AckFrame | ErrorFrame | TokenExpiringFrame | RefreshedFrame
+  | PresenceFrame | WatchingFrame

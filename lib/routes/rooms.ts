@@ -62,7 +62,7 @@ export const HistoryBody = Type.Object({
   messages: Type.Array(Type.Record(Type.String(), Type.Unknown()))
 })
 
-const ERROR = Type.Object({
+export const ERROR = Type.Object({
   statusCode: Type.Integer(),
   code: Type.Optional(Type.String()),
   error: Type.String(),
@@ -90,7 +90,7 @@ export interface RoomsRouteOptions {
  * Validates with TypeBox's compiler instead of the host's Ajv, whose defaults (type coercion,
  * removal of unknown properties) would turn `{"content":1}` into `"1"` and accept anything.
  */
-function typeboxValidator ({ schema, httpPart }: FastifyRouteSchemaDef<TSchema>) {
+export function typeboxValidator ({ schema, httpPart }: FastifyRouteSchemaDef<TSchema>) {
   const check = TypeCompiler.Compile(schema)
   // A query string arrives as strings: convert ("5" -> 5) there and nowhere else.
   const convert = httpPart === 'querystring'

@@ -4,7 +4,7 @@ import type {} from '@fastify/websocket'
 import { randomBytes } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
 import type { TicketStore } from '../adapter/tickets.js'
-import { chatClientId, chatUser, hasBearerHeader } from '../auth.js'
+import { chatClientId, chatRestrictions, chatUser, hasBearerHeader } from '../auth.js'
 import { FST_CHAT_TICKET_NEEDS_BEARER } from '../errors.js'
 import type { Dispatcher } from '../dispatcher.js'
 import type { ResolvedOptions } from '../options.js'
@@ -50,7 +50,8 @@ export async function socketRoute (fastify: FastifyInstance, { opts, dispatcher,
       limiter,
       maxBuffered: maxBufferedAmount,
       highWater: Math.min(opts.slowConsumerHighWaterMark, maxBufferedAmount),
-      events: dispatcher
+      events: dispatcher,
+      restrictions: chatRestrictions(request)
     })
     dispatcher.open(conn)
   })

@@ -8,7 +8,8 @@ import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import type { WebSocket } from 'ws'
 import { CloseCode, SLOW_CONSUMER_GRACE_MS, SLOW_CONSUMER_MS } from '../constants.js'
-import type { ChatUser } from '../model.js'
+import { Restrictions } from '../core/restrictions.js'
+import type { ChatUser, Restriction } from '../model.js'
 import { payloadOf, textFrame, type Frame } from '../protocol/frame.js'
 import type { RateLimiter } from './rate-limit.js'
 import { SerialTasks } from './task-queue.js'
@@ -78,6 +79,8 @@ export interface ConnectionOptions {
   /** The slow-consumer high-water mark, bytes. */
   highWater: number
   events: ConnectionEvents
+  /** The user's bans and mutes in force when it was admitted. */
+  restrictions?: Restriction[]
 }
 
 export class Connection extends SerialTasks {
@@ -95,6 +98,8 @@ export class Connection extends SerialTasks {
   alive = true
   /** Set once the socket is closing or closed: nothing more is sent, no task runs. */
   closed = false
+  /** The user's bans and mutes this connection enforces (none: undefined, to keep idle sockets small). */
+  restrictions: Restrictions | undefined
 
   readonly #socket: WebSocket
   // The transport under ws, written directly with pre-built frames; undefined when ws must frame.
@@ -117,6 +122,7 @@ export class Connection extends SerialTasks {
     this.userId = options.user.sub
     this.ip = options.ip
     this.limiter = options.limiter
+    if (options.restrictions !== undefined && options.restrictions.length > 0) this.restrictions = new Restrictions(options.restrictions)
     this.events = options.events
     this.#maxBuffered = options.maxBuffered
     this.#highWater = options.highWater

@@ -12,18 +12,18 @@ import Redis, { Cluster } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
 import { ClusterRpc } from '../cluster-rpc.js'
 import type {
-  AdapterFactory, AdapterNode, HeldMessage, LeaveState, Revision, StoredFrame, ChatAdapter, MemberPage, MessageDraft, Page, Published, RemoteCommand, RemoteResult, Resume, RoomPage, RoomState
+  AdapterFactory, AdapterNode, HeldMessage, LeaveState, UserPresence, Revision, StoredFrame, ChatAdapter, MemberPage, MessageDraft, Page, Published, RemoteCommand, RemoteResult, Resume, RoomPage, RoomState
 } from '../contract.js'
 import type { TicketStore } from '../tickets.js'
-import type { ChatStats, Member, RoomInfo } from '../../model.js'
-import { Batcher } from './batcher.js'
+import type { ChatStats, Member, Restriction, RestrictionKind, RoomInfo } from '../../model.js'
+import { RedisRestrictions } from './restrictions.js'
+import { RedisUsers } from './users.js'
 import { Health, type Client } from './health.js'
 import { INDEX_BUCKETS, Keys } from './keys.js'
 import { Liveness } from './liveness.js'
 import { resolveRedisOptions, type RedisAdapterOptions, type ResolvedRedisOptions } from './options.js'
 import { Subscriber, supportsSharded } from './pubsub.js'
 import { Reads } from './reads.js'
-import { scripts } from './scripts.js'
 import { Topology } from './topology.js'
 import { RoomWrites } from './writes.js'
 
@@ -44,15 +44,9 @@ export class RedisAdapter implements ChatAdapter {
   #sub: Subscriber | undefined
   #publish: 'SPUBLISH' | 'PUBLISH' = 'PUBLISH'
   readonly #reads: Reads
+  readonly #restrictions: RedisRestrictions
   readonly #writes: RoomWrites
-  /** Admitted and open connections here per user digest: the first adds the user to this process's set, the last removes it. */
-  readonly #users = new Map<string, number>()
-  /** This process's user set, changed once per turn for every user that came or went in it. */
-  readonly #nodeUsers = new Batcher<string, void>(async (op, tags) => {
-    const key = this.#keys.nodeUsers(this.#node.id)
-    await this.#health.run(async (c) => await (op === 'add' ? c.sadd(key, ...tags) : c.srem(key, ...tags)))
-    return tags.map(() => undefined)
-  })
+  readonly #users: RedisUsers
 
   #closed = false
 
@@ -63,10 +57,19 @@ export class RedisAdapter implements ChatAdapter {
     this.#keys = new Keys(options.prefix)
     this.#health = new Health(options.client, options.requestTimeout, node.log, () => { void this.#recovered() })
     this.#liveness = new Liveness({
-      keys: this.#keys, health: this.#health, node, beatEvery: options.heartbeatInterval, nodeTimeout: options.nodeTimeout, log: node.log
+      keys: this.#keys,
+      health: this.#health,
+      node,
+      beatEvery: options.heartbeatInterval,
+      nodeTimeout: options.nodeTimeout,
+      log: node.log,
+      presenceTtl: options.presenceTtl,
+      publishCommand: () => this.#publish
     })
     this.#topology = new Topology(options.client, this.#health, this.#keys, node, node.log)
     this.#reads = new Reads(this.#keys, this.#health, node)
+    this.#restrictions = new RedisRestrictions(this.#keys, this.#health)
+    this.#users = new RedisUsers(this.#keys, this.#health, node, options.presenceTtl)
     this.#writes = new RoomWrites(this.#keys, this.#health, node, this.#topology)
     this.#rpc = new ClusterRpc<Request, unknown>(node.id, {
       send: async (to, message) => { await this.#health.run(async (c) => await c.call(this.#publish, this.#keys.nodeChannel(to), message)) }
@@ -97,6 +100,8 @@ export class RedisAdapter implements ChatAdapter {
     }, this.#log)
     this.#writes.sub = this.#sub
     this.#writes.publishCommand = this.#publish
+    this.#users.sub = this.#sub
+    this.#users.publishCommand = this.#publish
     await this.#sub.start([this.#keys.nodeChannel(this.#node.id)], this.#o.requestTimeout)
     await this.#topology.start()
     await this.#liveness.start()
@@ -107,8 +112,7 @@ export class RedisAdapter implements ChatAdapter {
     if (this.#closed) return
     try {
       // Connections opened during the outage were admitted by this process alone: count them.
-      this.#users.clear()
-      for (const { userId } of this.#node.localClients()) this.#hold(this.#keys.userTag(userId))
+      this.#users.recount(this.#node.localClients())
       await this.#topology.reconnected()
       await this.#liveness.rewrite()
       await this.#sub?.refresh()
@@ -120,7 +124,7 @@ export class RedisAdapter implements ChatAdapter {
   #message (channel: string, message: string): void {
     const room = this.#keys.roomOf(channel)
     if (room === undefined) {
-      this.#rpc.receive(message)
+      if (!this.#users.message(channel, message)) this.#rpc.receive(message)
       return
     }
     // Records of four lines, "<except>\n<seq>\n<epoch>\n<frame>" (the first three possibly empty;
@@ -146,60 +150,48 @@ export class RedisAdapter implements ChatAdapter {
     return await this.#node.execute(req.clientId, req.command)
   }
 
-  async admit (userId: string, clientId: string, limit: number): Promise<boolean> {
-    const tag = this.#keys.userTag(userId)
-    // The user's place here counts from the admission on (until its connection closes, or the
-    // admission is refused or cancelled). A user's first goes into this process's set (what a
-    // reaper reads if the process dies) with the same wait.
-    const first = this.#hold(tag)
-    try {
-      const [admitted] = await Promise.all([
-        this.#health.run(async (c) => await scripts.admit.run(c, [this.#keys.userConnections(tag)], [clientId, limit])),
-        first ? this.#nodeUsers.add('add', tag) : undefined
-      ])
-      if (admitted === 1) return true
-    } catch (err) {
-      await this.#release(tag).catch(() => {})
-      throw err
-    }
-    await this.#release(tag)
-    return false
+  async admit (userId: string, clientId: string, limit: number): Promise<Restriction[] | false> {
+    return await this.#users.admit(userId, clientId, limit)
   }
 
   async cancelAdmission (userId: string, clientId: string): Promise<void> {
-    const tag = this.#keys.userTag(userId)
-    await Promise.all([
-      this.#health.run(async (c) => await c.zrem(this.#keys.userConnections(tag), clientId)),
-      this.#release(tag)
-    ])
+    await this.#users.gone(userId, clientId)
   }
 
-  async connect (): Promise<void> {}
+  async connect (clientId: string, userId: string): Promise<void> {
+    await this.#users.connected(userId, clientId)
+  }
 
   async disconnect (clientId: string, userId: string): Promise<void> {
-    const tag = this.#keys.userTag(userId)
-    await Promise.all([
-      this.#health.run(async (c) => await c.zrem(this.#keys.userConnections(tag), clientId)),
-      this.#release(tag)
-    ])
+    await this.#users.gone(userId, clientId)
   }
 
-  /** One more admitted or open connection of a user here; true for the first. */
-  #hold (tag: string): boolean {
-    const n = this.#users.get(tag) ?? 0
-    this.#users.set(tag, n + 1)
-    return n === 0
+  async clientsOf (userId: string): Promise<string[]> {
+    return await this.#users.clientsOf(userId)
   }
 
-  /** One fewer; the last takes the user out of this process's set. */
-  async #release (tag: string): Promise<void> {
-    const left = (this.#users.get(tag) ?? 1) - 1
-    if (left > 0) {
-      this.#users.set(tag, left)
-      return
-    }
-    this.#users.delete(tag)
-    await this.#nodeUsers.add('remove', tag)
+  async presence (userIds: string[]): Promise<UserPresence[]> {
+    return await this.#users.presence(userIds)
+  }
+
+  async watch (userId: string): Promise<void> {
+    await this.#users.watch(userId)
+  }
+
+  async unwatch (userId: string): Promise<void> {
+    await this.#users.unwatch(userId)
+  }
+
+  async restrict (restriction: Restriction): Promise<void> {
+    await this.#restrictions.restrict(restriction)
+  }
+
+  async lift (kind: RestrictionKind, userId: string, room: string | undefined): Promise<boolean> {
+    return await this.#restrictions.lift(kind, userId, room)
+  }
+
+  async restrictions (kind: RestrictionKind, room: string): Promise<Restriction[]> {
+    return await this.#restrictions.inRoom(kind, room)
   }
 
   async join (room: string, member: Member): Promise<RoomState> {

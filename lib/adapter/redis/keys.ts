@@ -19,7 +19,11 @@
  *   {n:N}:users      SET    user digests of the process's connections
  *   {n:N}:reaping    STRING lock of the process reaping N (once N is dead)
  *   {n:N}:c          channel: requests to the process, and replies to it
- *   {u:U}:c          ZSET   clientId -> inf                          the user's connections, cluster-wide
+ *   {u:U}:c          ZSET   clientId -> inf (open) or deadline      the user's connections and reservations, cluster-wide
+ *   {u:U}:seen       STRING ms                                    when the user's last connection closed (presenceTtl)
+ *   {u:U}:p          channel: the user's presence ("1": online; "0 <lastSeen>": offline)
+ *   {u:U}:x          HASH   "<kind>\n<room>" -> restriction (JSON)  the user's bans and mutes (room '' : chat-wide)
+ *   {r:R}:x:<kind>   HASH   userId -> restriction (JSON)            the room's bans (or mutes), for listings
  *   nodes            ZSET   node id -> heartbeat deadline (ms)       the live processes
  *   {i:K}:rooms      ZSET   room -> 0 (by name)                      room index bucket K of 16
  *   {t:T}            STRING the claims of one-time ticket T
@@ -60,6 +64,10 @@ export class Keys {
   /** A user's digest: user ids are any string, hash tags must not hold braces. */
   userTag (userId: string): string { return digest(userId) }
   userConnections (userTag: string): string { return `${this.#p}{u:${userTag}}:c` }
+  userRestrictions (userTag: string): string { return `${this.#p}{u:${userTag}}:x` }
+  userSeen (userTag: string): string { return `${this.#p}{u:${userTag}}:seen` }
+  userChannel (userTag: string): string { return `${this.#p}{u:${userTag}}:p` }
+  roomRestrictions (room: string, kind: string): string { return `${this.#room(room)}:x:${kind}` }
 
   nodes (): string { return `${this.#p}nodes` }
   roomIndex (bucket: number): string { return `${this.#p}{i:${bucket}}:rooms` }

@@ -33,6 +33,10 @@ export interface LivenessOptions {
   node: AdapterNode
   beatEvery: number
   nodeTimeout: number
+  /** How long a user's lastSeen is kept, ms. */
+  presenceTtl: number
+  /** How to publish (known once the subscriber started). */
+  publishCommand: () => 'SPUBLISH' | 'PUBLISH'
   log: FastifyBaseLogger
 }
 
@@ -129,7 +133,8 @@ export class Liveness {
       for (;;) {
         const users = await health.run(async (c) => await c.spop(keys.nodeUsers(id), REAP_BATCH))
         if (users.length === 0) break
-        await Promise.all(users.map(async (user) => await health.run(async (c) => await scripts.reapUser.run(c, [keys.userConnections(user)], [`${id}.`]))))
+        await Promise.all(users.map(async (user) => await health.run(async (c) => await scripts.reapUser.run(c,
+          [keys.userConnections(user), keys.userSeen(user), keys.userChannel(user)], [`${id}.`, Date.now(), this.#o.presenceTtl, this.#o.publishCommand()]))))
       }
       await health.run(async (c) => await c.zrem(keys.nodes(), id))
       if (removed > 0 && id !== node.id) log.info({ node: id, members: removed }, 'fastify-chat: removed the members of a dead process')

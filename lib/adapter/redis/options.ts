@@ -18,6 +18,8 @@ export interface RedisAdapterOptions {
   heartbeatInterval?: number
   /** A process whose heartbeat is older than this is dead and its members are removed, ms. Default 10000. */
   nodeTimeout?: number
+  /** How long a user's `lastSeen` is kept after its last connection closed, ms. Default 30 days. */
+  presenceTtl?: number
 }
 
 export interface ResolvedRedisOptions {
@@ -27,6 +29,7 @@ export interface ResolvedRedisOptions {
   requestTimeout: number
   heartbeatInterval: number
   nodeTimeout: number
+  presenceTtl: number
 }
 
 function positive (name: string, value: unknown, fallback: number): number {
@@ -56,5 +59,9 @@ export function resolveRedisOptions (options: RedisAdapterOptions): Omit<Resolve
   if (nodeTimeout <= heartbeatInterval) {
     throw new FST_CHAT_INVALID_OPTION('adapter.nodeTimeout', `must be longer than heartbeatInterval (${heartbeatInterval} ms)`)
   }
-  return { client: options.client, url: options.url, prefix, requestTimeout: positive('requestTimeout', options.requestTimeout, 2000), heartbeatInterval, nodeTimeout }
+  const presenceTtl = options.presenceTtl ?? 30 * 24 * 3600 * 1000
+  if (typeof presenceTtl !== 'number' || !Number.isInteger(presenceTtl) || presenceTtl < 1000 || presenceTtl > 366 * 24 * 3600 * 1000) {
+    throw new FST_CHAT_INVALID_OPTION('adapter.presenceTtl', `must be a whole number of ms from 1000 to a year (got ${String(presenceTtl)})`)
+  }
+  return { client: options.client, url: options.url, prefix, requestTimeout: positive('requestTimeout', options.requestTimeout, 2000), heartbeatInterval, nodeTimeout, presenceTtl }
 }

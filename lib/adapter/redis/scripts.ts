@@ -276,22 +276,74 @@ redis.call('HSET', KEYS[1], 'e', ARGV[2], 's', seq)
 return ARGV[2]`
 
 /**
- * A user's connection, if within the cluster-wide limit. (A place taken by an upgrade that then
- * fails is given back by the process that took it.)
- * KEYS: 1 the user's connections. ARGV: 1 clientId, 2 limit. Returns 1 or 0.
+ * A user's connection, if within the cluster-wide limit, with the user's bans and mutes. The place
+ * is a reservation (scored with its deadline) until CONNECT makes it a connection (scored inf).
+ * (A place taken by an upgrade that then fails is given back by the process that took it.)
+ * KEYS: 1 the user's connections, 2 the user's restrictions. ARGV: 1 clientId, 2 limit, 3 deadline ms.
+ * Returns { 1 or 0, then the restrictions' fields and values }.
  */
 const ADMIT = `
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) and not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) and not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {0} end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+local out = redis.call('HGETALL', KEYS[2])
+table.insert(out, 1, 1)
+return out`
+
+/**
+ * A user's connection opened: it counts as online. The first open one anywhere tells the user's
+ * presence channel. KEYS: 1 the user's connections, 2 the user's presence channel.
+ * ARGV: 1 clientId, 2 the publish command. Returns the user's open connections.
+ */
+const CONNECT = `
+local before = redis.call('ZCOUNT', KEYS[1], '+inf', '+inf')
 redis.call('ZADD', KEYS[1], 'inf', ARGV[1])
+local after = redis.call('ZCOUNT', KEYS[1], '+inf', '+inf')
+if before == 0 and after == 1 then redis.call(ARGV[2], KEYS[2], '1') end
+return after`
+
+/**
+ * A user's connection (or reservation) is gone. The last open one anywhere records when it was
+ * seen and tells the user's presence channel.
+ * KEYS: 1 the user's connections, 2 the user's last-seen time, 3 the user's presence channel.
+ * ARGV: 1 clientId, 2 now ms, 3 last-seen ttl ms, 4 the publish command. Returns the open connections left.
+ */
+const DISCONNECT = `
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[1], ARGV[1])
+local left = redis.call('ZCOUNT', KEYS[1], '+inf', '+inf')
+if score == 'inf' and left == 0 then
+  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+  redis.call(ARGV[4], KEYS[3], '0 ' .. ARGV[2])
+end
+return left`
+
+/**
+ * Keeps a restriction in one hash (a user's, or a room's), the hash living as long as its longest
+ * entry. KEYS: 1 the hash. ARGV: 1 field, 2 value, 3 ms it lasts (0: until lifted).
+ */
+const RESTRICT = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local ms = tonumber(ARGV[3])
+local ttl = redis.call('PTTL', KEYS[1])
+if ms == 0 then redis.call('PERSIST', KEYS[1])
+elseif ttl ~= -1 and ttl < ms then redis.call('PEXPIRE', KEYS[1], ms) end
 return 1`
 
 /**
- * A dead process's connections of one user go. KEYS: 1 the user's connections.
- * ARGV: 1 that process's clientId prefix ("<node>."). Returns the user's remaining connections.
+ * A dead process's connections of one user go; if they were the user's last open ones, it is
+ * seen now and its presence channel is told.
+ * KEYS: 1 the user's connections, 2 the user's last-seen time, 3 the user's presence channel.
+ * ARGV: 1 that process's clientId prefix ("<node>."), 2 now ms, 3 last-seen ttl ms, 4 the publish command.
+ * Returns the user's remaining connections.
  */
 const REAP_USER = `
+local before = redis.call('ZCOUNT', KEYS[1], '+inf', '+inf')
 for _, c in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if string.sub(c, 1, string.len(ARGV[1])) == ARGV[1] then redis.call('ZREM', KEYS[1], c) end
+end
+if before > 0 and redis.call('ZCOUNT', KEYS[1], '+inf', '+inf') == 0 then
+  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+  redis.call(ARGV[4], KEYS[3], '0 ' .. ARGV[2])
 end
 return redis.call('ZCARD', KEYS[1])`
 
@@ -329,6 +381,9 @@ export const scripts = {
   stored: new Script(4, STORED),
   reapRoom: new Script(4, REAP_ROOM),
   rotate: new Script(1, ROTATE),
-  admit: new Script(1, ADMIT),
-  reapUser: new Script(1, REAP_USER)
+  admit: new Script(2, ADMIT),
+  restrict: new Script(1, RESTRICT),
+  reapUser: new Script(3, REAP_USER),
+  connect: new Script(2, CONNECT),
+  disconnect: new Script(3, DISCONNECT)
 } as const

@@ -1,0 +1,31 @@
+/** The REST endpoints about people: a user's online status. */
+import { Type, type Static } from '@sinclair/typebox'
+import type { FastifyInstance } from 'fastify'
+import { chatUser } from '../auth.js'
+import { FST_CHAT_PRESENCE_FORBIDDEN } from '../errors.js'
+import { UserId } from '../protocol/schemas.js'
+import { ERROR, routeDocs, typeboxValidator, type RoomsRouteOptions } from './rooms.js'
+
+const UserParams = Type.Object({ userId: UserId })
+const PresenceBody = Type.Object({
+  userId: Type.String(),
+  online: Type.Boolean(),
+  connections: Type.Integer({ description: 'open connections, on every process' }),
+  lastSeen: Type.Optional(Type.Integer({ description: 'offline: when its last connection closed, ms (kept for the adapter\'s presenceTtl)' }))
+})
+
+export async function usersRoutes (fastify: FastifyInstance, { opts, chat }: RoomsRouteOptions): Promise<void> {
+  fastify.setValidatorCompiler(typeboxValidator)
+  const doc = routeDocs(opts.openapiSecurityScheme)
+  fastify.get<{ Params: Static<typeof UserParams> }>('/users/:userId/presence', {
+    schema: doc('Whether a user is online anywhere in the chat, and when it was last seen', {
+      params: UserParams,
+      response: { 200: PresenceBody, 400: ERROR, 401: ERROR, 403: ERROR }
+    })
+  }, async (request) => {
+    const { userId } = request.params
+    const canSee = opts.canSeePresence
+    if (canSee !== undefined && await canSee(chatUser(request), userId) !== true) throw new FST_CHAT_PRESENCE_FORBIDDEN(JSON.stringify(userId).slice(0, 80))
+    return await chat.presence(userId)
+  })
+}
