@@ -13,6 +13,7 @@ import {
 import type { HistoryPage, RoomUser } from './model.js'
 import type { ResolvedOptions } from './options.js'
 import { refusal } from './outcomes.js'
+import { SERVER_PARTY } from './core/direct.js'
 import { createModeration } from './moderation.js'
 import type { ChatApi } from './types.js'
 
@@ -59,6 +60,13 @@ function checkRoom (room: unknown): asserts room is string {
 /** Builds `app.chat` over the hub and its adapter. */
 export function createChatApi (hub: ChatHub, opts: ResolvedOptions): ChatApi {
   const adapter = (): ChatAdapter => hub.adapter
+
+  function checkContent (content: unknown, meta: unknown): void {
+    if (typeof content !== 'string' || content.length === 0 || content.length > opts.maxMessageLength || content.includes('\0')) {
+      throw new FST_CHAT_INVALID_CONTENT(opts.maxMessageLength)
+    }
+    if (meta !== undefined && (meta === null || typeof meta !== 'object' || Array.isArray(meta))) throw new FST_CHAT_INVALID_META('must be a JSON object')
+  }
 
   /** A command on any client: here if this process holds it, else through the adapter. */
   async function command (clientId: string, cmd: RemoteCommand): Promise<RemoteResult> {
@@ -115,14 +123,34 @@ export function createChatApi (hub: ChatHub, opts: ResolvedOptions): ChatApi {
 
     async broadcast (room: string, content: string, options: { meta?: Record<string, unknown> } = {}): Promise<{ id: string, seq: number }> {
       checkRoom(room)
-      if (typeof content !== 'string' || content.length === 0 || content.length > opts.maxMessageLength || content.includes('\0')) {
-        throw new FST_CHAT_INVALID_CONTENT(opts.maxMessageLength)
-      }
       const meta = options?.meta
-      if (meta !== undefined && (meta === null || typeof meta !== 'object' || Array.isArray(meta))) throw new FST_CHAT_INVALID_META('must be a JSON object')
+      checkContent(content, meta)
       if (hub.closing) throw new FST_CHAT_CLOSING()
       const { id, seq } = await hub.messages.publish(room, { from: SERVER_SENDER, userId: SERVER_SENDER }, content, meta, undefined, null)
       return { id, seq }
+    },
+
+    async sendToUser (userId: string, content: string, options: { meta?: Record<string, unknown> } = {}): Promise<{ id: string, seq: number, room: string }> {
+      if (typeof userId !== 'string' || userId === '' || userId.length > 1024 || userId.includes('\0')) throw new FST_CHAT_INVALID_RESTRICTION('userId', 'must be a non-empty string (a token\'s sub)')
+      checkContent(content, options?.meta)
+      if (hub.closing) throw new FST_CHAT_CLOSING()
+      const room = await hub.direct.open(userId, SERVER_PARTY)
+      await hub.direct.reach(room, [userId])
+      const { id, seq } = await hub.messages.publish(room, { from: SERVER_SENDER, userId: SERVER_SENDER }, content, options?.meta, undefined, null, userId)
+      return { id, seq, room }
+    },
+
+    participants: async (room: string) => { checkRoom(room); return await hub.direct.participants(room) },
+
+    async conversations (userId: string): Promise<Array<{ room: string, with: string, seq: number }>> {
+      if (typeof userId !== 'string' || userId === '' || userId.length > 1024) throw new FST_CHAT_INVALID_RESTRICTION('userId', 'must be a non-empty string (a token\'s sub)')
+      const list = await adapter().conversations(userId)
+      const link = hub.link
+      return await Promise.all(list.map(async (c) => ({
+        room: c.room,
+        with: c.with === SERVER_PARTY ? 'server' : c.with,
+        seq: link === undefined ? c.seq : (await link.store.state(c.room)).seq
+      })))
     },
 
     on: (event, listener) => { hub.events.on(event, listener) },

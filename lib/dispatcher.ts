@@ -5,6 +5,7 @@
 import { performance } from 'node:perf_hooks'
 import { CloseCode, ErrorCode } from './constants.js'
 import type { ChatHub } from './core/hub.js'
+import { directRoom, isDirect, SERVER_PARTY } from './core/direct.js'
 import { MAX_WATCHED } from './core/watches.js'
 import { noMetrics, type ChatMetrics } from './metrics.js'
 import type { ChatUser } from './model.js'
@@ -120,6 +121,7 @@ export class Dispatcher implements ConnectionEvents {
       case 'join': return this.#join(conn, request.room, request.ref, request.since)
       case 'leave': return this.#leave(conn, request.room, request.ref)
       case 'message': return this.#message(conn, request.room, request.content, request.meta, request.ref)
+      case 'dm': return this.#dm(conn, request.to, request.content, request.meta, request.ref)
       case 'edit': return this.#change(conn, request.room, request.id, { content: request.content, meta: request.meta }, request.ref)
       case 'delete': return this.#change(conn, request.room, request.id, undefined, request.ref)
       case 'watch': return this.#watch(conn, request.users, request.ref)
@@ -145,6 +147,8 @@ export class Dispatcher implements ConnectionEvents {
     if (!this.#hub.membership.has(room, conn.id)) {
       return this.#error(conn, ErrorCode.NOT_A_MEMBER, `only members may send to room "${room}": join it first`, ref)
     }
+    // In a direct conversation, a message is a direct message to the other participant.
+    if (isDirect(room)) return this.#inConversation(conn, room, content, meta, ref)
     if (conn.restrictions !== undefined && this.#muted(conn, room, ref)) return undefined
     const canSend = this.#canSend
     if (canSend !== undefined) {
@@ -161,11 +165,40 @@ export class Dispatcher implements ConnectionEvents {
     return undefined
   }
 
-  #send (conn: Connection, room: string, content: string, meta: Meta | undefined, ref: Ref | undefined): void {
+  /** A direct message: the conversation ready (every connection of both users in it), then sent with `to`. */
+  async #dm (conn: Connection, to: string, content: string, meta: Meta | undefined, ref: Ref | undefined): Promise<void> {
+    if (conn.restrictions !== undefined && this.#muted(conn, directRoom(conn.userId, to), ref)) return
+    const canMessage = this.#opts.canMessage
+    if (canMessage !== undefined && await canMessage(conn.user, to) !== true) {
+      this.#error(conn, ErrorCode.FORBIDDEN, `you may not write to user ${JSON.stringify(to).slice(0, 80)}`, ref)
+      return
+    }
+    let room: string
+    try {
+      room = await this.#hub.direct.prepare(conn, to)
+    } catch (err) {
+      this.#unavailable(conn, err, ref)
+      return
+    }
+    this.#send(conn, room, content, meta, ref, to)
+  }
+
+  async #inConversation (conn: Connection, room: string, content: string, meta: Meta | undefined, ref: Ref | undefined): Promise<void> {
+    const pair = await this.#hub.direct.participants(room)
+    if (pair === null) return
+    const other = pair[0] === conn.userId ? pair[1] : pair[0]
+    if (other === SERVER_PARTY) {
+      this.#error(conn, ErrorCode.FORBIDDEN, 'the server\'s conversation is read-only', ref)
+      return
+    }
+    await this.#dm(conn, other, content, meta, ref)
+  }
+
+  #send (conn: Connection, room: string, content: string, meta: Meta | undefined, ref: Ref | undefined, to?: string): void {
     // Not awaited: the connection's next request may start while this one is on its way, so a
     // sender's messages are pipelined (kept in order by the hook's queue, the store's batches and
     // the adapter) instead of waiting a round trip each. The ack follows the commit or publish.
-    const sent = this.#hub.messages.fromClient(conn, room, content, meta, ref)
+    const sent = this.#hub.messages.fromClient(conn, room, content, meta, ref, to)
     this.#inFlight.set(conn, sent)
     // A resend of a message already published gets the original ack, and nothing is sent again.
     sent.then((result) => {

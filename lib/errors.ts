@@ -158,6 +158,12 @@ export const FST_CHAT_BANNED = createError(
   'This user is banned %s',
   403
 )
+/** A direct conversation read over REST by someone else than its two participants (and no `canReadDirect`). */
+export const FST_CHAT_DIRECT_FORBIDDEN = createError(
+  'FST_CHAT_DIRECT_FORBIDDEN',
+  'Room %s is a direct conversation: only its two participants may read it',
+  403
+)
 /** `canSeePresence` refused a user's presence to the viewer. */
 export const FST_CHAT_PRESENCE_FORBIDDEN = createError(
   'FST_CHAT_PRESENCE_FORBIDDEN',

@@ -47,6 +47,8 @@ export interface ResolvedOptions {
   readonly metaSchema: TSchema | undefined
   readonly canEdit: ChatPluginOptions['canEdit']
   readonly canSeePresence: ChatPluginOptions['canSeePresence']
+  readonly canMessage: ChatPluginOptions['canMessage']
+  readonly canReadDirect: ChatPluginOptions['canReadDirect']
   readonly canDelete: ChatPluginOptions['canDelete']
   readonly store: StoreFactory | undefined
   readonly adapter: AdapterFactory | undefined
@@ -58,7 +60,7 @@ export interface ResolvedOptions {
 const KNOWN = new Set([
   'jwt', 'path', 'roomsPrefix', 'defaultRoom', 'maxPayload', 'maxMessageLength',
   'maxRoomsPerConnection', 'rateLimit', 'heartbeatInterval', 'maxBufferedAmount', 'slowConsumerHighWaterMark', 'presence', 'history', 'verify', 'allowedOrigins', 'tokenExpiringLead', 'expiryGrace', 'canJoin', 'canSend', 'maxConnectionsPerUser', 'maxConnectionsPerIp', 'maxConnectAttemptsPerIp', 'maxRoomsPerProcess', 'maxMembersPerRoom', 'metrics', 'isAdmin',
-  'adapter', 'prefix', 'openapi', 'onMessage', 'hookTimeout', 'maxMetaBytes', 'metaSchema', 'canEdit', 'canDelete', 'canSeePresence', 'store',
+  'adapter', 'prefix', 'openapi', 'onMessage', 'hookTimeout', 'maxMetaBytes', 'metaSchema', 'canEdit', 'canDelete', 'canSeePresence', 'canMessage', 'canReadDirect', 'store',
   // Fastify's own register options, passed along with ours
   'logLevel', 'logSerializers'
 ])
@@ -148,7 +150,7 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
 
   if (opts.canJoin !== undefined && typeof opts.canJoin !== 'function') fail('canJoin', 'must be a function (user, room) => boolean', opts.canJoin)
   if (opts.canSend !== undefined && typeof opts.canSend !== 'function') fail('canSend', 'must be a function (user, room) => boolean', opts.canSend)
-  for (const name of ['isAdmin', 'onMessage', 'canEdit', 'canDelete', 'canSeePresence'] as const) {
+  for (const name of ['isAdmin', 'onMessage', 'canEdit', 'canDelete', 'canSeePresence', 'canMessage', 'canReadDirect'] as const) {
     if (opts[name] !== undefined && typeof opts[name] !== 'function') fail(name, 'must be a function', opts[name])
   }
   if (opts.store !== undefined && typeof opts.store !== 'function') fail('store', 'must be a store factory such as postgresStore({ pool })', typeof opts.store)
@@ -252,6 +254,8 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
     metaSchema,
     canEdit: opts.canEdit,
     canSeePresence: opts.canSeePresence,
+    canMessage: opts.canMessage,
+    canReadDirect: opts.canReadDirect,
     canDelete: opts.canDelete,
     store: opts.store,
     adapter,

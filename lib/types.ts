@@ -42,6 +42,8 @@ export interface MessageContext {
   meta: Record<string, unknown> | undefined
   /** Set when the message is an edit: the id of the message edited. */
   edit?: string
+  /** Set when it is a direct message: its recipient's user id. */
+  to?: string
 }
 
 /** What `onMessage` may answer: accept it changed, or refuse it. */
@@ -199,6 +201,16 @@ export interface ChatPluginOptions {
   /** Who may edit a message (default: its author, and admins). */
   canEdit?: (user: ChatUser, message: MessageInfo) => boolean | Promise<boolean>
   /**
+   * Who may write a direct message to whom (`dm`): refusals are `FORBIDDEN`. Default: anyone to
+   * anyone.
+   */
+  canMessage?: (from: ChatUser, to: string) => boolean | Promise<boolean>
+  /**
+   * Whether an admin may read a direct conversation over REST (`GET /rooms/:room/messages` and
+   * `/members` of a `dm:` room; its two participants always may). Default: no.
+   */
+  canReadDirect?: (admin: ChatUser, room: string, participants: [string, string]) => boolean | Promise<boolean>
+  /**
    * Who may see whose online status (`watch`, `GET /users/:userId/presence`, `app.chat.presence`
    * is the host's own and is not asked). Default: everyone may see everyone.
    */
@@ -265,6 +277,16 @@ export interface ChatApi {
    * room, with `meta` if given; resolves with its id and seq (with a store: once committed).
    */
   broadcast (room: string, content: string, options?: { meta?: Record<string, unknown> }): Promise<{ id: string, seq: number }>
+  /**
+   * A server notice to a user: kept in the user's server conversation (a direct room with
+   * `with: "server"`) and delivered to every connection of the user, anywhere in the chat, as a
+   * `message` from `server` with `"to": userId`. Resolves with its id, seq and room.
+   */
+  sendToUser (userId: string, content: string, options?: { meta?: Record<string, unknown> }): Promise<{ id: string, seq: number, room: string }>
+  /** A direct conversation's two participants (sorted user ids), or null when the room is not one. */
+  participants (room: string): Promise<[string, string] | null>
+  /** A user's direct conversations: each room, the other participant (`server` for its server conversation), and the room's newest seq. */
+  conversations (userId: string): Promise<Array<{ room: string, with: string, seq: number }>>
   /**
    * Listens to an event of the chat (`message`, `edited`, `deleted`, `joined`, `left`,
    * `connected`, `disconnected`): each is emitted once in the whole chat, by the process where it

@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS :"schema".messages (
   user_id text NOT NULL,
   sender text NOT NULL,
   name text,
+  recipient text,
   content text NOT NULL,
   meta jsonb,
   sent_at timestamptz NOT NULL,
@@ -96,7 +97,7 @@ $$;
 -- guess becomes a loop over the whole batch for each of its rows.
 CREATE OR REPLACE FUNCTION :"schema".append_messages (
   p_room text[], p_id uuid[], p_user text[], p_sender text[], p_name text[], p_content text[],
-  p_meta jsonb[], p_at bigint[], p_ref text[], p_digest text[], p_since bigint
+  p_meta jsonb[], p_at bigint[], p_ref text[], p_digest text[], p_to text[], p_since bigint
 ) RETURNS TABLE (ord bigint, status text, id uuid, seq bigint, epoch text)
 LANGUAGE plpgsql SET search_path = :"schema" AS $fn$
 #variable_conflict use_column
@@ -111,8 +112,8 @@ BEGIN
   WITH input AS (
     -- first: whether it is the first message with its (room, user, ref) in this call.
     SELECT t.*, (t.ref IS NULL OR row_number() OVER (PARTITION BY t.room, t.user_id, t.ref ORDER BY t.ord) = 1) AS first
-    FROM unnest(p_room, p_id, p_user, p_sender, p_name, p_content, p_meta, p_at, p_ref, p_digest)
-      WITH ORDINALITY AS t (room, id, user_id, sender, name, content, meta, at, ref, digest, ord)
+    FROM unnest(p_room, p_id, p_user, p_sender, p_name, p_content, p_meta, p_at, p_ref, p_digest, p_to)
+      WITH ORDINALITY AS t (room, id, user_id, sender, name, content, meta, at, ref, digest, recipient, ord)
   ),
   -- With the room's seq and epoch, and the message its ref already names (k_id NULL: none).
   probe AS (
@@ -141,8 +142,8 @@ BEGIN
     WINDOW w AS (PARTITION BY n.room, n.user_id, n.ref ORDER BY n.ord)
   ),
   added AS (
-    INSERT INTO messages (room, seq, id, user_id, sender, name, content, meta, sent_at, ref, digest)
-    SELECT n.room, n.next, n.id, n.user_id, n.sender, n.name, n.content, n.meta, ms_time(n.at), n.ref, n.digest
+    INSERT INTO messages (room, seq, id, user_id, sender, name, recipient, content, meta, sent_at, ref, digest)
+    SELECT n.room, n.next, n.id, n.user_id, n.sender, n.name, n.recipient, n.content, n.meta, ms_time(n.at), n.ref, n.digest
     FROM numbered n WHERE n.fresh
   ),
   counted AS (

@@ -109,6 +109,24 @@ t.test('the demo page in Chromium: two people chat, see each other, and survive 
   await bob.click(byTestId('tab-demo'))
   await messageShown(bob, 'alice', 'hello from alice')
 
+  // Who is online: a dot; a direct message: click someone, write; it opens as a tab on their page.
+  await alice.waitForSelector(`${byTestId('members')} li[data-user="bob"] .dot.on`)
+  await alice.click(`${byTestId('members')} li[data-user="bob"]`)
+  await textIs(alice, 'current-room', '@bob')
+  await alice.fill(byTestId('message'), 'just between us')
+  await alice.press(byTestId('message'), 'Enter')
+  await messageShown(alice, 'alice', 'just between us')
+  await bob.waitForSelector(byTestId('tab-@alice'))
+  await bob.click(byTestId('tab-@alice'))
+  await messageShown(bob, 'alice', 'just between us')
+  await bob.fill(byTestId('message'), 'agreed')
+  await bob.press(byTestId('message'), 'Enter')
+  await messageShown(alice, 'bob', 'agreed')
+  t.equal(await bob.$$eval(`${byTestId('messages')} li[data-room="demo"]`, (l) => l.length), 0, 'the conversation is a tab of its own')
+  t.pass('a direct message between two pages, both ways')
+  await alice.click(byTestId('tab-demo'))
+  await bob.click(byTestId('tab-demo'))
+
   // A long unbroken message wraps: nothing is pushed off screen, at desktop and phone widths.
   await alice.fill(byTestId('message'), 'x'.repeat(3000))
   await alice.click(byTestId('send'))

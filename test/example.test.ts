@@ -8,7 +8,7 @@ import t, { type Test } from 'tap'
 import { createSigner } from 'fast-jwt'
 import WebSocket from 'ws'
 import { Client } from './helpers.js'
-import { clusterReady, dropClusterPrefix, freePort, REDIS_CLUSTER_NODES, testPrefix } from './redis-helpers.js'
+import { clusterReady, dropClusterPrefix, freePort, freePortPair, REDIS_CLUSTER_NODES, testPrefix } from './redis-helpers.js'
 import { DATABASE_URL, hostPool, pgReady, testSchema } from './pg-helpers.js'
 
 async function example (t: Test, env: Record<string, string>): Promise<{ base: string, out: () => string }> {
@@ -134,7 +134,7 @@ t.test('npm start: a SIGTERM to the process npm started stops the server', async
 
 t.test('npm run start:cluster on a Redis Cluster: two copies, one chat', async (t) => {
   if (!await clusterReady(t)) return
-  const port = await freePort()
+  const port = await freePortPair()
   const nodes = REDIS_CLUSTER_NODES.map((n) => `${n.host}:${n.port}`).join(',')
   const prefix = testPrefix()
   t.teardown(() => dropClusterPrefix(prefix))

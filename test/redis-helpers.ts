@@ -110,6 +110,23 @@ export async function freePort (): Promise<number> {
   return port
 }
 
+/** A free port whose next port is free too (for the examples that listen on PORT and PORT + 1). */
+export async function freePortPair (): Promise<number> {
+  for (;;) {
+    const port = await freePort()
+    const next = createServer()
+    const ok = await new Promise<boolean>((resolve) => {
+      next.once('error', () => resolve(false))
+      next.listen(port + 1, '127.0.0.1', () => resolve(true))
+    })
+    if (ok) {
+      next.close()
+      await once(next, 'close')
+      return port
+    }
+  }
+}
+
 /** A private redis-server on a port of its own, for the fault tests: it can be stopped and restarted. */
 export class PrivateRedis {
   readonly port: number

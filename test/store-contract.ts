@@ -40,6 +40,10 @@ export function storeContract (t: Test, backend: StoreBackend): void {
     t.equal(await store.message('other', m.id), null, 'a message is found in its own room only')
     t.equal(await store.message('r', randomUUID()), null)
     t.equal(await store.message('r', 'not-an-id'), null, 'an id the store never made names nothing (and is no error)')
+    const dm = msg('dm:x', 'psst', { to: 'bob' })
+    await store.append([dm], TTL)
+    t.match(await store.message('dm:x', dm.id), { to: 'bob', content: 'psst' }, 'a direct message keeps its recipient')
+    t.match((await store.events('dm:x', 0, 10)).events, [{ to: 'bob' }], 'in a resume too')
   })
 
   t.test('a resend with the same ref is not kept twice; a ref reused for another message is told', async (t) => {

@@ -1,6 +1,7 @@
 // The demo page's script (bundled for the browser by the example at start-up): pick a name, get a
 // development token, join rooms (each a tab with its own messages, history and members), chat,
-// and watch it reconnect.
+// and watch it reconnect. Click someone in the members list to write to them directly; a dot says
+// who is online anywhere in the chat.
 import { ChatRequestError, createChatClient, type ChatClient } from '../../lib/client/index.js'
 import type { MessageFrame } from '../../lib/protocol/schemas.js'
 
@@ -24,8 +25,7 @@ interface RoomView {
   epoch: string
   /** Where this epoch's messages begin in `items`. */
   floor: number
-  /** clientId -> user id, from the members endpoint and presence frames. */
-  /** userId -> display name */
+  /** userId -> display name, from the members endpoint and userJoined/userLeft. */
   present: Map<string, string>
   historyLoaded: boolean
 }
@@ -35,6 +35,11 @@ let token = ''
 let me = ''
 let current: string | undefined
 const rooms = new Map<string, RoomView>()
+/** A direct conversation's room -> the other person. */
+const partners = new Map<string, string>()
+/** Who is online anywhere (from watch). */
+const online = new Map<string, boolean>()
+const watched = new Set<string>()
 let problemTimer: ReturnType<typeof setTimeout> | undefined
 
 const FRIENDLY: Record<string, string> = {
@@ -44,7 +49,30 @@ const FRIENDLY: Record<string, string> = {
   FORBIDDEN: 'You may not do that here.',
   UNAVAILABLE: 'The chat is briefly unavailable: try again in a moment.',
   ROOM_FULL: 'That room is full.',
-  TOO_MANY_ROOMS: 'You are in too many rooms: leave one first.'
+  TOO_MANY_ROOMS: 'You are in too many rooms: leave one first.',
+  BANNED: 'You are banned from that room.',
+  MUTED: 'You are muted here: you can read, not write.'
+}
+
+/** The room of the direct conversation with `other` (as the server names it: see docs/protocol.md). */
+async function directRoom (a: string, b: string): Promise<string> {
+  const [x, y] = a < b ? [a, b] : [b, a]
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`${x}\0${y}`)))
+  return 'dm:' + btoa(String.fromCharCode(...digest)).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '')
+}
+
+function label (room: string): string {
+  if (!room.startsWith('dm:')) return room
+  const other = partners.get(room)
+  return other === undefined ? 'direct' : other === 'server' ? '@server' : `@${other}`
+}
+
+/** Watches who is shown (at most 100), to put a dot by each. */
+function watchShown (users: Iterable<string>): void {
+  const fresh = [...users].filter((u) => u !== me && !watched.has(u)).slice(0, Math.max(0, 100 - watched.size))
+  if (client === undefined || fresh.length === 0) return
+  for (const u of fresh) watched.add(u)
+  client.watch(fresh).catch(() => { for (const u of fresh) watched.delete(u) })
 }
 
 /** Shows a problem for a while; any success clears it sooner. */
@@ -91,13 +119,13 @@ function render (): void {
     if (room === current) li.classList.add('current')
     const button = document.createElement('button')
     button.className = 'quiet'
-    button.dataset.testid = `tab-${room}`
-    button.textContent = room
+    button.dataset.testid = room.startsWith('dm:') && partners.has(room) ? `tab-@${partners.get(room)!}` : `tab-${room}`
+    button.textContent = label(room)
     button.addEventListener('click', () => { current = room; render() })
     li.append(button)
     return li
   }))
-  currentRoom.textContent = current ?? '(none)'
+  currentRoom.textContent = current === undefined ? '(none)' : label(current)
   leaveButton.disabled = current === undefined
   const v = current === undefined ? undefined : rooms.get(current)
   const atBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 40
@@ -113,10 +141,30 @@ function render (): void {
   if (atBottom) messages.scrollTop = messages.scrollHeight
   members.replaceChildren(...[...(v?.present ?? new Map<string, string>())].sort((a, b) => a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0).map(([u, name]) => {
     const li = document.createElement('li')
-    li.textContent = u === me ? `${name} (you)` : name
+    const dot = document.createElement('span')
+    dot.className = online.get(u) === false ? 'dot' : 'dot on'
+    dot.title = online.get(u) === false ? 'offline' : 'online'
+    li.append(dot, u === me ? `${name} (you)` : name)
     li.dataset.user = u
+    if (u !== me) {
+      li.classList.add('person')
+      li.title = `Write to ${name}`
+      li.addEventListener('click', () => { void openDirect(u) })
+    }
     return li
   }))
+  watchShown(v?.present.keys() ?? [])
+}
+
+/** Opens (or shows) the direct conversation with `other`: it exists on the server from the first message. */
+async function openDirect (other: string): Promise<void> {
+  const room = await directRoom(me, other)
+  partners.set(room, other)
+  const v = view(room)
+  v.present.set(other, other)
+  v.present.set(me, me)
+  current = room
+  render()
 }
 
 /** Adds messages to a room in seq order, each once (history and live may overlap). */
@@ -173,6 +221,9 @@ $('name-form').addEventListener('submit', (e) => {
   if (name === '') return showProblem('Pick a name first.')
   client?.close()
   rooms.clear()
+  partners.clear()
+  online.clear()
+  watched.clear()
   current = undefined
   render()
   me = name
@@ -181,6 +232,7 @@ $('name-form').addEventListener('submit', (e) => {
     token: () => fetchToken(name),
     reconnect: { minDelay: 250, maxDelay: 3000 }
   })
+  c.on('close', (e) => { if (e.code === 4003) showProblem('You are banned from this chat.') })
   c.on('status', (s) => {
     status.textContent = s === 'open' ? 'connected' : s
     status.classList.toggle('open', s === 'open')
@@ -196,10 +248,21 @@ $('name-form').addEventListener('submit', (e) => {
   c.on('left', (l) => {
     rooms.delete(l.room)
     if (l.reason === 'removed') showProblem(`You were removed from ${l.room}.`)
+    if (l.reason === 'banned') showProblem(`You were banned from ${l.room}.`)
     if (current === l.room) current = rooms.has('lobby') ? 'lobby' : rooms.keys().next().value
     render()
   })
-  c.on('message', (m) => add(m.room, [m]))
+  c.on('message', (m) => {
+    if (m.room.startsWith('dm:') && !partners.has(m.room)) {
+      const other = m.userId === me ? m.to : m.userId
+      if (other !== undefined) partners.set(m.room, other)
+      add(m.room, [m])
+      render() // the tab's name is known now
+      return
+    }
+    add(m.room, [m])
+  })
+  c.on('presence', (p) => { online.set(p.userId, p.online); render() })
   // Presence is per user: one userJoined for a user's first tab, one userLeft for its last.
   c.on('userJoined', (f) => { view(f.room).present.set(f.userId, f.name ?? f.userId); if (f.room === current) render() })
   c.on('userLeft', (f) => { rooms.get(f.room)?.present.delete(f.userId); if (f.room === current) render() })
@@ -229,7 +292,9 @@ $('message-form').addEventListener('submit', (e) => {
   const text = messageInput.value
   if (client === undefined || current === undefined || text.trim() === '') return
   messageInput.value = ''
-  client.send(current, text).then(() => showProblem(''), failed)
+  const other = current.startsWith('dm:') ? partners.get(current) : undefined
+  const sent = other !== undefined && other !== 'server' ? client.dm(other, text) : client.send(current, text)
+  sent.then(() => showProblem(''), failed)
 })
 
 render()

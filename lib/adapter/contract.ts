@@ -17,7 +17,8 @@ import type { TicketStore } from './tickets.js'
 
 /** An operation on a client that another process holds (`app.chat.join/leave/disconnect`). */
 export type RemoteCommand =
-  | { op: 'join', room: string }
+  /** `at once`: not queued behind the client's own requests (a direct message's reach, which must not wait on them). */
+  | { op: 'join', room: string, atOnce?: boolean }
   | { op: 'leave', room: string }
   | { op: 'disconnect', code: number, reason: string }
   /** A ban or mute of the client's user: the client enforces it from now on (a ban also removes it). */
@@ -276,6 +277,12 @@ export interface ChatAdapter {
   watch (userId: string): Promise<void>
   /** This process stops hearing of them (when its last watcher of the user stops). */
   unwatch (userId: string): Promise<void>
+  /** Records a direct conversation (idempotent): its room's two participants, and the room in each one's list. */
+  startConversation (room: string, a: string, b: string): Promise<void>
+  /** A direct conversation's two participants (sorted), or null when the room is not one. */
+  participants (room: string): Promise<[string, string] | null>
+  /** A user's direct conversations: each room, the other participant, and the room's newest seq (0: none held). */
+  conversations (userId: string): Promise<Array<{ room: string, with: string, seq: number }>>
   /** Runs a command on a client held by another process. */
   command (clientId: string, command: RemoteCommand): Promise<RemoteResult>
   /** Counters summed over every live process (this one's given). */

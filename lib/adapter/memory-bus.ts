@@ -26,6 +26,9 @@ export class MemoryBus {
   readonly restrictions = new MemoryRestrictions()
   /** When each user's last connection closed, for this process's life. */
   readonly #seen = new Map<string, number>()
+  /** Direct conversations: room -> its two participants; user -> room -> the other. */
+  readonly #direct = new Map<string, [string, string]>()
+  readonly #directOf = new Map<string, Map<string, string>>()
   /** Who hears of each user's presence changes: node -> how many of its watchers. */
   readonly #watchers = new Map<string, Map<AdapterNode, number>>()
   #history: MemoryHistory | undefined
@@ -64,6 +67,8 @@ export class MemoryBus {
     this.restrictions.clear()
     this.#seen.clear()
     this.#watchers.clear()
+    this.#direct.clear()
+    this.#directOf.clear()
     this.#users.clear()
     this.#history = undefined
     this.#dedupe = undefined
@@ -133,6 +138,24 @@ export class MemoryBus {
     const n = (nodes?.get(node) ?? 0) - 1
     if (n > 0) nodes!.set(node, n)
     else if (nodes?.delete(node) === true && nodes.size === 0) this.#watchers.delete(userId)
+  }
+
+  startConversation (room: string, a: string, b: string): void {
+    if (this.#direct.has(room)) return
+    this.#direct.set(room, a < b ? [a, b] : [b, a])
+    for (const [me, other] of [[a, b], [b, a]]) {
+      let mine = this.#directOf.get(me)
+      if (mine === undefined) this.#directOf.set(me, mine = new Map())
+      mine.set(room, other)
+    }
+  }
+
+  participants (room: string): [string, string] | null {
+    return this.#direct.get(room) ?? null
+  }
+
+  conversationsOf (userId: string): Array<{ room: string, with: string }> {
+    return [...this.#directOf.get(userId) ?? []].map(([room, other]) => ({ room, with: other }))
   }
 
   #offline (userId: string, now: number): void {

@@ -79,6 +79,19 @@ export class MemoryAdapter implements ChatAdapter {
     this.#bus.unwatch(userId, this.#node)
   }
 
+  async startConversation (room: string, a: string, b: string): Promise<void> {
+    this.#bus.startConversation(room, a, b)
+  }
+
+  async participants (room: string): Promise<[string, string] | null> {
+    return this.#bus.participants(room)
+  }
+
+  async conversations (userId: string): Promise<Array<{ room: string, with: string, seq: number }>> {
+    const now = Date.now()
+    return this.#bus.conversationsOf(userId).map((c) => ({ ...c, seq: this.#bus.history.state(c.room, now).seq }))
+  }
+
   async cancelAdmission (userId: string, clientId: string): Promise<void> {
     this.#bus.release(clientId, userId, this.#node)
   }

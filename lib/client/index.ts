@@ -262,6 +262,16 @@ export class ChatClient {
   }
 
   /**
+   * Sends a direct message to user `to`; resolves with its `ack`. It arrives, to every connection
+   * of both users, as a `message` with the conversation's room and `to`; the conversation's room
+   * is joined by itself (a `joined` event), so it is resumed after a reconnect like any room.
+   * Resent after a reconnect with the same ref, as `send`.
+   */
+  async dm (to: string, content: string, options: { meta?: Meta } = {}): Promise<AckFrame> {
+    return await this.#request<AckFrame>({ action: 'dm', to, content, ...(options.meta === undefined ? {} : { meta: options.meta }) }, true)
+  }
+
+  /**
    * Edits message `id` of `room` (yours, unless the server allows more); resolves with the
    * edit's `ack`. Without `meta` the message keeps its own. Not resent after a reconnect: an
    * edit that may not have arrived rejects, and the application decides.

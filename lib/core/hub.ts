@@ -19,6 +19,7 @@ import type { ChatStore } from '../store/contract.js'
 import { Admitted } from './admitted.js'
 import { Restrictions } from './restrictions.js'
 import { Watches } from './watches.js'
+import { Direct } from './direct.js'
 import { Delivery, type LocalMember } from './delivery.js'
 import { ChatEvents } from './events.js'
 import { Heartbeat } from './heartbeat.js'
@@ -44,6 +45,8 @@ export class ChatHub implements AdapterNode {
   readonly #delivery: Delivery
   /** Who watches whose presence here. */
   readonly watches: Watches
+  /** Direct conversations: their rooms and participants. */
+  readonly direct: Direct
   readonly #rooms: Rooms
   readonly #heartbeat = new Heartbeat()
   #adapter: ChatAdapter | undefined
@@ -62,13 +65,17 @@ export class ChatHub implements AdapterNode {
     this.events = new ChatEvents(log)
     this.messages = new Messages(opts, () => this.adapter, () => this.#link, this.events, new Hooks(opts, log))
     this.#delivery = new Delivery(this.membership, async (room, seq, epoch) => await this.since(room, seq, epoch), log)
+    this.direct = new Direct(() => this.adapter,
+      async (clientId, cmd) => this.connections.has(clientId) ? await this.execute(clientId, cmd) : await this.adapter.command(clientId, cmd),
+      async (conn, room) => await this.joinRoom(conn, room))
     this.watches = new Watches(() => this.adapter, (conn, text) => this.#delivery.sendText(conn, text), opts.canSeePresence)
     this.#rooms = new Rooms(opts, this.membership, this.#delivery, {
       adapter: () => this.adapter,
       since: async (room, seq, epoch) => await this.since(room, seq, epoch),
       joinState: async (room, state) => await this.#joinState(room, state),
       events: this.events,
-      log
+      log,
+      participants: async (room) => await this.direct.participants(room)
     })
     this.expiry = new TokenExpiry(opts.tokenExpiringLead, opts.expiryGrace, (conn, left) => this.send(conn, { type: 'tokenExpiring', in: left }))
   }
@@ -288,6 +295,7 @@ export class ChatHub implements AdapterNode {
   async execute (clientId: string, command: RemoteCommand): Promise<RemoteResult> {
     const conn = this.connections.get(clientId)
     if (conn === undefined || this.#closing) return 'not-found'
+    if (command.op === 'join' && command.atOnce === true) return await this.joinRoom(conn, command.room)
     return await new Promise<RemoteResult>((resolve, reject) => {
       const scheduled = conn.schedule(async () => {
         try {

@@ -17,9 +17,12 @@ export interface Sender {
   name?: string
 }
 
-/** The draft of a `message` frame to `room`; with a `ref`, resends of it are recognised. */
-export function messageDraft (room: string, sender: Sender, content: string, meta: Meta | undefined, ref: Ref | undefined, now: number, id = randomUUID()): MessageDraft {
-  const name = sender.name === undefined ? '' : `,"name":${JSON.stringify(sender.name)}`
+/**
+ * The draft of a `message` frame to `room` (a direct message's with its recipient, `to`); with a
+ * `ref`, resends of it are recognised.
+ */
+export function messageDraft (room: string, sender: Sender, content: string, meta: Meta | undefined, ref: Ref | undefined, now: number, id = randomUUID(), to?: string): MessageDraft {
+  const name = (sender.name === undefined ? '' : `,"name":${JSON.stringify(sender.name)}`) + (to === undefined ? '' : `,"to":${JSON.stringify(to)}`)
   const withMeta = meta === undefined ? '' : `,"meta":${JSON.stringify(meta)}`
   return {
     id,
@@ -73,6 +76,7 @@ export function eventFrame (e: StoredEvent): string {
   if (e.kind === 'message') {
     const m: Record<string, unknown> = { type: 'message', room: e.room, id: e.id, seq: e.seq, epoch: e.epoch, from: e.from, userId: e.userId }
     if (e.name !== undefined) m.name = e.name
+    if (e.to !== undefined) m.to = e.to
     m.content = e.content
     if (e.meta !== undefined) m.meta = e.meta
     m.timestamp = e.timestamp

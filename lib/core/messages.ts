@@ -10,7 +10,7 @@ import type { ResolvedOptions } from '../options.js'
 import type { Meta, MessageFrame, Ref } from '../protocol/schemas.js'
 import type { StoredEvent, StoreMessage } from '../store/contract.js'
 import type { Connection } from '../transport/connection.js'
-import type { MessageInfo } from '../types.js'
+import type { MessageContext, MessageInfo } from '../types.js'
 import type { ChatEvents } from './events.js'
 import type { Hooks } from './hooks.js'
 import { changeDraft, displayName, eventFrame, messageDraft, revisedMessage, storedRef, type Sender } from './message.js'
@@ -45,11 +45,13 @@ export class Messages {
   }
 
   /** A client's message: the hook's verdict (in the order sent), then published. */
-  async fromClient (conn: Connection, room: string, content: string, meta: Meta | undefined, ref: Ref | undefined): Promise<SendResult> {
+  async fromClient (conn: Connection, room: string, content: string, meta: Meta | undefined, ref: Ref | undefined, to?: string): Promise<SendResult> {
     const sender = { from: conn.id, userId: conn.userId, name: displayName(conn.user) }
-    if (!this.#hooks.active) return await this.publish(room, sender, content, meta, ref, conn.user)
-    return await this.#hooks.inOrder(conn, { user: conn.user, clientId: conn.id, room, content, meta }, async (v) =>
-      'reject' in v ? { status: 'rejected', reason: v.reject } : await this.publish(room, sender, v.content, v.meta, ref, conn.user))
+    if (!this.#hooks.active) return await this.publish(room, sender, content, meta, ref, conn.user, to)
+    const ctx: MessageContext = { user: conn.user, clientId: conn.id, room, content, meta }
+    if (to !== undefined) ctx.to = to
+    return await this.#hooks.inOrder(conn, ctx, async (v) =>
+      'reject' in v ? { status: 'rejected', reason: v.reject } : await this.publish(room, sender, v.content, v.meta, ref, conn.user, to))
   }
 
   /**
@@ -57,15 +59,16 @@ export class Messages {
    * or numbered by the adapter. The call is made at once, so that calls made in order are
    * published in order.
    */
-  async publish (room: string, sender: Sender, content: string, meta: Meta | undefined, ref: Ref | undefined, user: ChatUser | null): Promise<Published> {
+  async publish (room: string, sender: Sender, content: string, meta: Meta | undefined, ref: Ref | undefined, user: ChatUser | null, to?: string): Promise<Published> {
     const now = Date.now()
-    const draft = messageDraft(room, sender, content, meta, ref, now)
+    const draft = messageDraft(room, sender, content, meta, ref, now, undefined, to)
     const link = this.#link()
     let sent: Promise<Published>
     if (link === undefined) {
       sent = this.#adapter().publishMessage(room, draft)
     } else {
       const kept: StoreMessage = { room, id: draft.id, userId: sender.userId, from: sender.from, name: sender.name, content, meta, timestamp: now }
+      if (to !== undefined) kept.to = to
       if (ref !== undefined) {
         kept.ref = storedRef(ref)
         kept.digest = draft.digest
@@ -77,6 +80,7 @@ export class Messages {
         if (p.status !== 'sent') return
         const frame: MessageFrame = { type: 'message', room, id: p.id, seq: p.seq, epoch: p.epoch, from: sender.from, userId: sender.userId, content, timestamp: now }
         if (sender.name !== undefined) frame.name = sender.name
+        if (to !== undefined) frame.to = to
         if (meta !== undefined) frame.meta = meta
         this.#events.emit('message', { ...frame, user })
       }, noop)

@@ -14,6 +14,7 @@ import type { Connection } from '../transport/connection.js'
 import type { Delivery, LocalMember } from './delivery.js'
 import type { ChatEvents } from './events.js'
 import type { Membership } from './membership.js'
+import { isDirect } from './direct.js'
 import { displayName } from './message.js'
 
 /** What rooms need of the rest of the core. */
@@ -25,6 +26,8 @@ export interface RoomsCore {
   joinState: (room: string, state: RoomState) => Promise<RoomState>
   events: ChatEvents
   log: FastifyBaseLogger
+  /** A direct conversation's participants (null: none). */
+  participants: (room: string) => Promise<[string, string] | null>
 }
 
 export class Rooms {
@@ -54,8 +57,14 @@ export class Rooms {
       if (here === 0 && this.#membership.roomCount >= this.#opts.maxRoomsPerProcess) return 'server-full'
       if (here >= this.#opts.maxMembersPerRoom) return 'room-full'
       if (conn.restrictions?.find('ban', room) !== undefined) return 'banned'
-      const canJoin = this.#opts.canJoin
-      if (canJoin !== undefined && await canJoin(conn.user, room) !== true) return 'forbidden'
+      if (isDirect(room)) {
+        // A direct conversation: its two participants only (canJoin is not asked, admins are not let in).
+        const pair = await this.#core.participants(room)
+        if (pair === null || !pair.includes(conn.userId)) return 'forbidden'
+      } else {
+        const canJoin = this.#opts.canJoin
+        if (canJoin !== undefined && await canJoin(conn.user, room) !== true) return 'forbidden'
+      }
       // Joined meanwhile (the rule was async)? Then it is a member already.
       if (this.#membership.has(room, conn.id)) return await this.join(conn, room, ref, since)
       member = { clientId: conn.id, userId: conn.userId, joinedAt: Date.now(), conn, buffer: [] }

@@ -48,6 +48,7 @@ export function createCodec (options: CodecOptions): Codec {
     ['join', TypeCompiler.Compile(schemas.join)],
     ['leave', TypeCompiler.Compile(schemas.leave)],
     ['message', TypeCompiler.Compile(schemas.message)],
+    ['dm', TypeCompiler.Compile(schemas.dm)],
     ['edit', TypeCompiler.Compile(schemas.edit)],
     ['delete', TypeCompiler.Compile(schemas.delete)],
     ['watch', TypeCompiler.Compile(schemas.watch)],
@@ -87,7 +88,7 @@ export function createCodec (options: CodecOptions): Codec {
       const check = byAction.get(action)
       if (check === undefined) {
         const shown = typeof action === 'string' ? `"${action.slice(0, 32)}"` : typeof action
-        return withRef({ ok: false, code: ErrorCode.BAD_REQUEST, message: `unknown action ${shown}: use join, leave, message, edit, delete, watch, unwatch or refresh` }, ref)
+        return withRef({ ok: false, code: ErrorCode.BAD_REQUEST, message: `unknown action ${shown}: use join, leave, message, dm, edit, delete, watch, unwatch or refresh` }, ref)
       }
       if (!check.Check(value)) {
         return withRef({ ok: false, code: ErrorCode.BAD_REQUEST, message: describe(check, value) }, ref)
@@ -96,6 +97,9 @@ export function createCodec (options: CodecOptions): Codec {
       // chat behaves the same with and without one.
       if ((typeof record.content === 'string' && record.content.includes('\0')) || (typeof ref === 'string' && ref.includes('\0'))) {
         return withRef({ ok: false, code: ErrorCode.BAD_REQUEST, message: 'content and ref may not contain U+0000' }, ref)
+      }
+      if ((typeof record.to === 'string' && record.to.includes('\0')) || (Array.isArray(record.users) && record.users.some((u) => typeof u === 'string' && u.includes('\0')))) {
+        return withRef({ ok: false, code: ErrorCode.BAD_REQUEST, message: 'user ids may not contain U+0000' }, ref)
       }
       const problem = metaProblem(record.meta)
       if (problem !== undefined) return withRef({ ok: false, code: ErrorCode.BAD_REQUEST, message: problem }, ref)

@@ -57,6 +57,14 @@ export function clientSchemas (maxMessageLength: number) {
       meta: Type.Optional(Meta),
       ref: Type.Optional(Ref)
     }, { additionalProperties: false }),
+    /** A direct message to a user: to every connection of theirs and the sender's other ones. */
+    dm: Type.Object({
+      action: Type.Literal('dm'),
+      to: UserId,
+      content: content(maxMessageLength),
+      meta: Type.Optional(Meta),
+      ref: Type.Optional(Ref)
+    }, { additionalProperties: false }),
     /** A new text (and meta) for a message: its author's, an admin's, or as `canEdit` says. */
     edit: Type.Object({
       action: Type.Literal('edit'),
@@ -106,9 +114,10 @@ export type PlainMessageRequest = Static<ClientSchemas['plain']>
 export type RefreshRequest = Static<ClientSchemas['refresh']>
 export type EditRequest = Static<ClientSchemas['edit']>
 export type DeleteRequest = Static<ClientSchemas['delete']>
+export type DirectRequest = Static<ClientSchemas['dm']>
 export type WatchRequest = Static<ClientSchemas['watch']>
 export type UnwatchRequest = Static<ClientSchemas['unwatch']>
-export type ClientRequest = JoinRequest | LeaveRequest | MessageRequest | EditRequest | DeleteRequest | WatchRequest | UnwatchRequest | RefreshRequest | PlainMessageRequest
+export type ClientRequest = JoinRequest | LeaveRequest | MessageRequest | DirectRequest | EditRequest | DeleteRequest | WatchRequest | UnwatchRequest | RefreshRequest | PlainMessageRequest
 
 const Timestamp = Type.Integer({ description: 'ms since the epoch' })
 const LeaveReasonSchema = Type.Union([
@@ -168,6 +177,7 @@ export const ServerFrames = {
     from: Type.String({ description: 'the sender\'s clientId, or "server"' }),
     userId: Type.String({ description: 'the sender\'s user id, or "server"' }),
     name: Type.Optional(Type.String({ description: 'the sender\'s display name: its token\'s name claim, when it has one' })),
+    to: Type.Optional(Type.String({ description: 'a direct message: its recipient\'s user id' })),
     content: Type.String({ description: 'empty in a deleted message\'s tombstone' }),
     meta: Type.Optional(Meta),
     timestamp: Timestamp,

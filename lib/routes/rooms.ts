@@ -2,10 +2,11 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { Value } from '@sinclair/typebox/value'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { FastifyRouteSchemaDef } from 'fastify/types/schema.js'
 import { adminOnly, chatUser } from '../auth.js'
-import { FST_CHAT_JOIN_FORBIDDEN, FST_CHAT_NOT_A_MEMBER, FST_CHAT_ROOM_NOT_FOUND } from '../errors.js'
+import { isDirect } from '../core/direct.js'
+import { FST_CHAT_DIRECT_FORBIDDEN, FST_CHAT_JOIN_FORBIDDEN, FST_CHAT_NOT_A_MEMBER, FST_CHAT_ROOM_NOT_FOUND } from '../errors.js'
 import type { ResolvedOptions } from '../options.js'
 import { Meta, RoomName } from '../protocol/schemas.js'
 import { MAX_HISTORY_PAGE, MAX_PAGE } from '../chat-api.js'
@@ -104,6 +105,16 @@ export function typeboxValidator ({ schema, httpPart }: FastifyRouteSchemaDef<TS
 }
 
 export async function roomsRoutes (fastify: FastifyInstance, { opts, chat }: RoomsRouteOptions): Promise<void> {
+  /** A direct conversation is read by its two participants, and by an admin only if canReadDirect says so. */
+  async function mayRead (request: FastifyRequest, room: string): Promise<void> {
+    const user = chatUser(request)
+    const pair = await chat.participants(room)
+    if (pair !== null && pair.includes(user.sub)) return
+    const canRead = opts.canReadDirect
+    if (pair !== null && canRead !== undefined && await opts.isAdmin(user, request) === true && await canRead(user, room, pair) === true) return
+    throw new FST_CHAT_DIRECT_FORBIDDEN(JSON.stringify(room))
+  }
+
   fastify.setValidatorCompiler(typeboxValidator)
   const doc = routeDocs(opts.openapiSecurityScheme)
   const admin = adminOnly(opts.isAdmin)
@@ -125,9 +136,10 @@ export async function roomsRoutes (fastify: FastifyInstance, { opts, chat }: Roo
     schema: doc('A page of a room\'s members, in join order', { params: RoomParams, querystring: PageQuery, response: { 200: MemberList, 403: ERROR, 404: ERROR, ...errors } })
   }, async (request) => {
     const { room } = request.params
-    // A user may list the members of rooms they may join (admins: any).
+    // A user may list the members of rooms they may join (admins: any; a direct conversation: see mayRead).
     const canJoin = opts.canJoin
-    if (canJoin !== undefined && await canJoin(chatUser(request), room) !== true && await opts.isAdmin(chatUser(request), request) !== true) {
+    if (isDirect(room)) await mayRead(request, room)
+    else if (canJoin !== undefined && await canJoin(chatUser(request), room) !== true && await opts.isAdmin(chatUser(request), request) !== true) {
       throw new FST_CHAT_JOIN_FORBIDDEN(JSON.stringify(room))
     }
     const page = await chat.memberPage(room, { cursor: request.query.cursor, limit: request.query.limit })
@@ -140,6 +152,7 @@ export async function roomsRoutes (fastify: FastifyInstance, { opts, chat }: Roo
     schema: doc('A page of the room\'s message history', { params: RoomParams, querystring: historyQuery, response: { 200: HistoryBody, ...errors } })
   }, async (request) => {
     const { after, before, limit } = request.query
+    if (isDirect(request.params.room)) await mayRead(request, request.params.room)
     return await chat.history(request.params.room, { after, before, limit })
   })
 

@@ -14,9 +14,21 @@ const PresenceBody = Type.Object({
   lastSeen: Type.Optional(Type.Integer({ description: 'offline: when its last connection closed, ms (kept for the adapter\'s presenceTtl)' }))
 })
 
+const Conversations = Type.Object({
+  conversations: Type.Array(Type.Object({
+    room: Type.String({ description: 'the conversation\'s room: join it with since to resume, page its history' }),
+    with: Type.String({ description: 'the other participant (server: the user\'s server conversation)' }),
+    seq: Type.Integer({ description: 'the room\'s newest seq' })
+  }))
+})
+
 export async function usersRoutes (fastify: FastifyInstance, { opts, chat }: RoomsRouteOptions): Promise<void> {
   fastify.setValidatorCompiler(typeboxValidator)
   const doc = routeDocs(opts.openapiSecurityScheme)
+  fastify.get('/users/me/conversations', {
+    schema: doc('The caller\'s direct conversations, with each one\'s newest seq', { response: { 200: Conversations, 401: ERROR } })
+  }, async (request) => ({ conversations: await chat.conversations(chatUser(request).sub) }))
+
   fastify.get<{ Params: Static<typeof UserParams> }>('/users/:userId/presence', {
     schema: doc('Whether a user is online anywhere in the chat, and when it was last seen', {
       params: UserParams,

@@ -16,6 +16,8 @@ export interface StoreMessage {
   /** The sender's clientId, or "server". */
   from: string
   name?: string
+  /** A direct message's recipient (its `to`). */
+  to?: string
   content: string
   meta?: Record<string, unknown>
   /** When it was sent, ms. */
@@ -37,6 +39,8 @@ export interface StoredEvent {
   userId: string
   from: string
   name?: string
+  /** A direct message's recipient. */
+  to?: string
   /** Empty for a deletion, and for a deleted message (its content is gone). */
   content: string
   meta?: Record<string, unknown>

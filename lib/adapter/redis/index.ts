@@ -18,6 +18,7 @@ import type { TicketStore } from '../tickets.js'
 import type { ChatStats, Member, Restriction, RestrictionKind, RoomInfo } from '../../model.js'
 import { RedisRestrictions } from './restrictions.js'
 import { RedisUsers } from './users.js'
+import { RedisDirect } from './direct.js'
 import { Health, type Client } from './health.js'
 import { INDEX_BUCKETS, Keys } from './keys.js'
 import { Liveness } from './liveness.js'
@@ -47,6 +48,7 @@ export class RedisAdapter implements ChatAdapter {
   readonly #restrictions: RedisRestrictions
   readonly #writes: RoomWrites
   readonly #users: RedisUsers
+  readonly #direct: RedisDirect
 
   #closed = false
 
@@ -70,6 +72,7 @@ export class RedisAdapter implements ChatAdapter {
     this.#reads = new Reads(this.#keys, this.#health, node)
     this.#restrictions = new RedisRestrictions(this.#keys, this.#health)
     this.#users = new RedisUsers(this.#keys, this.#health, node, options.presenceTtl)
+    this.#direct = new RedisDirect(this.#keys, this.#health)
     this.#writes = new RoomWrites(this.#keys, this.#health, node, this.#topology)
     this.#rpc = new ClusterRpc<Request, unknown>(node.id, {
       send: async (to, message) => { await this.#health.run(async (c) => await c.call(this.#publish, this.#keys.nodeChannel(to), message)) }
@@ -180,6 +183,18 @@ export class RedisAdapter implements ChatAdapter {
 
   async unwatch (userId: string): Promise<void> {
     await this.#users.unwatch(userId)
+  }
+
+  async startConversation (room: string, a: string, b: string): Promise<void> {
+    await this.#direct.start(room, a, b)
+  }
+
+  async participants (room: string): Promise<[string, string] | null> {
+    return await this.#direct.participants(room)
+  }
+
+  async conversations (userId: string): Promise<Array<{ room: string, with: string, seq: number }>> {
+    return await this.#direct.of(userId)
   }
 
   async restrict (restriction: Restriction): Promise<void> {

@@ -18,6 +18,7 @@ interface EventRow {
   user_id: string
   sender: string
   name: string | null
+  recipient: string | null
   content: string
   meta: Record<string, unknown> | null
   at: string
@@ -27,7 +28,7 @@ interface EventRow {
 
 /** A message row's columns, as an event (s: the quoted schema). */
 function columns (s: string): string {
-  return `'message' AS kind, m.seq, m.id, m.user_id, m.sender, m.name, m.content, m.meta, ${s}.time_ms(m.sent_at) AS at, ` +
+  return `'message' AS kind, m.seq, m.id, m.user_id, m.sender, m.name, m.recipient, m.content, m.meta, ${s}.time_ms(m.sent_at) AS at, ` +
     `${s}.time_ms(m.edited_at) AS edited_at, ${s}.time_ms(m.deleted_at) AS deleted_at`
 }
 
@@ -44,6 +45,7 @@ function toEvent (room: string, epoch: string, row: EventRow): StoredEvent {
     timestamp: Number(row.at)
   }
   if (row.name !== null) e.name = row.name
+  if (row.recipient !== null && row.recipient !== undefined) e.to = row.recipient
   if (row.meta !== null) e.meta = row.meta
   if (row.edited_at !== null) e.editedAt = Number(row.edited_at)
   if (row.deleted_at !== null) e.deletedAt = Number(row.deleted_at)
@@ -87,7 +89,7 @@ export class PostgresStore implements ChatStore {
 
   async append (messages: StoreMessage[], refTtl: number): Promise<Published[]> {
     const n = messages.length
-    const cols: unknown[][] = Array.from({ length: 10 }, () => new Array(n))
+    const cols: unknown[][] = Array.from({ length: 11 }, () => new Array(n))
     for (let i = 0; i < n; i++) {
       const m = messages[i]
       cols[0][i] = m.room
@@ -100,9 +102,10 @@ export class PostgresStore implements ChatStore {
       cols[7][i] = m.timestamp
       cols[8][i] = m.ref ?? null
       cols[9][i] = m.digest ?? null
+      cols[10][i] = m.to ?? null
     }
     const rows = await this.#query<{ status: Published['status'], id: string, seq: string, epoch: string }>('append',
-      `SELECT status, id, seq, epoch FROM ${this.#s}.append_messages($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::bigint[], $9::text[], $10::text[], $11::bigint)`,
+      `SELECT status, id, seq, epoch FROM ${this.#s}.append_messages($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::bigint)`,
       [...cols, Date.now() - refTtl])
     return rows.map((r) => ({ status: r.status, id: r.id, seq: Number(r.seq), epoch: r.epoch }))
   }
@@ -123,7 +126,7 @@ export class PostgresStore implements ChatStore {
        LEFT JOIN LATERAL (
          (SELECT ${this.#columns} FROM ${s}.messages m WHERE m.room = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3)
          UNION ALL
-         (SELECT kind, seq, message_id, user_id, sender, NULL, coalesce(content, ''), meta, ${s}.time_ms(at), NULL, NULL
+         (SELECT kind, seq, message_id, user_id, sender, NULL, NULL, coalesce(content, ''), meta, ${s}.time_ms(at), NULL, NULL
           FROM ${s}.changes WHERE room = $1 AND seq > $2 ORDER BY seq LIMIT $3)
          ORDER BY seq LIMIT $3
        ) e ON true ORDER BY e.seq`,
