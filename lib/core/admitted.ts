@@ -5,6 +5,13 @@
  */
 import type { ChatAdapter } from '../adapter/contract.js'
 import type { Restriction } from '../model.js'
+import { Restrictions } from './restrictions.js'
+
+/**
+ * An admission: a clientId with the user's bans and mutes; a chat-wide ban (`banned`); or none
+ * (the user has `maxConnectionsPerUser` already).
+ */
+export type AdmitResult = { clientId: string, restrictions: Restriction[] } | { banned: Restriction } | undefined
 
 /** How long an admitted upgrade may take to open before its place is given back, ms. */
 const ADMISSION_MS = 30_000
@@ -20,11 +27,23 @@ export class Admitted {
   }
 
   /**
-   * Reserves a place for `clientId` if the user is under `limit` across every process, and
-   * resolves with the user's bans and mutes (false: over the limit). With the backend away, counts
-   * this process's connections only (`local`), and knows of no restriction.
+   * Reserves a place for `clientId` if the user is under `limit` across every process and not
+   * banned from the whole chat (then the place goes back at once).
    */
-  async admit (userId: string, clientId: string, limit: number, local: () => number): Promise<Restriction[] | false> {
+  async admit (userId: string, clientId: string, limit: number, local: () => number): Promise<AdmitResult> {
+    const restrictions = await this.#reserve(userId, clientId, limit, local)
+    if (restrictions === false) return undefined
+    const banned = new Restrictions(restrictions).find('ban', undefined)
+    if (banned === undefined) return { clientId, restrictions }
+    this.cancel(userId, clientId)
+    return { banned }
+  }
+
+  /**
+   * The reservation, with the user's bans and mutes (false: over the limit). With the backend
+   * away, counts this process's connections only (`local`), and knows of no restriction.
+   */
+  async #reserve (userId: string, clientId: string, limit: number, local: () => number): Promise<Restriction[] | false> {
     try {
       const restrictions = await this.#adapter().admit(userId, clientId, limit)
       if (restrictions === false) return false

@@ -52,7 +52,7 @@ export class Direct {
 
   /**
    * Before `conn` writes to user `to`: the conversation recorded, `conn` in it (joined here, in
-   * its own request), then every other connection of both users. Resolves the room.
+   * its own request, unless it is already), then every other connection of both users. Resolves the room.
    */
   async prepare (conn: Connection, to: string): Promise<string> {
     const room = await this.open(conn.userId, to)

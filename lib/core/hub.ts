@@ -9,15 +9,15 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { AdapterNode, ChatAdapter, LeaveState, RemoteCommand, RemoteResult, Resume, RoomState } from '../adapter/contract.js'
 import type { Admission } from '../admission.js'
 import { CLOSE_GRACE_MS, CloseCode } from '../constants.js'
-import type { ChatStats, HistoryLimits, LeaveReason, Restriction } from '../model.js'
+import type { ChatStats, HistoryLimits, LeaveReason } from '../model.js'
 import type { ResolvedOptions } from '../options.js'
 import type { JoinOutcome } from '../outcomes.js'
 import type { Ref, ServerFrame } from '../protocol/schemas.js'
 import { TokenExpiry } from '../token-expiry.js'
 import type { Connection } from '../transport/connection.js'
 import type { ChatStore } from '../store/contract.js'
-import { Admitted } from './admitted.js'
-import { Restrictions } from './restrictions.js'
+import { Admitted, type AdmitResult } from './admitted.js'
+import { runCommand } from './commands.js'
 import { Watches } from './watches.js'
 import { Direct } from './direct.js'
 import { Delivery, type LocalMember } from './delivery.js'
@@ -67,7 +67,7 @@ export class ChatHub implements AdapterNode {
     this.#delivery = new Delivery(this.membership, async (room, seq, epoch) => await this.since(room, seq, epoch), log)
     this.direct = new Direct(() => this.adapter,
       async (clientId, cmd) => this.connections.has(clientId) ? await this.execute(clientId, cmd) : await this.adapter.command(clientId, cmd),
-      async (conn, room) => await this.joinRoom(conn, room))
+      async (conn, room) => { if (!this.membership.has(room, conn.id)) await this.joinRoom(conn, room) })
     this.watches = new Watches(() => this.adapter, (conn, text) => this.#delivery.sendText(conn, text), opts.canSeePresence)
     this.#rooms = new Rooms(opts, this.membership, this.#delivery, {
       adapter: () => this.adapter,
@@ -157,19 +157,9 @@ export class ChatHub implements AdapterNode {
     return `${this.id}.${randomBytes(12).toString('base64url')}`
   }
 
-  /**
-   * Before an upgrade: a clientId for the user's new connection and the user's bans and mutes, if
-   * the user is under `maxConnectionsPerUser` across every process (undefined otherwise) and not
-   * banned from the whole chat (`banned`: the ban).
-   */
-  async admit (userId: string): Promise<{ clientId: string, restrictions: Restriction[] } | { banned: Restriction } | undefined> {
-    const clientId = this.newClientId()
-    const restrictions = await this.#admitted.admit(userId, clientId, this.#opts.maxConnectionsPerUser, () => this.#admission.userConnections(userId))
-    if (restrictions === false) return undefined
-    const banned = new Restrictions(restrictions).find('ban', undefined)
-    if (banned === undefined) return { clientId, restrictions }
-    this.#admitted.cancel(userId, clientId)
-    return { banned }
+  /** Before an upgrade: see Admitted.admit. */
+  async admit (userId: string): Promise<AdmitResult> {
+    return await this.#admitted.admit(userId, this.newClientId(), this.#opts.maxConnectionsPerUser, () => this.#admission.userConnections(userId))
   }
 
   /** A newly opened, authenticated connection: welcome it and put it in the default room. */
@@ -299,7 +289,7 @@ export class ChatHub implements AdapterNode {
     return await new Promise<RemoteResult>((resolve, reject) => {
       const scheduled = conn.schedule(async () => {
         try {
-          resolve(await this.#execute(conn, command))
+          resolve(await runCommand(this, conn, command))
         } catch (err) {
           reject(err)
         }
@@ -307,32 +297,6 @@ export class ChatHub implements AdapterNode {
       // Closed or swamped: as if it had closed a moment earlier.
       if (!scheduled) resolve('not-found')
     })
-  }
-
-  async #execute (conn: Connection, command: RemoteCommand): Promise<RemoteResult> {
-    switch (command.op) {
-      case 'join': return await this.joinRoom(conn, command.room)
-      case 'leave': return await this.leaveRoom(conn, command.room, 'removed') ? 'left' : 'not-member'
-      case 'disconnect':
-        conn.close(command.code, command.reason)
-        return 'closed'
-      case 'restrict': return await this.#restrict(conn, command.restriction)
-      case 'lift':
-        conn.restrictions?.lift(command.kind, command.room)
-        return 'done'
-    }
-  }
-
-  /** A ban or mute of this connection's user: kept, and a ban acted on at once. */
-  async #restrict (conn: Connection, r: Restriction): Promise<RemoteResult> {
-    (conn.restrictions ??= new Restrictions()).add(r)
-    if (r.kind !== 'ban') return 'done'
-    if (r.room === undefined) {
-      conn.close(CloseCode.BANNED, 'banned')
-      return 'closed'
-    }
-    await this.leaveRoom(conn, r.room, 'banned')
-    return 'done'
   }
 
   /** AdapterNode: every local client. */

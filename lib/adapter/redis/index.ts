@@ -169,46 +169,16 @@ export class RedisAdapter implements ChatAdapter {
     await this.#users.gone(userId, clientId)
   }
 
-  async clientsOf (userId: string): Promise<string[]> {
-    return await this.#users.clientsOf(userId)
-  }
-
-  async presence (userIds: string[]): Promise<UserPresence[]> {
-    return await this.#users.presence(userIds)
-  }
-
-  async watch (userId: string): Promise<void> {
-    await this.#users.watch(userId)
-  }
-
-  async unwatch (userId: string): Promise<void> {
-    await this.#users.unwatch(userId)
-  }
-
-  async startConversation (room: string, a: string, b: string): Promise<void> {
-    await this.#direct.start(room, a, b)
-  }
-
-  async participants (room: string): Promise<[string, string] | null> {
-    return await this.#direct.participants(room)
-  }
-
-  async conversations (userId: string): Promise<Array<{ room: string, with: string, seq: number }>> {
-    return await this.#direct.of(userId)
-  }
-
-  async restrict (restriction: Restriction): Promise<void> {
-    await this.#restrictions.restrict(restriction)
-  }
-
-  async lift (kind: RestrictionKind, userId: string, room: string | undefined): Promise<boolean> {
-    return await this.#restrictions.lift(kind, userId, room)
-  }
-
-  async restrictions (kind: RestrictionKind, room: string): Promise<Restriction[]> {
-    return await this.#restrictions.inRoom(kind, room)
-  }
-
+  readonly clientsOf = async (userId: string): Promise<string[]> => await this.#users.clientsOf(userId)
+  readonly presence = async (userIds: string[]): Promise<UserPresence[]> => await this.#users.presence(userIds)
+  readonly watch = async (userId: string): Promise<void> => { await this.#users.watch(userId) }
+  readonly unwatch = async (userId: string): Promise<void> => { await this.#users.unwatch(userId) }
+  readonly startConversation = async (room: string, a: string, b: string): Promise<void> => { await this.#direct.start(room, a, b) }
+  readonly participants = async (room: string): Promise<[string, string] | null> => await this.#direct.participants(room)
+  readonly conversations = async (userId: string): Promise<Array<{ room: string, with: string, seq: number }>> => await this.#direct.of(userId)
+  readonly restrict = async (restriction: Restriction): Promise<void> => { await this.#restrictions.restrict(restriction) }
+  readonly lift = async (kind: RestrictionKind, userId: string, room: string | undefined): Promise<boolean> => await this.#restrictions.lift(kind, userId, room)
+  readonly restrictions = async (kind: RestrictionKind, room: string): Promise<Restriction[]> => await this.#restrictions.inRoom(kind, room)
   async join (room: string, member: Member): Promise<RoomState> {
     return await this.#writes.join(room, member)
   }
@@ -217,10 +187,7 @@ export class RedisAdapter implements ChatAdapter {
     return await this.#writes.leave(room, member)
   }
 
-  async userConnections (name: string, userIds: string[]): Promise<number[]> {
-    return await this.#reads.userConnections(name, userIds)
-  }
-
+  readonly userConnections = async (name: string, userIds: string[]): Promise<number[]> => await this.#reads.userConnections(name, userIds)
   async publish (room: string, frame: string, except?: string): Promise<void> {
     await this.#writes.publish(room, frame, except)
   }

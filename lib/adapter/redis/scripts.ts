@@ -23,7 +23,7 @@ for i = 3, #ARGV, 4 do
   local own
   if added == 1 then
     own = redis.call('HINCRBY', KEYS[4], ARGV[i + 2], 1)
-    if ARGV[i + 3] ~= '' then redis.call('HSET', KEYS[5], ARGV[i + 2], ARGV[i + 3]) end
+    if own == 1 and ARGV[i + 3] ~= '' then redis.call('HSET', KEYS[5], ARGV[i + 2], ARGV[i + 3]) end
   else
     own = tonumber(redis.call('HGET', KEYS[4], ARGV[i + 2]) or '0')
   end
@@ -297,9 +297,8 @@ return out`
 const CONNECT = `
 local before = redis.call('ZCOUNT', KEYS[1], '+inf', '+inf')
 redis.call('ZADD', KEYS[1], 'inf', ARGV[1])
-local after = redis.call('ZCOUNT', KEYS[1], '+inf', '+inf')
-if before == 0 and after == 1 then redis.call(ARGV[2], KEYS[2], '1') end
-return after`
+if before == 0 then redis.call(ARGV[2], KEYS[2], '1') end
+return before + 1`
 
 /**
  * A user's connection (or reservation) is gone. The last open one anywhere records when it was

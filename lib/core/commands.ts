@@ -1,0 +1,40 @@
+/**
+ * Commands on a client this process holds, from `app.chat` or another process: join, leave,
+ * disconnect, and a ban or mute of its user (kept by the connection, a ban acted on at once).
+ */
+import type { RemoteCommand, RemoteResult } from '../adapter/contract.js'
+import { CloseCode } from '../constants.js'
+import type { LeaveReason, Restriction } from '../model.js'
+import type { JoinOutcome } from '../outcomes.js'
+import type { Connection } from '../transport/connection.js'
+import { Restrictions } from './restrictions.js'
+
+export interface CommandTarget {
+  joinRoom: (conn: Connection, room: string) => Promise<JoinOutcome>
+  leaveRoom: (conn: Connection, room: string, reason: LeaveReason) => Promise<boolean>
+}
+
+export async function runCommand (target: CommandTarget, conn: Connection, command: RemoteCommand): Promise<RemoteResult> {
+  switch (command.op) {
+    case 'join': return await target.joinRoom(conn, command.room)
+    case 'leave': return await target.leaveRoom(conn, command.room, 'removed') ? 'left' : 'not-member'
+    case 'disconnect':
+      conn.close(command.code, command.reason)
+      return 'closed'
+    case 'restrict': return await restrict(target, conn, command.restriction)
+    case 'lift':
+      conn.restrictions?.lift(command.kind, command.room)
+      return 'done'
+  }
+}
+
+async function restrict (target: CommandTarget, conn: Connection, r: Restriction): Promise<RemoteResult> {
+  (conn.restrictions ??= new Restrictions()).add(r)
+  if (r.kind !== 'ban') return 'done'
+  if (r.room === undefined) {
+    conn.close(CloseCode.BANNED, 'banned')
+    return 'closed'
+  }
+  await target.leaveRoom(conn, r.room, 'banned')
+  return 'done'
+}
