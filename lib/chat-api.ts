@@ -140,7 +140,11 @@ export function createChatApi (hub: ChatHub, opts: ResolvedOptions): ChatApi {
       return { id, seq, room }
     },
 
-    participants: async (room: string) => { checkRoom(room); return await hub.direct.participants(room) },
+    async participants (room: string): Promise<[string, string] | null> {
+      checkRoom(room)
+      const pair = await hub.direct.participants(room)
+      return pair === null ? null : pair.map((u) => u === SERVER_PARTY ? 'server' : u) as [string, string]
+    },
 
     async conversations (userId: string): Promise<Array<{ room: string, with: string, seq: number }>> {
       if (typeof userId !== 'string' || userId === '' || userId.length > 1024) throw new FST_CHAT_INVALID_RESTRICTION('userId', 'must be a non-empty string (a token\'s sub)')

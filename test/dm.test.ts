@@ -66,6 +66,9 @@ t.test('an offline recipient finds it when back; only the two may join or read',
   t.equal((await app.inject({ url: `/rooms/${room}/messages`, headers: { authorization: `Bearer ${adminToken('root')}` } })).statusCode, 403, 'an admin, by default, may not read it')
   t.equal((await app.inject({ url: `/rooms/${room}/messages`, headers: { authorization: `Bearer ${adminToken('auditor')}` } })).statusCode, 200, 'unless canReadDirect allows')
   t.equal((await app.inject({ url: `/rooms/${directRoom('x', 'y')}/messages`, headers: { authorization: `Bearer ${adminToken('auditor')}` } })).statusCode, 403, 'a conversation that never was')
+  const post = await app.inject({ method: 'POST', url: `/rooms/${room}/messages`, headers: { authorization: `Bearer ${adminToken('root')}` }, payload: { content: 'hello from the admin' } })
+  t.equal(post.statusCode, 403, 'an admin may not write into it over REST either')
+  t.same(await app.chat.participants(room), ['alice', 'carol'])
   for (const c of [alice, carol, eve, root]) c.close()
 })
 
@@ -99,6 +102,7 @@ t.test('sendToUser: a notice to every connection of a user, kept in its server c
     t.match(await c.next('message'), { room: sent.room, from: 'server', userId: 'server', to: 'bob', content: 'your export is ready', meta: { url: '/exports/1' } })
   }
   t.same(await app.chat.conversations('bob'), [{ room: sent.room, with: 'server', seq: 1 }])
+  t.same(await app.chat.participants(sent.room), ['server', 'bob'], 'the server as "server"')
   t.match(await bob1.request({ action: 'message', room: sent.room, content: 'thanks' }), { code: 'FORBIDDEN' }, 'read-only for the user')
   await t.rejects(app.chat.sendToUser('', 'x'), { code: 'FST_CHAT_INVALID_RESTRICTION' })
   await t.rejects(app.chat.sendToUser('bob', ''), { code: 'FST_CHAT_INVALID_CONTENT' })

@@ -188,6 +188,8 @@ export async function roomsRoutes (fastify: FastifyInstance, { opts, chat }: Roo
       response: { 202: MessageAccepted, 403: ERROR, ...errors }
     })
   }, async (request, reply) => {
+    // A direct conversation is its two participants' (app.chat.sendToUser writes to a user's own).
+    if (isDirect(request.params.room)) throw new FST_CHAT_DIRECT_FORBIDDEN(JSON.stringify(request.params.room))
     const { id, seq } = await chat.broadcast(request.params.room, request.body.content, { meta: request.body.meta })
     return reply.code(202).send({ id, seq })
   })

@@ -161,9 +161,8 @@ export class RedisAdapter implements ChatAdapter {
     await this.#users.gone(userId, clientId)
   }
 
-  async connect (clientId: string, userId: string): Promise<void> {
-    await this.#users.connected(userId, clientId)
-  }
+  /** Nothing to do: ADMIT counted the connection, and said the user is online if it is its first. */
+  async connect (): Promise<void> {}
 
   async disconnect (clientId: string, userId: string): Promise<void> {
     await this.#users.gone(userId, clientId)

@@ -19,7 +19,7 @@
  *   {n:N}:users      SET    user digests of the process's connections
  *   {n:N}:reaping    STRING lock of the process reaping N (once N is dead)
  *   {n:N}:c          channel: requests to the process, and replies to it
- *   {u:U}:c          ZSET   clientId -> inf (open) or deadline      the user's connections and reservations, cluster-wide
+ *   {u:U}:c          ZSET   clientId -> inf                          the user's connections (from admission), cluster-wide
  *   {u:U}:seen       STRING ms                                    when the user's last connection closed (presenceTtl)
  *   {u:U}:p          channel: the user's presence ("1": online; "0 <lastSeen>": offline)
  *   {u:U}:x          HASH   "<kind>\n<room>" -> restriction (JSON)  the user's bans and mutes (room '' : chat-wide)

@@ -276,29 +276,23 @@ redis.call('HSET', KEYS[1], 'e', ARGV[2], 's', seq)
 return ARGV[2]`
 
 /**
- * A user's connection, if within the cluster-wide limit, with the user's bans and mutes. The place
- * is a reservation (scored with its deadline) until CONNECT makes it a connection (scored inf).
- * (A place taken by an upgrade that then fails is given back by the process that took it.)
- * KEYS: 1 the user's connections, 2 the user's restrictions. ARGV: 1 clientId, 2 limit, 3 deadline ms.
+ * A user's connection, if within the cluster-wide limit, with the user's bans and mutes. It counts
+ * as open (online) from here: the upgrade follows at once, and one that fails gives its place back
+ * (DISCONNECT) through the process that took it. The first open one anywhere tells the user's
+ * presence channel. KEYS: 1 the user's connections, 2 the user's restrictions, 3 the user's
+ * presence channel. ARGV: 1 clientId, 2 limit, 3 the publish command.
  * Returns { 1 or 0, then the restrictions' fields and values }.
  */
 const ADMIT = `
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) and not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {0} end
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  local open = redis.call('ZCARD', KEYS[1])
+  if open >= tonumber(ARGV[2]) then return {0} end
+  redis.call('ZADD', KEYS[1], 'inf', ARGV[1])
+  if open == 0 then redis.call(ARGV[3], KEYS[3], '1') end
+end
 local out = redis.call('HGETALL', KEYS[2])
 table.insert(out, 1, 1)
 return out`
-
-/**
- * A user's connection opened: it counts as online. The first open one anywhere tells the user's
- * presence channel. KEYS: 1 the user's connections, 2 the user's presence channel.
- * ARGV: 1 clientId, 2 the publish command. Returns the user's open connections.
- */
-const CONNECT = `
-local before = redis.call('ZCOUNT', KEYS[1], '+inf', '+inf')
-redis.call('ZADD', KEYS[1], 'inf', ARGV[1])
-if before == 0 then redis.call(ARGV[2], KEYS[2], '1') end
-return before + 1`
 
 /**
  * A user's connection (or reservation) is gone. The last open one anywhere records when it was
@@ -380,9 +374,8 @@ export const scripts = {
   stored: new Script(4, STORED),
   reapRoom: new Script(4, REAP_ROOM),
   rotate: new Script(1, ROTATE),
-  admit: new Script(2, ADMIT),
+  admit: new Script(3, ADMIT),
   restrict: new Script(1, RESTRICT),
   reapUser: new Script(3, REAP_USER),
-  connect: new Script(2, CONNECT),
   disconnect: new Script(3, DISCONNECT)
 } as const

@@ -14,9 +14,6 @@ import { restrictionsOf } from './restrictions.js'
 import { scripts } from './scripts.js'
 import type { Subscriber } from './pubsub.js'
 
-/** How long an admitted upgrade holds its place before it must open, ms. */
-const RESERVATION_MS = 30_000
-
 export class RedisUsers {
   readonly #keys: Keys
   readonly #health: Health
@@ -54,7 +51,7 @@ export class RedisUsers {
     const first = this.#hold(tag)
     try {
       const [admitted] = await Promise.all([
-        this.#health.run(async (c) => await scripts.admit.run(c, [keys.userConnections(tag), keys.userRestrictions(tag)], [clientId, limit, Date.now() + RESERVATION_MS])) as Promise<unknown[]>,
+        this.#health.run(async (c) => await scripts.admit.run(c, [keys.userConnections(tag), keys.userRestrictions(tag), keys.userChannel(tag)], [clientId, limit, this.publishCommand])) as Promise<unknown[]>,
         first ? this.#nodeUsers.add('add', tag) : undefined
       ])
       if (admitted[0] === 1) return restrictionsOf(admitted.slice(1))
@@ -64,13 +61,6 @@ export class RedisUsers {
     }
     await this.#release(tag)
     return false
-  }
-
-  /** An admitted connection opened: the user is online (told on its channel if it is its first anywhere). */
-  async connected (userId: string, clientId: string): Promise<void> {
-    const keys = this.#keys
-    const tag = keys.userTag(userId)
-    await this.#health.run(async (c) => await scripts.connect.run(c, [keys.userConnections(tag), keys.userChannel(tag)], [clientId, this.publishCommand]))
   }
 
   /** A connection (or an admission that never opened) is gone; the last open one records lastSeen. */
