@@ -59,6 +59,7 @@ export async function reapSession (record: (metric: string, target: string, valu
         * localClients () {},
         lost: () => { lost++ },
         presenceChanged: noop,
+        signal: noop,
         position: () => undefined,
         log,
         history: { size: 10, ttl: 60_000, maxBytes: 1 << 20 }

@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks'
 import { CloseCode, ErrorCode } from './constants.js'
 import type { ChatHub } from './core/hub.js'
 import { directRoom, isDirect, SERVER_PARTY } from './core/direct.js'
+import { displayName } from './core/message.js'
 import { MAX_WATCHED } from './core/watches.js'
 import { noMetrics, type ChatMetrics } from './metrics.js'
 import type { ChatUser } from './model.js'
@@ -14,6 +15,7 @@ import { refusal } from './outcomes.js'
 import type { Codec } from './protocol/codec.js'
 import type { ClientRequest, Meta, Ref } from './protocol/schemas.js'
 import type { Connection, ConnectionEvents, IncomingData } from './transport/connection.js'
+import { RateLimiter } from './transport/rate-limit.js'
 
 export class Dispatcher implements ConnectionEvents {
   readonly #hub: ChatHub
@@ -24,6 +26,8 @@ export class Dispatcher implements ConnectionEvents {
   readonly #opts: ResolvedOptions
   /** Each connection's last message still on its way to the adapter (they settle in order). */
   readonly #inFlight = new WeakMap<Connection, Promise<unknown>>()
+  /** Each connection's typing bucket, made on its first `typing`. */
+  readonly #typingBuckets = new WeakMap<Connection, RateLimiter>()
   /** Set once the plugin has loaded prom-client (if the host asked for metrics). */
   metrics: ChatMetrics = noMetrics
 
@@ -122,6 +126,7 @@ export class Dispatcher implements ConnectionEvents {
       case 'leave': return this.#leave(conn, request.room, request.ref)
       case 'message': return this.#message(conn, request.room, request.content, request.meta, request.ref)
       case 'dm': return this.#dm(conn, request.to, request.content, request.meta, request.ref)
+      case 'typing': return this.#typing(conn, request.room, request.typing, request.ref)
       case 'edit': return this.#change(conn, request.room, request.id, { content: request.content, meta: request.meta }, request.ref)
       case 'delete': return this.#change(conn, request.room, request.id, undefined, request.ref)
       case 'watch': return this.#watch(conn, request.users, request.ref)
@@ -198,6 +203,8 @@ export class Dispatcher implements ConnectionEvents {
     // Not awaited: the connection's next request may start while this one is on its way, so a
     // sender's messages are pipelined (kept in order by the hook's queue, the store's batches and
     // the adapter) instead of waiting a round trip each. The ack follows the commit or publish.
+    // Saying something ends typing in the room.
+    this.#hub.typing.stop(room, conn.userId)
     const sent = this.#hub.messages.fromClient(conn, room, content, meta, ref, to)
     this.#inFlight.set(conn, sent)
     // A resend of a message already published gets the original ack, and nothing is sent again.
@@ -244,6 +251,18 @@ export class Dispatcher implements ConnectionEvents {
       case 'rejected':
         this.#error(conn, ErrorCode.REJECTED, result.reason, ref)
     }
+  }
+
+  /** Typing in a room: best effort, in a bucket of its own; over it, dropped without a word. */
+  #typing (conn: Connection, room: string, on: boolean, ref: Ref | undefined): undefined {
+    if (!this.#hub.membership.has(room, conn.id)) return this.#error(conn, ErrorCode.NOT_A_MEMBER, `only members may type in room "${room}"`, ref)
+    const now = performance.now()
+    let bucket = this.#typingBuckets.get(conn)
+    if (bucket === undefined) this.#typingBuckets.set(conn, bucket = new RateLimiter(this.#opts.typingRate, this.#opts.typingRate, 0, now))
+    if (bucket.take(now) !== 'ok') return undefined
+    if (conn.restrictions?.find('mute', room) !== undefined) return undefined
+    this.#hub.typing.typed(conn, room, on, displayName(conn.user))
+    return undefined
   }
 
   /** Watches users' presence: a `presence` frame for each, then `watching` with everyone watched. */

@@ -43,6 +43,10 @@ export interface ResolvedOptions {
   readonly isAdmin: (user: ChatUser, request?: FastifyRequest) => boolean | Promise<boolean>
   readonly onMessage: ChatPluginOptions['onMessage']
   readonly hookTimeout: number
+  /** How long a user counts as typing after its last `typing: true`, ms. */
+  readonly typingTtl: number
+  /** `typing` frames a connection may send per second (a bucket of its own; over it they are dropped). */
+  readonly typingRate: number
   readonly maxMetaBytes: number
   readonly metaSchema: TSchema | undefined
   readonly canEdit: ChatPluginOptions['canEdit']
@@ -60,7 +64,7 @@ export interface ResolvedOptions {
 const KNOWN = new Set([
   'jwt', 'path', 'roomsPrefix', 'defaultRoom', 'maxPayload', 'maxMessageLength',
   'maxRoomsPerConnection', 'rateLimit', 'heartbeatInterval', 'maxBufferedAmount', 'slowConsumerHighWaterMark', 'presence', 'history', 'verify', 'allowedOrigins', 'tokenExpiringLead', 'expiryGrace', 'canJoin', 'canSend', 'maxConnectionsPerUser', 'maxConnectionsPerIp', 'maxConnectAttemptsPerIp', 'maxRoomsPerProcess', 'maxMembersPerRoom', 'metrics', 'isAdmin',
-  'adapter', 'prefix', 'openapi', 'onMessage', 'hookTimeout', 'maxMetaBytes', 'metaSchema', 'canEdit', 'canDelete', 'canSeePresence', 'canMessage', 'canReadDirect', 'store',
+  'adapter', 'prefix', 'openapi', 'onMessage', 'hookTimeout', 'typingTtl', 'typingRate', 'maxMetaBytes', 'metaSchema', 'canEdit', 'canDelete', 'canSeePresence', 'canMessage', 'canReadDirect', 'store',
   // Fastify's own register options, passed along with ours
   'logLevel', 'logSerializers'
 ])
@@ -250,6 +254,8 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
     isAdmin: opts.isAdmin ?? defaultIsAdmin,
     onMessage: opts.onMessage,
     hookTimeout: integer('hookTimeout', opts.hookTimeout, 2000, 1, MAX_TIMER_MS),
+    typingTtl: integer('typingTtl', opts.typingTtl, 6000, 500, 600_000),
+    typingRate: integer('typingRate', opts.typingRate, 5, 1, 1000),
     maxMetaBytes: integer('maxMetaBytes', opts.maxMetaBytes, 2048, 2, 1024 * 1024),
     metaSchema,
     canEdit: opts.canEdit,

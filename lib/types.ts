@@ -194,6 +194,13 @@ export interface ChatPluginOptions {
   onMessage?: (ctx: MessageContext) => MessageVerdict | undefined | void | Promise<MessageVerdict | undefined | void>
   /** How long `onMessage` may take, ms. Default 2000. */
   hookTimeout?: number
+  /**
+   * How long a user counts as typing in a room after its last `typing: true`, ms (a message, a
+   * leave or its last connection closing ends it sooner). Default 6000.
+   */
+  typingTtl?: number
+  /** `typing` frames a connection may send per second, in a bucket of their own; past it they are dropped silently. Default 5. */
+  typingRate?: number
   /** Most bytes of a message's `meta`, serialized as JSON. Default 2048. */
   maxMetaBytes?: number
   /** A TypeBox schema every message's `meta` must match. Default: any JSON object. */

@@ -25,6 +25,7 @@ export interface FakeNode extends AdapterNode {
   clients: Map<string, string>
   counters: ChatStats
   presence: Array<{ userId: string, online: boolean, lastSeen: number | undefined }>
+  signals: Array<{ room: string, data: string }>
 }
 
 let nodesMade = 0
@@ -50,6 +51,8 @@ function fakeNode (third = 0): FakeNode {
     clients: new Map(),
     counters: { connections: 0, rooms: 0, members: 0, messagesIn: 0, messagesOut: 0 },
     presence: [],
+    signals: [],
+    signal (room, data) { node.signals.push({ room, data }) },
     deliver (room, frame, except, seq) { node.deliveries.push({ room, frame, except, seq }) },
     resync () {},
     async execute (clientId, command): Promise<RemoteResult> {

@@ -96,9 +96,15 @@ t.test('the demo page in Chromium: two people chat, see each other, and survive 
   await messageShown(alice, 'alice', 'hello from alice')
   t.ok(await alice.$eval(`${byTestId('messages')} li.mine:last-child .text`, (el: any) => el.textContent), 'your own messages are set apart')
   t.pass('a message crosses')
+  // Typing shows on the other page, and stops with the message.
+  await bob.fill(byTestId('message'), 'hi alice, good')
+  await textIs(alice, 'typing', 'bob is typing...')
+  t.pass('a typing indicator appears on the other page')
   await bob.fill(byTestId('message'), 'hi alice, good to see you')
   await bob.press(byTestId('message'), 'Enter')
   await messageShown(alice, 'bob', 'hi alice, good to see you')
+  await textIs(alice, 'typing', '')
+  t.pass('and goes when the message comes')
   mkdirSync(ARTIFACTS, { recursive: true })
   await alice.screenshot({ path: join(ARTIFACTS, 'demo.png') })
 

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { createChatClient, ChatRequestError } from '../lib/client/index.js'
+import { TypingDebounce } from '../lib/client/typing.js'
 import chatPlugin from '../lib/index.js'
 import { SECRET, token } from './helpers.js'
 
@@ -188,4 +189,39 @@ t.test('watch: presence events, watched again after a reconnect; a chat-wide ban
   const closed = new Promise<any>((resolve) => ann.on('close', resolve))
   await app.chat.ban('ann')
   t.match(await closed, { code: 4003, reason: 'banned', reconnecting: false }, 'banned: no reconnect')
+})
+
+t.test('typing: debounced to one true per period, false after idle or when cleared, nothing after a message', async (t) => {
+  const sent: string[] = []
+  let idleDone: () => void = () => {}
+  const idled = new Promise<void>((resolve) => { idleDone = resolve })
+  const d = new TypingDebounce((room, on) => { sent.push(`${room} ${String(on)}`); if (!on && room === 'idle') idleDone() }, 60_000, 50)
+  for (let i = 0; i < 10; i++) d.typing('a', true)
+  t.same(sent, ['a true'], 'ten keystrokes: one true')
+  d.typing('a', false)
+  t.same(sent, ['a true', 'a false'], 'cleared: false')
+  d.typing('b', true)
+  d.sent('b')
+  d.typing('idle', true)
+  // The idle timer is unref'd (a client must not keep a process alive): this one holds the loop meanwhile.
+  const hold = setTimeout(() => {}, 10_000)
+  await idled
+  clearTimeout(hold)
+  t.same(sent, ['a true', 'a false', 'b true', 'idle true', 'idle false'], 'a message ends b without a false; idle sends false by itself')
+  d.clear()
+
+  const { url } = await server(t)
+  const ann = createChatClient({ url, token: token({ sub: 'ann' }) })
+  const bob = createChatClient({ url, token: token({ sub: 'bob' }) })
+  t.teardown(() => { ann.close(); bob.close() })
+  await ann.connect()
+  await bob.connect()
+  const frames: any[] = []
+  const first = new Promise((resolve) => bob.on('typing', (f) => { frames.push(f); resolve(f) }))
+  for (let i = 0; i < 5; i++) ann.typing('lobby')
+  t.match(await first, { room: 'lobby', users: [{ userId: 'ann' }] }, 'the typed client tells the room')
+  const cleared = new Promise((resolve) => bob.on('typing', (f) => { if (f.users.length === 0) resolve(f) }))
+  await ann.send('lobby', 'hello')
+  await cleared
+  t.pass('sending ends it')
 })

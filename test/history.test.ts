@@ -212,6 +212,7 @@ function laggy (factory: AdapterFactory, ms: number): AdapterFactory {
     get id () { return node.id },
     position: (room) => node.position(room),
     presenceChanged: (...args) => { node.presenceChanged(...args) },
+    signal: (room, data) => { node.signal(room, data) },
     get membership () { return node.membership },
     deliver: (...args) => { setTimeout(() => node.deliver(...args), ms) },
     resync: () => node.resync(),

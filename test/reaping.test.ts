@@ -50,6 +50,7 @@ t.test('reaping a dead process of 20,000 connections x 5 rooms: all of it, in sm
     * localClients () {},
     lost: () => { lost++ },
     presenceChanged: () => {},
+    signal: () => {},
     position: () => undefined,
     log,
     history: { size: 10, ttl: 60_000, maxBytes: 1 << 20 }

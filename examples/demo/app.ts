@@ -16,6 +16,7 @@ const status = $<HTMLElement>('status')
 const problem = $<HTMLElement>('problem')
 const currentRoom = $<HTMLElement>('current-room')
 const leaveButton = $<HTMLButtonElement>('leave')
+const typingLine = $<HTMLElement>('typing')
 
 /** What the page knows of one room it is in. */
 interface RoomView {
@@ -25,6 +26,8 @@ interface RoomView {
   epoch: string
   /** Where this epoch's messages begin in `items`. */
   floor: number
+  /** Who is typing there now (not this user). */
+  typing: string[]
   /** userId -> display name, from the members endpoint and userJoined/userLeft. */
   present: Map<string, string>
   historyLoaded: boolean
@@ -89,7 +92,7 @@ function failed (err: unknown): void {
 
 function view (room: string): RoomView {
   let v = rooms.get(room)
-  if (v === undefined) rooms.set(room, v = { items: [], seqs: new Set(), epoch: '', floor: 0, present: new Map(), historyLoaded: false })
+  if (v === undefined) rooms.set(room, v = { items: [], seqs: new Set(), epoch: '', floor: 0, present: new Map(), historyLoaded: false, typing: [] })
   return v
 }
 
@@ -126,6 +129,10 @@ function render (): void {
     return li
   }))
   currentRoom.textContent = current === undefined ? '(none)' : label(current)
+  const typers = current === undefined ? [] : rooms.get(current)?.typing ?? []
+  typingLine.textContent = typers.length === 0
+    ? ''
+    : typers.length === 1 ? `${typers[0]} is typing...` : `${typers.slice(0, -1).join(', ')} and ${typers.at(-1)!} are typing...`
   leaveButton.disabled = current === undefined
   const v = current === undefined ? undefined : rooms.get(current)
   const atBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 40
@@ -263,6 +270,11 @@ $('name-form').addEventListener('submit', (e) => {
     add(m.room, [m])
   })
   c.on('presence', (p) => { online.set(p.userId, p.online); render() })
+  c.on('typing', (f) => {
+    view(f.room).typing = f.users.filter((u) => u.userId !== me).map((u) => u.name ?? u.userId)
+    if (f.room === current) render()
+  })
+  c.on('joined', (j) => { if (j.typing !== undefined) view(j.room).typing = j.typing.filter((u) => u.userId !== me).map((u) => u.name ?? u.userId) })
   // Presence is per user: one userJoined for a user's first tab, one userLeft for its last.
   c.on('userJoined', (f) => { view(f.room).present.set(f.userId, f.name ?? f.userId); if (f.room === current) render() })
   c.on('userLeft', (f) => { rooms.get(f.room)?.present.delete(f.userId); if (f.room === current) render() })
@@ -285,6 +297,12 @@ $('room-form').addEventListener('submit', (e) => {
 leaveButton.addEventListener('click', () => {
   if (client === undefined || current === undefined) return
   client.leave(current).then(() => showProblem(''), failed)
+})
+
+// Every keystroke says so (the client sends one `typing` per 3 s at most); an empty input, stopped.
+messageInput.addEventListener('input', () => {
+  if (client === undefined || current === undefined || (current.startsWith('dm:') && !rooms.get(current)?.historyLoaded)) return
+  client.typing(current, messageInput.value !== '')
 })
 
 $('message-form').addEventListener('submit', (e) => {

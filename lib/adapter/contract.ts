@@ -171,6 +171,8 @@ export interface AdapterNode {
    * went offline (its last closed, or its process died): `lastSeen` is when, for offline.
    */
   presenceChanged (userId: string, online: boolean, lastSeen: number | undefined): void
+  /** A room's signal (`adapter.signal`), from any process with members there. */
+  signal (room: string, data: string): void
   /** Where this process stands in a room it has members in: the last seq it delivered, and its epoch. */
   position (room: string): { seq: number, epoch: string } | undefined
   /** The plugin's logger. */
@@ -224,6 +226,11 @@ export interface ChatAdapter {
   leave (room: string, member: Member): Promise<LeaveState>
   /** Delivers a frame to every member of `room`, on every process, but `except`, each exactly once. */
   publish (room: string, frame: string, except?: string): Promise<void>
+  /**
+   * Hands `data` (one line, no newline) to every process with members in `room`, this one too
+   * (`node.signal`): what processes tell each other about a room, never sent to a client as is.
+   */
+  signal (room: string, data: string): Promise<void>
   /**
    * Assigns a message its seq (the room's next) and epoch, keeps it in the room's history and
    * delivers it like `publish`, in seq order; a resend (same dedupe key within the history ttl)

@@ -202,6 +202,11 @@ export class MemoryBus {
     return all.size
   }
 
+  /** A room's signal to every node with members in it. */
+  signal (room: string, data: string): void {
+    for (const node of this.#nodes) if (node.membership.count(room) > 0) node.signal(room, data)
+  }
+
   /** Delivers to every node with members in the room (each delivers once to its members). */
   deliver (room: string, frame: string, except?: string, seq?: number, epoch?: string): void {
     for (const node of this.#nodes) {

@@ -119,6 +119,10 @@ export class MemoryAdapter implements ChatAdapter {
     this.#bus.deliver(room, frame, except)
   }
 
+  async signal (room: string, data: string): Promise<void> {
+    this.#bus.signal(room, data)
+  }
+
   async publishMessage (room: string, draft: MessageDraft): Promise<Published> {
     const now = Date.now()
     const dedupe = this.#bus.dedupe

@@ -7,13 +7,15 @@
  */
 import type {
   AckFrame, DeletedFrame, EditedFrame, ErrorFrame, JoinedFrame, LeftFrame, MessageFrame, Meta, PresenceFrame, RefreshedFrame, ServerFrame,
-  TokenExpiringFrame, UserJoinedFrame, UserLeftFrame, WatchingFrame, WelcomeFrame
+  TokenExpiringFrame, TypingFrame, UserJoinedFrame, UserLeftFrame, WatchingFrame, WelcomeFrame
 } from '../protocol/schemas.js'
 import { Requests } from './requests.js'
 import { RoomTracker, type RoomEvent } from './room-tracker.js'
+import { TypingDebounce } from './typing.js'
 import { backoffDelay, openSocket, retryable, uuid, type Backoff, type Refusal, type SocketConstructor, type SocketLike } from './socket.js'
 
 export { ChatRequestError } from './requests.js'
+export { TYPING_EVERY_MS, TYPING_IDLE_MS } from './typing.js'
 export type { SocketConstructor, SocketLike } from './socket.js'
 
 /** The events of a client: every server frame by its type, and the connection's own. */
@@ -33,6 +35,8 @@ export interface ChatClientEvents {
   /** A watched user came online or went offline (and one for each at once on `watch`). */
   presence: PresenceFrame
   watching: WatchingFrame
+  /** Who is typing in a room now (the whole set; empty: nobody). */
+  typing: TypingFrame
   tokenExpiring: TokenExpiringFrame
   refreshed: RefreshedFrame
   /** The socket opened (also after a reconnect). */
@@ -84,6 +88,11 @@ export class ChatClient {
   #attempt = 0
   #timer: ReturnType<typeof setTimeout> | undefined
   #clientId: string | undefined
+  readonly #typingDebounce = new TypingDebounce((room, on) => {
+    // Best effort: dropped while disconnected.
+    if (this.#status === 'open' && this.#socket?.readyState === 1) this.#socket.send(JSON.stringify({ action: 'typing', room, typing: on }))
+  })
+
   /** Users watched: watched again after a reconnect. */
   readonly #watched = new Set<string>()
 
@@ -258,6 +267,7 @@ export class ChatClient {
    * resent after the reconnect with the same `ref`: the server delivers it once either way.
    */
   async send (room: string, content: string, options: { meta?: Meta } = {}): Promise<AckFrame> {
+    this.#typingDebounce.sent(room)
     return await this.#request<AckFrame>({ action: 'message', room, content, ...(options.meta === undefined ? {} : { meta: options.meta }) }, true)
   }
 
@@ -283,6 +293,15 @@ export class ChatClient {
   /** Deletes message `id` of `room`; resolves with the deletion's `ack`. */
   async delete (room: string, id: string): Promise<AckFrame> {
     return await this.#request<AckFrame>({ action: 'delete', room, id }, false)
+  }
+
+  /**
+   * Says this user is typing in `room` (`on`, the default) or stopped: call it on every keystroke
+   * and when the input is cleared. Debounced (one `true` per 3 s while typing, `false` after 5 s
+   * without a keystroke; a message ends it). Best effort: nothing is sent while disconnected.
+   */
+  typing (room: string, on = true): void {
+    this.#typingDebounce.typing(room, on)
   }
 
   /**
@@ -314,6 +333,7 @@ export class ChatClient {
   /** Closes for good (no reconnect). */
   close (): void {
     this.#closedByUser = true
+    this.#typingDebounce.clear()
     clearTimeout(this.#timer)
     this.#socket?.close(1000)
     this.#fail('closed')

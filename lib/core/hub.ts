@@ -20,6 +20,7 @@ import { Admitted, type AdmitResult } from './admitted.js'
 import { runCommand } from './commands.js'
 import { Watches } from './watches.js'
 import { Direct } from './direct.js'
+import { Typing } from './typing.js'
 import { Delivery, type LocalMember } from './delivery.js'
 import { ChatEvents } from './events.js'
 import { Heartbeat } from './heartbeat.js'
@@ -47,6 +48,8 @@ export class ChatHub implements AdapterNode {
   readonly watches: Watches
   /** Direct conversations: their rooms and participants. */
   readonly direct: Direct
+  /** Who is typing where. */
+  readonly typing: Typing
   readonly #rooms: Rooms
   readonly #heartbeat = new Heartbeat()
   #adapter: ChatAdapter | undefined
@@ -68,6 +71,7 @@ export class ChatHub implements AdapterNode {
     this.direct = new Direct(() => this.adapter,
       async (clientId, cmd) => this.connections.has(clientId) ? await this.execute(clientId, cmd) : await this.adapter.command(clientId, cmd),
       async (conn, room) => { if (!this.membership.has(room, conn.id)) await this.joinRoom(conn, room) })
+    this.typing = new Typing({ ttl: opts.typingTtl, presenceLimit: opts.presenceLimit, adapter: () => this.adapter, membership: this.membership, send: (conn, text) => this.#delivery.sendText(conn, text) })
     this.watches = new Watches(() => this.adapter, (conn, text) => this.#delivery.sendText(conn, text), opts.canSeePresence)
     this.#rooms = new Rooms(opts, this.membership, this.#delivery, {
       adapter: () => this.adapter,
@@ -75,7 +79,8 @@ export class ChatHub implements AdapterNode {
       joinState: async (room, state) => await this.#joinState(room, state),
       events: this.events,
       log,
-      participants: async (room) => await this.direct.participants(room)
+      participants: async (room) => await this.direct.participants(room),
+      typing: () => this.typing
     })
     this.expiry = new TokenExpiry(opts.tokenExpiringLead, opts.expiryGrace, (conn, left) => this.send(conn, { type: 'tokenExpiring', in: left }))
   }
@@ -275,6 +280,7 @@ export class ChatHub implements AdapterNode {
     this.#admission.clear()
     this.membership.clear()
     this.#delivery.feeds.close()
+    this.typing.close()
     // Commits under way are handed to the adapter before it goes.
     await this.#link?.close()
     this.events.clear()
@@ -302,6 +308,11 @@ export class ChatHub implements AdapterNode {
   /** AdapterNode: every local client. */
   * localClients (): Iterable<{ clientId: string, userId: string }> {
     for (const conn of this.connections.values()) yield { clientId: conn.id, userId: conn.userId }
+  }
+
+  /** AdapterNode: a room's signal from some process (typing). */
+  signal (room: string, data: string): void {
+    this.typing.signal(room, data)
   }
 
   /** AdapterNode: a watched user came online or went offline. */

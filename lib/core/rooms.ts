@@ -16,6 +16,7 @@ import type { ChatEvents } from './events.js'
 import type { Membership } from './membership.js'
 import { isDirect } from './direct.js'
 import { displayName } from './message.js'
+import type { Typing } from './typing.js'
 
 /** What rooms need of the rest of the core. */
 export interface RoomsCore {
@@ -28,6 +29,7 @@ export interface RoomsCore {
   log: FastifyBaseLogger
   /** A direct conversation's participants (null: none). */
   participants: (room: string) => Promise<[string, string] | null>
+  typing: () => Typing
 }
 
 export class Rooms {
@@ -91,6 +93,8 @@ export class Rooms {
     // Closed meanwhile: its close handler already took it out of the room and said so.
     if (conn.closed) return already ? 'already' : 'joined'
     const joined: JoinedFrame = { type: 'joined', room, members: state.members, users: state.users, seq: state.seq, epoch: state.epoch }
+    const typing = this.#core.typing().of(room)
+    if (typing.length > 0) joined.typing = typing
     if (resume !== undefined) joined.recovered = resume.recovered
     this.#delivery.send(conn, withRef(joined, ref))
     let last = state.seq
@@ -115,7 +119,13 @@ export class Rooms {
   /** Takes a membership out; a room left without local members stops its feed. */
   #unregister (room: string, clientId: string): LocalMember | undefined {
     const member = this.#membership.remove(room, clientId)
-    if (member !== undefined && this.#membership.count(room) === 0) this.#delivery.feeds.stopped(room)
+    if (member === undefined) return undefined
+    // Its user's last connection in the room here: it is not typing there any more.
+    if (this.#membership.userCount(room, member.userId) === 0) this.#core.typing().stop(room, member.userId)
+    if (this.#membership.count(room) === 0) {
+      this.#delivery.feeds.stopped(room)
+      this.#core.typing().forget(room)
+    }
     return member
   }
 

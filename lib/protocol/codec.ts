@@ -51,6 +51,7 @@ export function createCodec (options: CodecOptions): Codec {
     ['dm', TypeCompiler.Compile(schemas.dm)],
     ['edit', TypeCompiler.Compile(schemas.edit)],
     ['delete', TypeCompiler.Compile(schemas.delete)],
+    ['typing', TypeCompiler.Compile(schemas.typing)],
     ['watch', TypeCompiler.Compile(schemas.watch)],
     ['unwatch', TypeCompiler.Compile(schemas.unwatch)],
     ['refresh', TypeCompiler.Compile(schemas.refresh)],
@@ -88,7 +89,7 @@ export function createCodec (options: CodecOptions): Codec {
       const check = byAction.get(action)
       if (check === undefined) {
         const shown = typeof action === 'string' ? `"${action.slice(0, 32)}"` : typeof action
-        return withRef({ ok: false, code: ErrorCode.BAD_REQUEST, message: `unknown action ${shown}: use join, leave, message, dm, edit, delete, watch, unwatch or refresh` }, ref)
+        return withRef({ ok: false, code: ErrorCode.BAD_REQUEST, message: `unknown action ${shown}: use join, leave, message, dm, typing, edit, delete, watch, unwatch or refresh` }, ref)
       }
       if (!check.Check(value)) {
         return withRef({ ok: false, code: ErrorCode.BAD_REQUEST, message: describe(check, value) }, ref)

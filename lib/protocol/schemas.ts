@@ -81,6 +81,13 @@ export function clientSchemas (maxMessageLength: number) {
       id: MessageId,
       ref: Type.Optional(Ref)
     }, { additionalProperties: false }),
+    /** Whether the user is typing in a room (ephemeral: no seq, no ack). */
+    typing: Type.Object({
+      action: Type.Literal('typing'),
+      room: RoomName,
+      typing: Type.Boolean(),
+      ref: Type.Optional(Ref)
+    }, { additionalProperties: false }),
     /** Start hearing of these users' presence (at most 100 watched per connection). */
     watch: Type.Object({
       action: Type.Literal('watch'),
@@ -115,9 +122,10 @@ export type RefreshRequest = Static<ClientSchemas['refresh']>
 export type EditRequest = Static<ClientSchemas['edit']>
 export type DeleteRequest = Static<ClientSchemas['delete']>
 export type DirectRequest = Static<ClientSchemas['dm']>
+export type TypingRequest = Static<ClientSchemas['typing']>
 export type WatchRequest = Static<ClientSchemas['watch']>
 export type UnwatchRequest = Static<ClientSchemas['unwatch']>
-export type ClientRequest = JoinRequest | LeaveRequest | MessageRequest | DirectRequest | EditRequest | DeleteRequest | WatchRequest | UnwatchRequest | RefreshRequest | PlainMessageRequest
+export type ClientRequest = JoinRequest | LeaveRequest | MessageRequest | DirectRequest | TypingRequest | EditRequest | DeleteRequest | WatchRequest | UnwatchRequest | RefreshRequest | PlainMessageRequest
 
 const Timestamp = Type.Integer({ description: 'ms since the epoch' })
 const LeaveReasonSchema = Type.Union([
@@ -140,6 +148,7 @@ export const ServerFrames = {
     /** The room's newest seq (0 if none): `since: {seq, epoch}` resumes from this join. */
     seq: Type.Integer(),
     epoch: Type.String(),
+    typing: Type.Optional(Type.Array(Type.Object({ userId: Type.String(), name: Type.Optional(Type.String()) }), { description: 'who is typing in the room now (when anyone is)' })),
     /** Only when the join had `since`: whether every missed message follows. */
     recovered: Type.Optional(Type.Boolean()),
     ref: Type.Optional(Ref)
@@ -215,6 +224,11 @@ export const ServerFrames = {
     type: Type.Literal('tokenExpiring'),
     in: Type.Integer({ description: 'ms until the token expires' })
   }),
+  typing: Type.Object({
+    type: Type.Literal('typing'),
+    room: RoomName,
+    users: Type.Array(Type.Object({ userId: Type.String(), name: Type.Optional(Type.String()) }), { description: 'everyone typing in the room now' })
+  }),
   presence: Type.Object({
     type: Type.Literal('presence'),
     userId: Type.String(),
@@ -258,8 +272,9 @@ export type ErrorFrame = Static<typeof ServerFrames.error>
 export type TokenExpiringFrame = Static<typeof ServerFrames.tokenExpiring>
 export type RefreshedFrame = Static<typeof ServerFrames.refreshed>
 export type PresenceFrame = Static<typeof ServerFrames.presence>
+export type TypingFrame = Static<typeof ServerFrames.typing>
 export type WatchingFrame = Static<typeof ServerFrames.watching>
 export type ServerFrame =
   | WelcomeFrame | JoinedFrame | UserJoinedFrame | LeftFrame | UserLeftFrame
   | MessageFrame | EditedFrame | DeletedFrame | AckFrame | ErrorFrame | TokenExpiringFrame | RefreshedFrame
-  | PresenceFrame | WatchingFrame
+  | PresenceFrame | WatchingFrame | TypingFrame

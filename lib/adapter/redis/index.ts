@@ -26,7 +26,7 @@ import { resolveRedisOptions, type RedisAdapterOptions, type ResolvedRedisOption
 import { Subscriber, supportsSharded } from './pubsub.js'
 import { Reads } from './reads.js'
 import { Topology } from './topology.js'
-import { RoomWrites } from './writes.js'
+import { RoomWrites, SIGNAL } from './writes.js'
 
 export type { RedisAdapterOptions } from './options.js'
 
@@ -142,8 +142,11 @@ export class RedisAdapter implements ChatAdapter {
       if (end === -1) end = message.length
       const except = message.slice(at, a)
       const seq = message.slice(a + 1, b)
-      this.#node.deliver(room, message.slice(c + 1, end), except === '' ? undefined : except,
-        seq === '' ? undefined : Number(seq), seq === '' ? undefined : message.slice(b + 1, c))
+      if (except === SIGNAL) this.#node.signal(room, message.slice(c + 1, end))
+      else {
+        this.#node.deliver(room, message.slice(c + 1, end), except === '' ? undefined : except,
+          seq === '' ? undefined : Number(seq), seq === '' ? undefined : message.slice(b + 1, c))
+      }
       at = end + 1
     }
   }
@@ -190,6 +193,8 @@ export class RedisAdapter implements ChatAdapter {
   async publish (room: string, frame: string, except?: string): Promise<void> {
     await this.#writes.publish(room, frame, except)
   }
+
+  readonly signal = async (room: string, data: string): Promise<void> => { await this.#writes.signal(room, data) }
 
   async publishMessage (room: string, draft: MessageDraft): Promise<Published> {
     return await this.#writes.publishMessage(room, draft)

@@ -13,6 +13,9 @@ import type { Subscriber } from './pubsub.js'
 import { scripts } from './scripts.js'
 import type { Topology } from './topology.js'
 
+/** The `except` of a signal's record on a room's channel. */
+export const SIGNAL = '\u0001'
+
 export class RoomWrites {
   readonly #keys: Keys
   readonly #health: Health
@@ -98,6 +101,11 @@ export class RoomWrites {
 
   async publish (room: string, frame: string, except?: string): Promise<void> {
     await this.#health.run(async (c) => await c.call(this.publishCommand, this.#keys.roomChannel(room), `${except ?? ''}\n\n\n${frame}`))
+  }
+
+  /** A signal rides the room's channel as a record whose `except` is SIGNAL (no clientId is). */
+  async signal (room: string, data: string): Promise<void> {
+    await this.#health.run(async (c) => await c.call(this.publishCommand, this.#keys.roomChannel(room), `${SIGNAL}\n\n\n${data}`))
   }
 
   async publishMessage (room: string, draft: MessageDraft): Promise<Published> {
