@@ -5,6 +5,8 @@
 //           the server's CPU per delivery (from /proc), and its own CPU use;
 //   idle    opens clients spread over rooms and holds them until told to release;
 //   setup   opens clients and reports the server CPU spent per accepted, verified, joined one;
+//   typing  one room of `members`: the server's CPU per second idle, with one message a second,
+//           and with every member sending `typing` every 3 s (staggered);
 //   costs   what Redis does per connection, per join, per message and per idle minute (from
 //           INFO commandstats over every server of the deployment).
 // Every loop is bounded in count and time.
@@ -25,6 +27,7 @@ export type Job =
   | { kind: 'costs', port: number, ports: number[], dialect: Dialect, redis: string, clients: number, rooms: number, messages: number, idleMs: number, processes: number }
   | { kind: 'idle', port: number, dialect: Dialect, clients: number, rooms: number, offset: number }
   | { kind: 'setup', port: number, dialect: Dialect, serverPid: number, clients: number, concurrency: number }
+  | { kind: 'typing', port: number, dialect: Dialect, serverPid: number, members: number, durationMs: number }
 
 const NO_REDIS: RedisSnapshot = { cpuUs: 0, memory: 0, callsByServer: [], commands: new Map(), busPublish: 0, busPublishShard: 0 }
 
@@ -319,12 +322,53 @@ async function costs (job: Extract<Job, { kind: 'costs' }>): Promise<Record<stri
   return out
 }
 
+/**
+ * Server CPU per second in one room of `members`: idle (the lower of a measure before and one
+ * after, once the connections settled), with one message a second to the room, and with every
+ * member sending `typing` every 3 s (staggered over the 3 s, as the typed client's debounce does).
+ */
+async function typing (job: Extract<Job, { kind: 'typing' }>): Promise<Record<string, number>> {
+  const pool = new Pool(job.port, job.dialect)
+  pool.delivered = [0]
+  await pool.openMany(job.members, 50, () => ['lobby', 0])
+  const measure = async (): Promise<number> => {
+    const s0 = serverCpu(job.serverPid); const t0 = performance.now()
+    await sleep(job.durationMs)
+    return (serverCpu(job.serverPid) - s0) / ((performance.now() - t0) / 1000)
+  }
+  await sleep(5000)
+  const idleBefore = await measure()
+  const timers: NodeJS.Timeout[] = []
+  pool.clients.forEach((c, i) => {
+    timers.push(setTimeout(() => {
+      pool.request(c, 'typing', { room: 'lobby', typing: true })
+      timers.push(setInterval(() => pool.request(c, 'typing', { room: 'lobby', typing: true }), 3000))
+    }, Math.floor(i * 3000 / pool.clients.length)))
+  })
+  await sleep(4000)
+  const typingCpu = await measure()
+  for (const t of timers) clearTimeout(t)
+  // Every entry ends by itself (typingTtl) before the next measure.
+  await sleep(8000)
+  let n = 0
+  const messages = setInterval(() => pool.request(pool.clients[0], 'message', { room: 'lobby', content: content(n++) }), 1000)
+  await sleep(1000)
+  const message = await measure()
+  clearInterval(messages)
+  await sleep(2000)
+  const idleAfter = await measure()
+  pool.closeAll()
+  return { idle: Math.min(idleBefore, idleAfter), message, typing: typingCpu }
+}
+
 async function main (): Promise<void> {
   const job = await new Promise<Job>((resolve) => process.once('message', (m) => resolve(m as Job)))
   if (job.kind === 'fanout') {
     process.send!({ type: 'result', results: await fanout(job) })
   } else if (job.kind === 'costs') {
     process.send!({ type: 'result', results: [await costs(job)] })
+  } else if (job.kind === 'typing') {
+    process.send!({ type: 'result', results: [await typing(job)] })
   } else if (job.kind === 'idle') {
     const pool = new Pool(job.port, job.dialect)
     pool.delivered = new Array(job.rooms).fill(0)

@@ -20,7 +20,7 @@ const { values: args } = parseArgs({
   options: {
     reps: { type: 'string', default: '3' },
     only: { type: 'string' },
-    sessions: { type: 'string', default: 'fanout1,fanout10,idle,setup,cluster,history,redis,reap,store' },
+    sessions: { type: 'string', default: 'fanout1,fanout10,idle,setup,cluster,history,redis,reap,store,typing' },
     database: { type: 'string', default: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/fastify_chat_test' },
     redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
     'redis-cluster': { type: 'string', default: process.env.REDIS_CLUSTER_NODES ?? '127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103' },
@@ -58,6 +58,8 @@ const HISTORY_TARGETS: Target[] = [
   { name: 'plugin-redis x2', script: 'plugin.ts', dialect: 'json', env: { BENCH_REDIS: '' } },
   { name: 'plugin-redis x2 no-history', script: 'plugin.ts', dialect: 'json', env: { BENCH_REDIS: '', BENCH_HISTORY: 'off' } }
 ]
+const TYPING_TARGETS: Target[] = [{ name: 'plugin', script: 'plugin.ts', dialect: 'json' }]
+
 // The store scenario: the same fan-outs with messages committed to PostgreSQL first, beside none.
 const STORE_TARGETS: Target[] = [
   { name: 'plugin', script: 'plugin.ts', dialect: 'json' },
@@ -234,6 +236,22 @@ async function storeSession (target: Target): Promise<void> {
   }
 }
 
+/**
+ * The typing scenario: one room of 100, the server's CPU per second idle, with one message a second
+ * to the room, and with every member sending `typing` every 3 s (the typed client's debounce).
+ */
+async function typingSession (target: Target): Promise<void> {
+  const { child, port } = await startServer(target)
+  try {
+    const [r] = await loadgen({ kind: 'typing', port, dialect: target.dialect, serverPid: child.pid!, members: 100, durationMs: Math.max(duration, 6000) })
+    record('T 1x100 server CPU µs/s idle', target.name, r.idle)
+    record('T 1x100 server CPU µs/s, 1 message/s (above idle)', target.name, r.message - r.idle)
+    record('T 1x100 server CPU µs/s, all typing every 3 s (above idle)', target.name, r.typing - r.idle)
+  } finally {
+    await stop(child)
+  }
+}
+
 /** Deletes what a run left on every server of a deployment (a URL, or a cluster's nodes). */
 async function dropRedisKeys (spec: string, pattern: string): Promise<void> {
   const { Redis } = await import('ioredis')
@@ -344,6 +362,7 @@ function table (): string {
   for (const t of HISTORY_TARGETS) if (sessions.includes('history') && !names.includes(t.name)) names.push(t.name)
   for (const t of REDIS_TARGETS) if (sessions.includes('redis') && !names.includes(t.name)) names.push(t.name)
   for (const t of STORE_TARGETS) if (sessions.includes('store') && !names.includes(t.name)) names.push(t.name)
+  for (const t of TYPING_TARGETS) if (sessions.includes('typing') && !names.includes(t.name)) names.push(t.name)
   const lines = [
     `| metric | ${names.join(' | ')} |`,
     `|---|${names.map(() => '---').join('|')}|`
@@ -398,7 +417,7 @@ async function main (): Promise<void> {
   for (let rep = 0; rep < reps; rep++) {
     for (const name of sessions) {
       // Rotate the order each repetition so that no target always runs first or last.
-      const list: Array<{ name: string }> = name === 'cluster' ? CLUSTER_TARGETS : name === 'history' ? HISTORY_TARGETS : name === 'redis' ? REDIS_TARGETS : name === 'reap' ? [{ name: 'plugin' }] : name === 'store' ? STORE_TARGETS : targets
+      const list: Array<{ name: string }> = name === 'cluster' ? CLUSTER_TARGETS : name === 'history' ? HISTORY_TARGETS : name === 'redis' ? REDIS_TARGETS : name === 'reap' ? [{ name: 'plugin' }] : name === 'store' ? STORE_TARGETS : name === 'typing' ? TYPING_TARGETS : targets
       const order = list.map((_, i) => list[(i + rep) % list.length])
       for (const target of order) {
         process.stdout.write(`  rep ${rep + 1}/${reps} ${name} ${target.name} ... `)
@@ -409,6 +428,7 @@ async function main (): Promise<void> {
           else if (name === 'redis') await redisSession({ startServer, stop, loadgen, record, drop: dropRedisKeys }, target as RedisTarget, duration)
           else if (name === 'reap') await reapSession(record)
           else if (name === 'store') await storeSession(target as Target)
+          else if (name === 'typing') await typingSession(target as Target)
           else await session(name, target as Target)
           console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s`)
         } catch (err) {

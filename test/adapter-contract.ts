@@ -368,6 +368,21 @@ export function adapterContract (t: Test, name: string, backend: () => Backend):
     t.same(await b.adapter.clientsOf('stranger'), [])
   })
 
+  t.test(`${name}: room signals reach the other nodes with members, not the sender`, async (t) => {
+    const [a, b, c] = await nodes(t, backend, 3)
+    for (const [n, i] of [[a, 1], [b, 2], [c, 3]] as const) {
+      await connect(n, `${n.node.id}.s${i}`, `u${i}`)
+      if (i < 3) await join(n, 'sig', member(`${n.node.id}.s${i}`, `u${i}`, i))
+    }
+    await a.adapter.signal('sig', '{"x":1}')
+    await b.adapter.signal('sig', '{"x":2}')
+    await eventually(() => a.node.signals.length >= 1 && b.node.signals.length >= 1)
+    await eventually(() => false, 100)
+    t.same(a.node.signals, [{ room: 'sig', data: '{"x":2}' }], 'the other node hears it')
+    t.same(b.node.signals, [{ room: 'sig', data: '{"x":1}' }])
+    t.same(c.node.signals, [], 'a node without members there does not')
+  })
+
   for (const n of [2, 3]) {
     t.test(`${name}: ${n} nodes are one chat`, async (t) => {
       const all = await nodes(t, backend, n)

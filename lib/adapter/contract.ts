@@ -227,7 +227,7 @@ export interface ChatAdapter {
   /** Delivers a frame to every member of `room`, on every process, but `except`, each exactly once. */
   publish (room: string, frame: string, except?: string): Promise<void>
   /**
-   * Hands `data` (one line, no newline) to every process with members in `room`, this one too
+   * Hands `data` (one line, no newline) to every other process with members in `room`
    * (`node.signal`): what processes tell each other about a room, never sent to a client as is.
    */
   signal (room: string, data: string): Promise<void>

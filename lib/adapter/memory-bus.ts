@@ -202,9 +202,9 @@ export class MemoryBus {
     return all.size
   }
 
-  /** A room's signal to every node with members in it. */
-  signal (room: string, data: string): void {
-    for (const node of this.#nodes) if (node.membership.count(room) > 0) node.signal(room, data)
+  /** A room's signal to every other node with members in it. */
+  signal (room: string, data: string, from: AdapterNode): void {
+    for (const node of this.#nodes) if (node !== from && node.membership.count(room) > 0) node.signal(room, data)
   }
 
   /** Delivers to every node with members in the room (each delivers once to its members). */

@@ -120,7 +120,7 @@ export class MemoryAdapter implements ChatAdapter {
   }
 
   async signal (room: string, data: string): Promise<void> {
-    this.#bus.signal(room, data)
+    this.#bus.signal(room, data, this.#node)
   }
 
   async publishMessage (room: string, draft: MessageDraft): Promise<Published> {

@@ -1,8 +1,9 @@
 /**
  * Who is typing in each room: ephemeral (no seq, not stored, no ack), cluster-wide. Each process
- * owns the entries of the users that typed on it (their expiry runs here), and tells the other
- * processes with the room's signals when an entry starts, is renewed (at most once per half ttl) or
- * ends; every process keeps the room's whole set from them. When a room's set changes, its local
+ * owns the entries of the users that typed on it (their expiry runs here, and it says when one
+ * ends), and tells the other processes with the room's signals when an entry starts or ends, and
+ * renews it while the user types on. The others keep a copy for twice the ttl, renewed after one:
+ * a safety net for a process that died, and at most one signal per user per ttl. When a room's set changes, its local
  * members get `{"type":"typing","room":R,"users":[...]}` (the whole set, so a missed frame heals
  * with the next), at most one per room per MERGE_MS, never to a user about itself alone.
  */
@@ -20,7 +21,7 @@ interface Entry {
   name?: string
   /** When it ends unless renewed, ms. */
   until: number
-  /** When this process last told the others (owned entries only). */
+  /** Until when the others keep their copy (owned entries only). */
   told: number
   /** Whether this process owns it (the user typed here). */
   mine: boolean
@@ -115,18 +116,19 @@ export class Typing {
   #start (room: string, userId: string, name: string | undefined, now: number): void {
     let r = this.#rooms.get(room)
     if (r === undefined) this.#rooms.set(room, r = { users: new Map(), sent: 0 })
-    const until = now + this.#o.ttl
+    const ttl = this.#o.ttl
+    const until = now + ttl
     const e = r.users.get(userId)
     if (e !== undefined && e.mine) {
       e.until = until
-      // Renewed: the others hear of it at most once per half ttl (their copy lasts a whole one).
-      if (now - e.told >= this.#o.ttl / 2) { e.told = now; this.#tell(room, wire(userId, name, until)) }
+      // The others' copy lasts two ttls: renewed once less than one is left.
+      if (e.told - now < ttl) { e.told = now + 2 * ttl; this.#tell(room, wire(userId, name, e.told)) }
       return
     }
-    const entry: Entry = { until, told: now, mine: true }
+    const entry: Entry = { until, told: now + 2 * ttl, mine: true }
     if (name !== undefined) entry.name = name
     r.users.set(userId, entry)
-    this.#tell(room, wire(userId, name, until))
+    this.#tell(room, wire(userId, name, entry.told))
     this.#arm()
     this.#changed(room, r)
   }

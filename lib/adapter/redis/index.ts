@@ -142,8 +142,10 @@ export class RedisAdapter implements ChatAdapter {
       if (end === -1) end = message.length
       const except = message.slice(at, a)
       const seq = message.slice(a + 1, b)
-      if (except === SIGNAL) this.#node.signal(room, message.slice(c + 1, end))
-      else {
+      if (except === SIGNAL) {
+        // A signal: its second line is the sending process, which skips its own.
+        if (seq !== this.#node.id) this.#node.signal(room, message.slice(c + 1, end))
+      } else {
         this.#node.deliver(room, message.slice(c + 1, end), except === '' ? undefined : except,
           seq === '' ? undefined : Number(seq), seq === '' ? undefined : message.slice(b + 1, c))
       }

@@ -103,9 +103,12 @@ export class RoomWrites {
     await this.#health.run(async (c) => await c.call(this.publishCommand, this.#keys.roomChannel(room), `${except ?? ''}\n\n\n${frame}`))
   }
 
-  /** A signal rides the room's channel as a record whose `except` is SIGNAL (no clientId is). */
+  /**
+   * A signal rides the room's channel as a record whose `except` is SIGNAL (no clientId is) and
+   * whose second line names the sending process, which skips its own.
+   */
   async signal (room: string, data: string): Promise<void> {
-    await this.#health.run(async (c) => await c.call(this.publishCommand, this.#keys.roomChannel(room), `${SIGNAL}\n\n\n${data}`))
+    await this.#health.run(async (c) => await c.call(this.publishCommand, this.#keys.roomChannel(room), `${SIGNAL}\n${this.#node.id}\n\n${data}`))
   }
 
   async publishMessage (room: string, draft: MessageDraft): Promise<Published> {
