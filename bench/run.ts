@@ -58,7 +58,7 @@ const HISTORY_TARGETS: Target[] = [
   { name: 'plugin-redis x2', script: 'plugin.ts', dialect: 'json', env: { BENCH_REDIS: '' } },
   { name: 'plugin-redis x2 no-history', script: 'plugin.ts', dialect: 'json', env: { BENCH_REDIS: '', BENCH_HISTORY: 'off' } }
 ]
-const TYPING_TARGETS: Target[] = [{ name: 'plugin', script: 'plugin.ts', dialect: 'json' }]
+const TYPING_TARGETS: Target[] = [{ name: 'ws', script: 'ws.ts', dialect: 'json' }, { name: 'plugin', script: 'plugin.ts', dialect: 'json' }]
 
 // The store scenario: the same fan-outs with messages committed to PostgreSQL first, beside none.
 const STORE_TARGETS: Target[] = [

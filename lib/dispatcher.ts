@@ -6,16 +6,14 @@ import { performance } from 'node:perf_hooks'
 import { CloseCode, ErrorCode } from './constants.js'
 import type { ChatHub } from './core/hub.js'
 import { directRoom, isDirect, SERVER_PARTY } from './core/direct.js'
-import { displayName } from './core/message.js'
-import { MAX_WATCHED } from './core/watches.js'
 import { noMetrics, type ChatMetrics } from './metrics.js'
 import type { ChatUser } from './model.js'
 import type { ResolvedOptions } from './options.js'
 import { refusal } from './outcomes.js'
+import { PeopleRequests } from './people-requests.js'
 import type { Codec } from './protocol/codec.js'
 import type { ClientRequest, Meta, Ref } from './protocol/schemas.js'
 import type { Connection, ConnectionEvents, IncomingData } from './transport/connection.js'
-import { RateLimiter } from './transport/rate-limit.js'
 
 export class Dispatcher implements ConnectionEvents {
   readonly #hub: ChatHub
@@ -26,8 +24,7 @@ export class Dispatcher implements ConnectionEvents {
   readonly #opts: ResolvedOptions
   /** Each connection's last message still on its way to the adapter (they settle in order). */
   readonly #inFlight = new WeakMap<Connection, Promise<unknown>>()
-  /** Each connection's typing bucket, made on its first `typing`. */
-  readonly #typingBuckets = new WeakMap<Connection, RateLimiter>()
+  readonly #people: PeopleRequests
   /** Set once the plugin has loaded prom-client (if the host asked for metrics). */
   metrics: ChatMetrics = noMetrics
 
@@ -38,6 +35,7 @@ export class Dispatcher implements ConnectionEvents {
     this.#codec = codec
     this.#defaultRoom = opts.defaultRoom
     this.#verify = verify
+    this.#people = new PeopleRequests(hub, opts, (conn, code, message, ref) => this.#error(conn, code, message, ref))
   }
 
   /** A connection just opened: welcome and default room, ahead of any frame it sends. */
@@ -126,11 +124,11 @@ export class Dispatcher implements ConnectionEvents {
       case 'leave': return this.#leave(conn, request.room, request.ref)
       case 'message': return this.#message(conn, request.room, request.content, request.meta, request.ref)
       case 'dm': return this.#dm(conn, request.to, request.content, request.meta, request.ref)
-      case 'typing': return this.#typing(conn, request.room, request.typing, request.ref)
+      case 'typing': return this.#people.typing(conn, request.room, request.typing, request.ref)
       case 'edit': return this.#change(conn, request.room, request.id, { content: request.content, meta: request.meta }, request.ref)
       case 'delete': return this.#change(conn, request.room, request.id, undefined, request.ref)
-      case 'watch': return this.#watch(conn, request.users, request.ref)
-      case 'unwatch': return this.#hub.watches.unwatch(conn, request.users).then((users) => { this.#watching(conn, users, request.ref) })
+      case 'watch': return this.#people.watch(conn, request.users, request.ref)
+      case 'unwatch': return this.#people.unwatch(conn, request.users, request.ref)
       case 'refresh': return this.#refresh(conn, request.token, request.ref)
     }
   }
@@ -154,7 +152,7 @@ export class Dispatcher implements ConnectionEvents {
     }
     // In a direct conversation, a message is a direct message to the other participant.
     if (isDirect(room)) return this.#inConversation(conn, room, content, meta, ref)
-    if (conn.restrictions !== undefined && this.#muted(conn, room, ref)) return undefined
+    if (conn.restrictions !== undefined && this.#people.muted(conn, room, ref)) return undefined
     const canSend = this.#canSend
     if (canSend !== undefined) {
       const allowed = canSend(conn.user, room)
@@ -172,7 +170,7 @@ export class Dispatcher implements ConnectionEvents {
 
   /** A direct message: the conversation ready (every connection of both users in it), then sent with `to`. */
   async #dm (conn: Connection, to: string, content: string, meta: Meta | undefined, ref: Ref | undefined): Promise<void> {
-    if (conn.restrictions !== undefined && this.#muted(conn, directRoom(conn.userId, to), ref)) return
+    if (conn.restrictions !== undefined && this.#people.muted(conn, directRoom(conn.userId, to), ref)) return
     const canMessage = this.#opts.canMessage
     if (canMessage !== undefined && await canMessage(conn.user, to) !== true) {
       this.#error(conn, ErrorCode.FORBIDDEN, `you may not write to user ${JSON.stringify(to).slice(0, 80)}`, ref)
@@ -235,7 +233,7 @@ export class Dispatcher implements ConnectionEvents {
       return
     }
     // A muted user may still delete (its own) messages: only saying something new is refused.
-    if (edit !== undefined && conn.restrictions !== undefined && this.#muted(conn, room, ref)) return
+    if (edit !== undefined && conn.restrictions !== undefined && this.#people.muted(conn, room, ref)) return
     const actor = { user: conn.user, from: conn.id, userId: conn.userId }
     const result = await this.#hub.messages.change(actor, room, id, edit)
     switch (result.status) {
@@ -251,44 +249,6 @@ export class Dispatcher implements ConnectionEvents {
       case 'rejected':
         this.#error(conn, ErrorCode.REJECTED, result.reason, ref)
     }
-  }
-
-  /** Typing in a room: best effort, in a bucket of its own; over it, dropped without a word. */
-  #typing (conn: Connection, room: string, on: boolean, ref: Ref | undefined): undefined {
-    if (!this.#hub.membership.has(room, conn.id)) return this.#error(conn, ErrorCode.NOT_A_MEMBER, `only members may type in room "${room}"`, ref)
-    const now = performance.now()
-    let bucket = this.#typingBuckets.get(conn)
-    if (bucket === undefined) this.#typingBuckets.set(conn, bucket = new RateLimiter(this.#opts.typingRate, this.#opts.typingRate, 0, now))
-    if (bucket.take(now) !== 'ok') return undefined
-    if (conn.restrictions?.find('mute', room) !== undefined) return undefined
-    this.#hub.typing.typed(conn, room, on, displayName(conn.user))
-    return undefined
-  }
-
-  /** Watches users' presence: a `presence` frame for each, then `watching` with everyone watched. */
-  async #watch (conn: Connection, users: string[], ref: Ref | undefined): Promise<void> {
-    const outcome = await this.#hub.watches.watch(conn, users)
-    if (outcome.status === 'too-many') {
-      this.#error(conn, ErrorCode.TOO_MANY_WATCHED, `a connection may watch at most ${MAX_WATCHED} users: unwatch some first (nothing changed)`, ref)
-    } else if (outcome.status === 'forbidden') {
-      this.#error(conn, ErrorCode.FORBIDDEN, `you may not see the presence of ${JSON.stringify(outcome.userId).slice(0, 80)} (nothing changed)`, ref)
-    } else {
-      this.#watching(conn, outcome.watching, ref)
-    }
-  }
-
-  #watching (conn: Connection, users: string[], ref: Ref | undefined): void {
-    this.#hub.send(conn, ref === undefined ? { type: 'watching', users } : { type: 'watching', users, ref })
-  }
-
-  /** Whether the user is muted in `room` (or everywhere): then it hears MUTED. */
-  #muted (conn: Connection, room: string, ref: Ref | undefined): boolean {
-    const mute = conn.restrictions?.find('mute', room)
-    if (mute === undefined) return false
-    const until = mute.until === undefined ? '' : ` until ${new Date(mute.until).toISOString()}`
-    const why = mute.reason === undefined ? '' : ` (${mute.reason})`
-    this.#error(conn, ErrorCode.MUTED, `you are muted ${mute.room === undefined ? 'in this chat' : `in room "${room}"`}${until}${why}: you can read, not write`, ref)
-    return true
   }
 
   /** A fresh token for the same user: its claims and expiry replace the old ones. */

@@ -1,5 +1,5 @@
 // Real faults: a process SIGKILLed, separate processes with real ws clients, Redis going away.
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { once } from 'node:events'
@@ -12,6 +12,7 @@ import calculateSlot from 'cluster-key-slot'
 import type { Test } from 'tap'
 import chatPlugin, { redisAdapter } from '../lib/index.js'
 import { Client, connect, SECRET, token } from './helpers.js'
+import { spawnNode, type NodeProcess } from './node-process.js'
 import { clusterReady, dropClusterPrefix, dropPrefix, freePort, PrivateRedis, REDIS_CLUSTER_NODES, REDIS_URL, redisReady, testPrefix, until } from './redis-helpers.js'
 
 /** Where a process's Redis is: a URL, or the nodes of a cluster ("host:port,host:port"). */
@@ -19,24 +20,12 @@ type Target = { url: string } | { cluster: string }
 const single: Target = { url: REDIS_URL }
 const testCluster: Target = { cluster: REDIS_CLUSTER_NODES.map((n) => `${n.host}:${n.port}`).join(',') }
 
-/** Starts test/fixtures/cluster-node.ts as a child process; resolves with it and its port. */
-async function startNode (t: Test, prefix: string, target: Target = single): Promise<{ child: ChildProcess, port: number }> {
+/** Starts test/fixtures/cluster-node.ts as a child process on `target`; resolves with it and its port. */
+async function startNode (t: Test, prefix: string, target: Target = single): Promise<NodeProcess> {
   const env: Record<string, string | undefined> = { ...process.env, CHAT_PREFIX: prefix, JWT_SECRET: SECRET, REDIS_URL: undefined, REDIS_CLUSTER_NODES: undefined }
   if ('url' in target) env.REDIS_URL = target.url
   else env.REDIS_CLUSTER_NODES = target.cluster
-  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'fixtures', 'cluster-node.ts')], { env, stdio: ['ignore', 'pipe', 'inherit'] })
-  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
-  let out = ''
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the node did not start: ${out}`)), 20_000)
-    child.stdout!.on('data', (d) => {
-      out += d
-      const m = /READY (\d+)/.exec(out)
-      if (m !== null) { clearTimeout(timer); resolve(Number(m[1])) }
-    })
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the node exited with ${code}`)) })
-  })
-  return { child, port }
+  return await spawnNode(t, env)
 }
 
 async function wsClient (port: number, jwt: string): Promise<Client> {

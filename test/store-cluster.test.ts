@@ -1,36 +1,20 @@
 // The store across separate processes on Redis: one gapless seq per room whichever process
 // commits, a process SIGKILLed between commit and delivery (the resend gets the ack and everyone
 // the message), and every process and Redis restarted (a resume still recovers exactly the rest).
-import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { join } from 'node:path'
 import t from 'tap'
 import type { Test } from 'tap'
 import WebSocket from 'ws'
 import { Client, SECRET, token } from './helpers.js'
+import { spawnNode, type NodeProcess } from './node-process.js'
 import { DATABASE_URL, pgReady, testSchema } from './pg-helpers.js'
 import { dropPrefix, freePort, PrivateRedis, REDIS_URL, redisReady, testPrefix } from './redis-helpers.js'
 
-interface Node { child: ChildProcess, port: number }
+type Node = NodeProcess
 
 /** Starts test/fixtures/cluster-node.ts with a store; resolves once it listens. */
 async function startNode (t: Test, env: Record<string, string>): Promise<Node> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'fixtures', 'cluster-node.ts')], {
-    env: { ...process.env, JWT_SECRET: SECRET, REDIS_CLUSTER_NODES: undefined, CHAT_STORE_URL: DATABASE_URL, ...env },
-    stdio: ['ignore', 'pipe', 'inherit']
-  })
-  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
-  let out = ''
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the node did not start: ${out}`)), 20_000)
-    child.stdout!.on('data', (d) => {
-      out += d
-      const m = /READY (\d+)/.exec(out)
-      if (m !== null) { clearTimeout(timer); resolve(Number(m[1])) }
-    })
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the node exited with ${code}`)) })
-  })
-  return { child, port }
+  return await spawnNode(t, { ...process.env, JWT_SECRET: SECRET, REDIS_CLUSTER_NODES: undefined, CHAT_STORE_URL: DATABASE_URL, ...env })
 }
 
 async function kill (node: Node): Promise<void> {

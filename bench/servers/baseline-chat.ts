@@ -78,6 +78,8 @@ export class BaselineChat {
     const room = typeof req.room === 'string' ? req.room : 'lobby'
     switch (req.action) {
       case 'join': this.#join(client, room, req.ref); break
+      // The floor for typing: the frame is read and parsed, and nothing else happens.
+      case 'typing': break
       case 'leave':
         if (this.#leave(client, room)) client.ws.send(JSON.stringify({ type: 'left', room, members: this.rooms.get(room)?.size ?? 0, ref: req.ref }))
         break

@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import type { PgPool } from './options.js'
+import { transaction } from './transaction.js'
 
 /** The package's `sql/` folder, from here in the sources (lib/) or in the build (dist/cjs/). */
 export function sqlFolder (): string {
@@ -35,10 +36,8 @@ export function lockKey (schema: string, what: 'migrate' | 'retention'): string 
 
 /** Applies the migrations the schema lacks; resolves with the versions applied. */
 export async function migrate (pool: PgPool, schema: string): Promise<number[]> {
-  const client = await pool.connect()
-  const applied: number[] = []
-  try {
-    await client.query('BEGIN')
+  return await transaction(pool, async (client) => {
+    const applied: number[] = []
     await client.query('SELECT pg_advisory_xact_lock($1)', [lockKey(schema, 'migrate')])
     const known = await client.query('SELECT to_regclass($1) AS t', [`"${schema}".migrations`])
     const done = new Set<number>()
@@ -50,12 +49,6 @@ export async function migrate (pool: PgPool, schema: string): Promise<number[]> 
       await client.query(m.sql)
       applied.push(m.version)
     }
-    await client.query('COMMIT')
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {})
-    client.release(err as Error)
-    throw err
-  }
-  client.release()
-  return applied
+    return applied
+  })
 }

@@ -5,6 +5,7 @@
  */
 import type { FastifyBaseLogger } from 'fastify'
 import { lockKey } from './migrate.js'
+import { transaction } from './transaction.js'
 import type { PgPool, ResolvedStoreOptions } from './options.js'
 import { isUnavailable } from './faults.js'
 
@@ -42,16 +43,10 @@ export class Retention {
   async run (): Promise<number | null> {
     const s = `"${this.#schema}"`
     const { maxAge, maxPerRoom } = this.#rules
-    const client = await this.#pool.connect()
-    let deleted = 0
-    try {
-      await client.query('BEGIN')
+    const deleted = await transaction(this.#pool, async (client) => {
       const [{ locked }] = (await client.query('SELECT pg_try_advisory_xact_lock($1) AS locked', [lockKey(this.#schema, 'retention')])).rows
-      if (locked !== true) {
-        await client.query('ROLLBACK')
-        client.release()
-        return null
-      }
+      if (locked !== true) return null
+      let deleted = 0
       if (maxAge !== undefined) {
         for (;;) {
           const r = await client.query(`DELETE FROM ${s}.messages WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${s}.messages WHERE sent_at < now() - $1 * interval '1 millisecond' LIMIT ${BATCH}))`, [maxAge])
@@ -72,13 +67,9 @@ export class Retention {
       if (deleted > 0) {
         await client.query(`DELETE FROM ${s}.changes c WHERE NOT EXISTS (SELECT 1 FROM ${s}.messages m WHERE m.id = c.message_id)`)
       }
-      await client.query('COMMIT')
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {})
-      client.release(err as Error)
-      throw err
-    }
-    client.release()
+      return deleted
+    })
+    if (deleted === null) return null
     if (deleted > 0) this.#log.info({ deleted }, 'fastify-chat: retention deleted old messages')
     return deleted
   }
