@@ -1,0 +1,27 @@
+/** A Lua script run by EVALSHA, sent with EVAL once where a node does not have it yet. */
+import { createHash } from 'node:crypto'
+import type { Cluster, Redis } from 'ioredis'
+
+export class Script {
+  readonly lua: string
+  readonly sha: string
+  /** How many keys it takes; -1: as many as it is given (all of one slot). */
+  readonly keys: number
+
+  constructor (keys: number, lua: string) {
+    this.keys = keys
+    this.lua = lua
+    this.sha = createHash('sha1').update(lua).digest('hex')
+  }
+
+  /** Runs the script: EVALSHA, and EVAL once where the node does not have it yet. */
+  async run (client: Redis | Cluster, keys: string[], args: Array<string | number>): Promise<unknown> {
+    if (this.keys >= 0 && keys.length !== this.keys) throw new Error(`script expects ${this.keys} keys, got ${keys.length}`)
+    try {
+      return await client.evalsha(this.sha, keys.length, ...keys, ...args)
+    } catch (err) {
+      if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err
+      return await client.eval(this.lua, keys.length, ...keys, ...args)
+    }
+  }
+}
