@@ -2,6 +2,8 @@
 // their ttl, a message, a leave or the last connection closing; a late joiner sees who is typing;
 // a bucket of their own; across processes on Redis.
 import t from 'tap'
+import { Membership } from '../lib/core/membership.js'
+import { Typing } from '../lib/core/typing.js'
 import { BACKENDS, processes } from './backends.js'
 import { build, connect, token } from './helpers.js'
 
@@ -99,3 +101,24 @@ for (const backend of BACKENDS) {
     for (const c of [ann, bob, cat]) c.close()
   })
 }
+
+t.test('an entry of this process that ends by its ttl is told to the others at once', async (t) => {
+  const signals: Array<{ room: string, data: string }> = []
+  let ended: () => void = () => {}
+  const endedNow = new Promise<void>((resolve) => { ended = resolve })
+  const typingSet = new Typing({
+    ttl: 500,
+    presenceLimit: 100,
+    membership: new Membership(),
+    send: () => {},
+    adapter: () => ({ signal: async (room: string, data: string) => { signals.push({ room, data }); if (JSON.parse(data).until === 0) ended() } }) as any
+  })
+  t.teardown(() => typingSet.close())
+  const hold = setTimeout(() => {}, 10_000) // the sweep timer is unref'd
+  typingSet.typed({ userId: 'ann' } as any, 'r', true, 'Ann')
+  await endedNow
+  clearTimeout(hold)
+  t.match(JSON.parse(signals[0].data), { u: 'ann', n: 'Ann' }, 'the start was told')
+  t.same(JSON.parse(signals.at(-1)!.data), { u: 'ann', until: 0 }, 'and its end by expiry')
+  t.same(typingSet.of('r'), [])
+})

@@ -148,6 +148,8 @@ export class Typing {
       for (const [userId, e] of r.users) {
         if (e.until > now) continue
         r.users.delete(userId)
+        // Ours: the others' copy would last another ttl; they hear it ended now.
+        if (e.mine) this.#tell(room, { u: userId, until: 0 })
         changed = true
       }
       if (changed) this.#changed(room, r)
