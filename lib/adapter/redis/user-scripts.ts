@@ -9,11 +9,22 @@ import { Script } from './script.js'
  * A user's connection, if within the cluster-wide limit, with the user's bans and mutes. It counts
  * as open (online) from here: the upgrade follows at once, and one that fails gives its place back
  * (DISCONNECT) through the process that took it. The first open one anywhere tells the user's
- * presence channel. KEYS: 1 the user's connections, 2 the user's restrictions, 3 the user's
- * presence channel. ARGV: 1 clientId, 2 limit, 3 the publish command.
+ * presence channel. A user banned from the whole chat takes no place (and is not online for a
+ * moment): the restrictions come back, and the caller refuses the upgrade.
+ * KEYS: 1 the user's connections, 2 the user's restrictions, 3 the user's presence channel.
+ * ARGV: 1 clientId, 2 limit, 3 the publish command, 4 now ms.
  * Returns { 1 or 0, then the restrictions' fields and values }.
  */
 const ADMIT = `
+local ban = redis.call('HGET', KEYS[2], 'ban\\n')
+if ban then
+  local ok, r = pcall(cjson.decode, ban)
+  if ok and (r['until'] == nil or r['until'] > tonumber(ARGV[4])) then
+    local out = redis.call('HGETALL', KEYS[2])
+    table.insert(out, 1, 1)
+    return out
+  end
+end
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   local open = redis.call('ZCARD', KEYS[1])
   if open >= tonumber(ARGV[2]) then return {0} end

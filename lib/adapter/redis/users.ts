@@ -51,7 +51,7 @@ export class RedisUsers {
     const first = this.#hold(tag)
     try {
       const [admitted] = await Promise.all([
-        this.#health.run(async (c) => await scripts.admit.run(c, [keys.userConnections(tag), keys.userRestrictions(tag), keys.userChannel(tag)], [clientId, limit, this.publishCommand])) as Promise<unknown[]>,
+        this.#health.run(async (c) => await scripts.admit.run(c, [keys.userConnections(tag), keys.userRestrictions(tag), keys.userChannel(tag)], [clientId, limit, this.publishCommand, Date.now()])) as Promise<unknown[]>,
         first ? this.#nodeUsers.add('add', tag) : undefined
       ])
       if (admitted[0] === 1) return restrictionsOf(admitted.slice(1))
