@@ -14,7 +14,26 @@ export interface CommandTarget {
   leaveRoom: (conn: Connection, room: string, reason: LeaveReason) => Promise<boolean>
 }
 
-export async function runCommand (target: CommandTarget, conn: Connection, command: RemoteCommand): Promise<RemoteResult> {
+/**
+ * Runs a command on a local client in its own queue, after the requests it already sent (a direct
+ * conversation's join at once: two users writing to each other must not wait on each other).
+ */
+export async function inQueue (target: CommandTarget, conn: Connection, command: RemoteCommand): Promise<RemoteResult> {
+  if (command.op === 'join' && command.atOnce === true) return await target.joinRoom(conn, command.room)
+  return await new Promise<RemoteResult>((resolve, reject) => {
+    const scheduled = conn.schedule(async () => {
+      try {
+        resolve(await runCommand(target, conn, command))
+      } catch (err) {
+        reject(err)
+      }
+    })
+    // Closed or swamped: as if it had closed a moment earlier.
+    if (!scheduled) resolve('not-found')
+  })
+}
+
+async function runCommand (target: CommandTarget, conn: Connection, command: RemoteCommand): Promise<RemoteResult> {
   switch (command.op) {
     case 'join': return await target.joinRoom(conn, command.room)
     case 'leave': return await target.leaveRoom(conn, command.room, 'removed') ? 'left' : 'not-member'

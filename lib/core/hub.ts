@@ -17,7 +17,7 @@ import { TokenExpiry } from '../token-expiry.js'
 import type { Connection } from '../transport/connection.js'
 import type { ChatStore } from '../store/contract.js'
 import { Admitted, type AdmitResult } from './admitted.js'
-import { runCommand } from './commands.js'
+import { inQueue } from './commands.js'
 import { Watches } from './watches.js'
 import { Direct } from './direct.js'
 import { Typing } from './typing.js'
@@ -291,18 +291,7 @@ export class ChatHub implements AdapterNode {
   async execute (clientId: string, command: RemoteCommand): Promise<RemoteResult> {
     const conn = this.connections.get(clientId)
     if (conn === undefined || this.#closing) return 'not-found'
-    if (command.op === 'join' && command.atOnce === true) return await this.joinRoom(conn, command.room)
-    return await new Promise<RemoteResult>((resolve, reject) => {
-      const scheduled = conn.schedule(async () => {
-        try {
-          resolve(await runCommand(this, conn, command))
-        } catch (err) {
-          reject(err)
-        }
-      })
-      // Closed or swamped: as if it had closed a moment earlier.
-      if (!scheduled) resolve('not-found')
-    })
+    return await inQueue(this, conn, command)
   }
 
   /** AdapterNode: every local client. */
