@@ -1,4 +1,5 @@
 /** What `app.chat` is: the host's way into the chat (see chat-api.ts for how it is built). */
+import type { UnreadRoom } from './core/reads.js'
 import type { ChatStats, ChatUser, HistoryPage, LeaveReason, MemberInfo, Restriction, RoomInfo, RoomUser } from './model.js'
 import type { RestrictOptions } from './moderation.js'
 import type { DeletedFrame, EditedFrame, MessageFrame } from './protocol/schemas.js'
@@ -74,6 +75,18 @@ export interface ChatApi {
   participants (room: string): Promise<[string, string] | null>
   /** A user's direct conversations: each room, the other participant (`server` for its server conversation), and the room's newest seq. */
   conversations (userId: string): Promise<Array<{ room: string, with: string, seq: number }>>
+  /**
+   * Every room the user has a read marker in (set on its first join of a room) and every direct
+   * conversation it has: the room's newest seq, the marker, and the messages after it that others
+   * sent (a count up to 1,000, then `"1000+"`).
+   */
+  unread (userId: string): Promise<UnreadRoom[]>
+  /**
+   * Moves a user's read marker in a room up to `seq` (clamped to the room's newest; never back),
+   * as its `read` action does: its connections, and the room's members with read receipts, hear
+   * of it. Resolves the marker.
+   */
+  markRead (userId: string, room: string, seq: number): Promise<number>
   /**
    * Listens to an event of the chat (`message`, `edited`, `deleted`, `joined`, `left`,
    * `connected`, `disconnected`): each is emitted once in the whole chat, by the process where it

@@ -8,9 +8,10 @@ import { CloseCode, ROOM_REGEXP, SERVER_SENDER } from './constants.js'
 import type { ChatHub } from './core/hub.js'
 import {
   FST_CHAT_CLIENT_NOT_FOUND, FST_CHAT_CLOSING, FST_CHAT_INVALID_CLOSE_CODE, FST_CHAT_INVALID_CLOSE_REASON,
-  FST_CHAT_INVALID_CONTENT, FST_CHAT_INVALID_HISTORY_QUERY, FST_CHAT_INVALID_RESTRICTION, FST_CHAT_INVALID_META, FST_CHAT_INVALID_PAGE, FST_CHAT_INVALID_ROOM, FST_CHAT_TIMEOUT
+  FST_CHAT_INVALID_ARGUMENT, FST_CHAT_INVALID_CONTENT, FST_CHAT_INVALID_HISTORY_QUERY, FST_CHAT_INVALID_RESTRICTION, FST_CHAT_INVALID_META, FST_CHAT_INVALID_PAGE, FST_CHAT_INVALID_ROOM, FST_CHAT_TIMEOUT
 } from './errors.js'
 import type { HistoryPage, RoomUser } from './model.js'
+import type { UnreadRoom } from './core/reads.js'
 import type { ResolvedOptions } from './options.js'
 import { refusal } from './outcomes.js'
 import { SERVER_PARTY } from './core/direct.js'
@@ -51,6 +52,10 @@ async function everyPage<P extends { cursor?: string }, T> (next: (cursor: strin
     cursor = p.cursor
   } while (cursor !== undefined)
   return all
+}
+
+function checkUser (userId: unknown): asserts userId is string {
+  if (typeof userId !== 'string' || userId === '' || userId.length > 1024) throw new FST_CHAT_INVALID_ARGUMENT('userId', 'must be a non-empty string (a token\'s sub)')
 }
 
 function checkRoom (room: unknown): asserts room is string {
@@ -147,7 +152,7 @@ export function createChatApi (hub: ChatHub, opts: ResolvedOptions): ChatApi {
     },
 
     async conversations (userId: string): Promise<Array<{ room: string, with: string, seq: number }>> {
-      if (typeof userId !== 'string' || userId === '' || userId.length > 1024) throw new FST_CHAT_INVALID_RESTRICTION('userId', 'must be a non-empty string (a token\'s sub)')
+      checkUser(userId)
       const list = await adapter().conversations(userId)
       const link = hub.link
       return await Promise.all(list.map(async (c) => ({
@@ -155,6 +160,18 @@ export function createChatApi (hub: ChatHub, opts: ResolvedOptions): ChatApi {
         with: c.with === SERVER_PARTY ? 'server' : c.with,
         seq: link === undefined ? c.seq : (await link.store.state(c.room)).seq
       })))
+    },
+
+    async unread (userId: string): Promise<UnreadRoom[]> {
+      checkUser(userId)
+      return await hub.reads.list(userId)
+    },
+
+    async markRead (userId: string, room: string, seq: number): Promise<number> {
+      checkUser(userId)
+      checkRoom(room)
+      if (!Number.isSafeInteger(seq) || seq < 0) throw new FST_CHAT_INVALID_ARGUMENT('seq', 'must be a whole number from 0')
+      return await hub.reads.markUser(userId, room, seq)
     },
 
     on: (event, listener) => { hub.events.on(event, listener) },

@@ -125,6 +125,7 @@ export class Dispatcher implements ConnectionEvents {
       case 'message': return this.#message(conn, request.room, request.content, request.meta, request.ref)
       case 'dm': return this.#dm(conn, request.to, request.content, request.meta, request.ref)
       case 'typing': return this.#people.typing(conn, request.room, request.typing, request.ref)
+      case 'read': return this.#people.read(conn, request.room, request.seq, request.ref)
       case 'edit': return this.#change(conn, request.room, request.id, { content: request.content, meta: request.meta }, request.ref)
       case 'delete': return this.#change(conn, request.room, request.id, undefined, request.ref)
       case 'watch': return this.#people.watch(conn, request.users, request.ref)

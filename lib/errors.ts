@@ -68,6 +68,12 @@ export const FST_CHAT_INVALID_RESTRICTION = createError(
   'Invalid %s: %s',
   400
 )
+/** An argument of an `app.chat` call about people (a user id, a seq) that is not one. */
+export const FST_CHAT_INVALID_ARGUMENT = createError(
+  'FST_CHAT_INVALID_ARGUMENT',
+  'Invalid %s: %s',
+  400
+)
 /** A close code that a server may not send (allowed: 1000, 1001, 1008, 1011, 3000-4999). */
 export const FST_CHAT_INVALID_CLOSE_CODE = createError(
   'FST_CHAT_INVALID_CLOSE_CODE',

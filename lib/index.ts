@@ -102,8 +102,9 @@ export { redisAdapter, RedisAdapter, type RedisAdapterOptions } from './adapter/
 export { memoryTicketStore, type TicketStore } from './adapter/tickets.js'
 export type {
   AdapterFactory, AdapterNode, ChatAdapter, HeldMessage, MemberPage, MessageDraft, Page, Published, RemoteCommand, RemoteResult, Resume, Revision,
-  RoomPage, RoomState, StoredFrame
+  RoomPage, RoomState, StoredFrame, Marker, Unread
 } from './adapter/contract.js'
+export { UNREAD_CAP, type UnreadRoom, type UnreadCount } from './core/reads.js'
 export { postgresStore, PostgresStore, type PgPool, type PostgresStoreOptions } from './store/postgres/index.js'
 export type { ChatStore, MessageChange, StoredEvent, StoreFactory, StoreMessage } from './store/contract.js'
 export { ClusterRpc, type RpcBus } from './adapter/cluster-rpc.js'

@@ -47,6 +47,8 @@ export interface ResolvedOptions {
   readonly typingTtl: number
   /** `typing` frames a connection may send per second (a bucket of its own; over it they are dropped). */
   readonly typingRate: number
+  /** Whether a room's members hear of each other's read markers (`read` frames); a user's own connections always do. */
+  readonly readReceipts: boolean
   readonly maxMetaBytes: number
   readonly metaSchema: TSchema | undefined
   readonly canEdit: ChatPluginOptions['canEdit']
@@ -64,7 +66,7 @@ export interface ResolvedOptions {
 const KNOWN = new Set([
   'jwt', 'path', 'roomsPrefix', 'defaultRoom', 'maxPayload', 'maxMessageLength',
   'maxRoomsPerConnection', 'rateLimit', 'heartbeatInterval', 'maxBufferedAmount', 'slowConsumerHighWaterMark', 'presence', 'history', 'verify', 'allowedOrigins', 'tokenExpiringLead', 'expiryGrace', 'canJoin', 'canSend', 'maxConnectionsPerUser', 'maxConnectionsPerIp', 'maxConnectAttemptsPerIp', 'maxRoomsPerProcess', 'maxMembersPerRoom', 'metrics', 'isAdmin',
-  'adapter', 'prefix', 'openapi', 'onMessage', 'hookTimeout', 'typingTtl', 'typingRate', 'maxMetaBytes', 'metaSchema', 'canEdit', 'canDelete', 'canSeePresence', 'canMessage', 'canReadDirect', 'store',
+  'adapter', 'prefix', 'openapi', 'onMessage', 'hookTimeout', 'typingTtl', 'typingRate', 'maxMetaBytes', 'metaSchema', 'canEdit', 'canDelete', 'canSeePresence', 'canMessage', 'canReadDirect', 'store', 'readReceipts',
   // Fastify's own register options, passed along with ours
   'logLevel', 'logSerializers'
 ])
@@ -86,6 +88,12 @@ function integer (name: string, value: unknown, fallback: number, min: number, m
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     fail(name, `must be an integer from ${min} to ${max}`, value)
   }
+  return value
+}
+
+function flag (name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') fail(name, 'must be true or false', value)
   return value
 }
 
@@ -256,6 +264,7 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
     hookTimeout: integer('hookTimeout', opts.hookTimeout, 2000, 1, MAX_TIMER_MS),
     typingTtl: integer('typingTtl', opts.typingTtl, 6000, 500, 600_000),
     typingRate: integer('typingRate', opts.typingRate, 5, 1, 1000),
+    readReceipts: flag('readReceipts', opts.readReceipts, true),
     maxMetaBytes: integer('maxMetaBytes', opts.maxMetaBytes, 2048, 2, 1024 * 1024),
     metaSchema,
     canEdit: opts.canEdit,

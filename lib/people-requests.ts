@@ -1,6 +1,6 @@
 /**
  * The socket requests about people rather than rooms' messages: `typing` (best effort, a bucket
- * of its own), `watch`/`unwatch`, and the mute check the dispatcher asks before anything new is
+ * of its own), `read` (a read marker), `watch`/`unwatch`, and the mute check the dispatcher asks before anything new is
  * said. Called by the dispatcher, which owns error frames.
  */
 import { performance } from 'node:perf_hooks'
@@ -38,6 +38,13 @@ export class PeopleRequests {
     if (conn.restrictions?.find('mute', room) !== undefined) return undefined
     this.#hub.typing.typed(conn, room, on, displayName(conn.user))
     return undefined
+  }
+
+  /** The user has read `room` up to `seq`: its marker moves (see ReadMarkers.mark). */
+  async read (conn: Connection, room: string, seq: number, ref: Ref | undefined): Promise<void> {
+    if (await this.#hub.reads.mark(conn, room, seq, ref) === null) {
+      this.#refuse(conn, ErrorCode.NOT_A_MEMBER, `only members (or a direct conversation's two participants) may mark room "${room}" read`, ref)
+    }
   }
 
   /** Watches users' presence: a `presence` frame for each, then `watching` with everyone watched. */

@@ -179,6 +179,12 @@ export interface ChatPluginOptions {
   typingTtl?: number
   /** `typing` frames a connection may send per second, in a bucket of their own; past it they are dropped silently. Default 5. */
   typingRate?: number
+  /**
+   * Whether a room's other members get a `read` frame when a user's read marker moves (within the
+   * `presence` limit; in direct conversations, always). The user's own other connections get it
+   * either way, so that every device clears its badge. Default true.
+   */
+  readReceipts?: boolean
   /** Most bytes of a message's `meta`, serialized as JSON. Default 2048. */
   maxMetaBytes?: number
   /** A TypeBox schema every message's `meta` must match. Default: any JSON object. */

@@ -368,6 +368,42 @@ export function adapterContract (t: Test, name: string, backend: () => Backend):
     t.same(await b.adapter.clientsOf('stranger'), [])
   })
 
+  t.test(`${name}: read markers move forward only, per user; unread counts others' messages, not deleted ones`, async (t) => {
+    const [a, b] = await nodes(t, backend, 2)
+    t.same(await a.adapter.readMarkers('ann'), new Map(), 'none at first')
+    t.same(await a.adapter.markRead('ann', 'r', 3, true), { seq: 3, moved: true }, 'init sets a marker the user lacks')
+    t.same(await b.adapter.markRead('ann', 'r', 1, true), { seq: 3, moved: false }, 'init leaves one it has (on any node)')
+    t.same(await b.adapter.markRead('ann', 'r', 2), { seq: 3, moved: false }, 'never backwards')
+    t.same(await b.adapter.markRead('ann', 'r', 5), { seq: 5, moved: true })
+    t.same(await a.adapter.markRead('ann', 'r', 5), { seq: 5, moved: false }, 'the same seq again does not move it')
+    await a.adapter.markRead('ann', 'dm:x', 1)
+    await a.adapter.markRead('bob', 'r', 9)
+    t.same(await a.adapter.readMarkers('ann'), new Map([['r', 5], ['dm:x', 1]]), 'every marker of the user')
+    t.same(await b.adapter.readMarkers('ann', ['r', 'nowhere']), new Map([['r', 5]]), 'or those asked for')
+    t.same(await b.adapter.readMarkers('ann', []), new Map())
+
+    await connect(a, 'c1', 'ann')
+    await join(a, 'u', member('c1', 'ann', 1))
+    const by = (user: string, id: string) => ({ id, head: `{"type":"message","room":"u","id":"${id}","seq":`, mid: ',"epoch":"', tail: `","from":"x","userId":${JSON.stringify(user)},"content":"say \\",\\"userId\\":\\"ann","meta":{"a":1,"userId":"bob"}}` })
+    for (const [i, user] of ['bob', 'ann', 'bob', 'cat', 'ann', 'bob'].entries()) await a.adapter.publishMessage('u', by(user, `m${i + 1}`))
+    t.same(await b.adapter.unread('u', 'ann', 0, 100), { seq: 6, unread: 4, complete: true }, 'the sender is the frame\'s userId, whatever content and meta say')
+    t.same(await b.adapter.unread('u', 'bob', 0, 100), { seq: 6, unread: 3, complete: true })
+    t.same(await b.adapter.unread('u', 'ann', 2, 100), { seq: 6, unread: 3, complete: true }, 'after the marker only')
+    t.same(await b.adapter.unread('u', 'ann', 0, 2), { seq: 6, unread: 2, complete: true }, 'counting stops at the cap')
+    t.same(await b.adapter.unread('u', 'ann', 6, 100), { seq: 6, unread: 0, complete: true }, 'read up to the newest')
+    t.same(await b.adapter.unread('u', 'ann', 0, 0), { seq: 6, unread: 0, complete: true }, 'cap 0: only the newest seq')
+    const { epoch } = await join(a, 'u', member('c1', 'ann', 1))
+    await a.adapter.revise('u', { seq: 3, epoch, version: 'd', deleted: true, head: '{"change":"m3","seq":', mid: ',"epoch":"', tail: '"}' })
+    t.same(await b.adapter.unread('u', 'ann', 0, 100), { seq: 7, unread: 3, complete: true }, 'a deleted message is not unread, nor is the deletion')
+    t.same(await b.adapter.unread('nowhere', 'ann', 0, 100), { seq: 0, unread: 0, complete: true })
+    // The history holds 10 (node.history.size) to 20: the oldest are trimmed.
+    for (let i = 0; i < 30; i++) await a.adapter.publishMessage('u', by('bob', `n${i}`))
+    const trimmed = await b.adapter.unread('u', 'ann', 0, 100)
+    t.equal(trimmed.seq, 37)
+    t.equal(trimmed.complete, false, 'events after the marker were trimmed: the count is of what is held')
+    t.ok(trimmed.unread >= 10 && trimmed.unread <= 20, `counts what is held (${trimmed.unread})`)
+  })
+
   t.test(`${name}: room signals reach the other nodes with members, not the sender`, async (t) => {
     const [a, b, c] = await nodes(t, backend, 3)
     for (const [n, i] of [[a, 1], [b, 2], [c, 3]] as const) {

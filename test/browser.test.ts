@@ -133,6 +133,21 @@ t.test('the demo page in Chromium: two people chat, see each other, and survive 
   await alice.click(byTestId('tab-demo'))
   await bob.click(byTestId('tab-demo'))
 
+  // Unread: a badge on a room not in view, on every tab of the user; viewing it on one clears both.
+  const alice2 = await open('alice')
+  await bob.click(byTestId('tab-lobby'))
+  await bob.fill(byTestId('message'), 'news in the lobby')
+  await bob.press(byTestId('message'), 'Enter')
+  await textIs(alice, 'badge-lobby', '1')
+  await textIs(alice2, 'badge-lobby', '1')
+  t.pass('an unread badge on the lobby tab, in both of alice\'s tabs')
+  await alice2.click(byTestId('tab-lobby'))
+  await messageShown(alice2, 'bob', 'news in the lobby')
+  await alice.waitForFunction((sel) => (globalThis as any).document.querySelector(sel) === null, byTestId('badge-lobby'), { timeout: 15_000 })
+  t.pass('read in her second tab, the badge clears in the first')
+  await alice2.close()
+  await bob.click(byTestId('tab-demo'))
+
   // A long unbroken message wraps: nothing is pushed off screen, at desktop and phone widths.
   await alice.fill(byTestId('message'), 'x'.repeat(3000))
   await alice.click(byTestId('send'))

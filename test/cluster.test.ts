@@ -61,7 +61,7 @@ for (const backend of BACKENDS) {
       const bob = await connect(b, token({ sub: 'bob' }))
       await alice.next('userJoined')
       t.equal((await a.inject({ method: 'PUT', url: `/rooms/ops/members/${bob.id}`, headers: admin })).statusCode, 204)
-      t.same(withoutEpoch(await bob.next('joined')), { type: 'joined', room: 'ops', members: 1, users: 1, seq: 0 })
+      t.same(withoutEpoch(await bob.next('joined')), { type: 'joined', room: 'ops', members: 1, users: 1, seq: 0, lastRead: 0, unread: 0 })
       t.equal(await a.chat.join(bob.id, 'ops'), false, 'already a member')
       await bob.next('joined')
       t.equal((await a.inject({ method: 'DELETE', url: `/rooms/ops/members/${bob.id}`, headers: admin })).statusCode, 204)

@@ -127,7 +127,7 @@ t.test("reuses the host's @fastify/websocket", async (t) => {
 t.test('options are resolved once; the registry is typed on the instance', async (t) => {
   const app = await build(t, { defaultRoom: 'welcome', maxRoomsPerConnection: 1 })
   const a = await connect(app, token(), { defaultRoom: false })
-  t.same(withoutEpoch(await a.next('joined')), { type: 'joined', room: 'welcome', members: 1, users: 1, seq: 0 })
+  t.same(withoutEpoch(await a.next('joined')), { type: 'joined', room: 'welcome', members: 1, users: 1, seq: 0, lastRead: 0, unread: 0 })
   t.match(await a.request({ action: 'join', room: 'other' }), { code: 'TOO_MANY_ROOMS' })
   a.close()
 })

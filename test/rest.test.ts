@@ -76,7 +76,7 @@ t.test('PUT joins a client, DELETE removes it, with the frames the protocol prom
   const put = await app.inject({ method: 'PUT', url: `/rooms/ops/members/${a.id}`, headers: admin })
   t.equal(put.statusCode, 204)
   t.equal(put.body, '')
-  t.same(withoutEpoch(await a.next('joined')), { type: 'joined', room: 'ops', members: 2, users: 2, seq: 0 })
+  t.same(withoutEpoch(await a.next('joined')), { type: 'joined', room: 'ops', members: 2, users: 2, seq: 0, lastRead: 0, unread: 0 })
   t.same(await b.next((f) => f.type === 'userJoined' && f.room === 'ops'), { type: 'userJoined', room: 'ops', clientId: a.id, userId: 'alice', connections: 1 })
 
   t.equal((await app.inject({ method: 'PUT', url: `/rooms/ops/members/${a.id}`, headers: admin })).statusCode, 204, 'joining again is fine')

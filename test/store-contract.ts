@@ -135,6 +135,33 @@ export function storeContract (t: Test, backend: StoreBackend): void {
     t.same(await store.messages('empty', { limit: 5 }), { epoch: (await store.state('empty')).epoch, messages: [] })
   })
 
+  t.test('read markers: forward only, per user and room, kept by every instance; unread counts others\' messages, not deleted ones', async (t) => {
+    const { store, second } = await backend.open(t)
+    const other = await second()
+    t.same(await store.readMarkers('ann'), new Map())
+    t.same(await store.markRead('ann', 'r', 3, true), { seq: 3, moved: true })
+    t.same(await other.markRead('ann', 'r', 1, true), { seq: 3, moved: false }, 'init leaves a marker the user has')
+    t.same(await other.markRead('ann', 'r', 2), { seq: 3, moved: false }, 'never backwards')
+    t.same(await other.markRead('ann', 'r', 4), { seq: 4, moved: true })
+    t.same(await store.markRead('ann', 'r', 4), { seq: 4, moved: false })
+    await store.markRead('ann', 'dm:x', 2)
+    await store.markRead('bob', 'r', 9)
+    t.same(await other.readMarkers('ann'), new Map([['r', 4], ['dm:x', 2]]))
+    t.same(await other.readMarkers('ann', ['dm:x', 'nowhere']), new Map([['dm:x', 2]]))
+    const results = await Promise.all(Array.from({ length: 20 }, async (_, i) => await (i % 2 === 0 ? store : other).markRead('cat', 'r', i + 1)))
+    t.equal(Math.max(...results.map((r) => r.seq)), 20)
+    t.same(await store.readMarkers('cat'), new Map([['r', 20]]), 'marks at once from two instances: the highest wins')
+
+    const sent = await store.append(['bob', 'ann', 'bob', 'cat', 'ann', 'bob'].map((userId, i) => msg('u', `m${i}`, { userId })), TTL)
+    t.same(await other.unread('u', 'ann', 0, 100), { seq: 6, unread: 4 })
+    t.same(await other.unread('u', 'ann', 2, 100), { seq: 6, unread: 3 })
+    t.same(await other.unread('u', 'ann', 0, 2), { seq: 6, unread: 2 }, 'counting stops at the cap')
+    t.same(await other.unread('u', 'ann', 0, 0), { seq: 6, unread: 0 })
+    await store.delete('u', sent[2].id, { userId: 'bob', from: 'c', at: Date.now() })
+    t.same(await other.unread('u', 'ann', 0, 100), { seq: 7, unread: 3 }, 'a deleted message is not unread, nor is the deletion')
+    t.same(await other.unread('nowhere', 'ann', 0, 100), { seq: 0, unread: 0 })
+  })
+
   t.test('two instances appending to the same rooms at once: gapless seqs, no deadlock', async (t) => {
     const { store, second } = await backend.open(t)
     const other = await second()

@@ -35,7 +35,7 @@ t.test('postgresStore', async (t) => {
     const counting: any = { ...log, info: (o: unknown) => infos.push(o) }
     const stores = await Promise.all(Array.from({ length: 10 }, async () => await postgresStore({ connectionString: DATABASE_URL }, { schema })({ log: counting })))
     t.after(async () => { for (const s of stores) await s.close() })
-    t.same(infos, [{ schema, applied: [1] }], 'one of them applied the migration; the others found it done')
+    t.same(infos, [{ schema, applied: [1, 2] }], 'one of them applied the migrations (001 and 002); the others found them done')
     const [p] = await stores[3].append([{ room: 'r', id: randomUUID(), userId: 'u', from: 'c', content: 'x', timestamp: Date.now() }], 1000)
     t.equal(p.seq, 1)
   })
@@ -47,10 +47,14 @@ t.test('postgresStore', async (t) => {
       const s = await postgresStore({ pool }, { schema, migrate: false })({ log })
       await s.state('r')
     }, /does not exist/, 'without the tables, the store says what is missing')
-    execFileSync('psql', [DATABASE_URL, '-q', '-v', 'ON_ERROR_STOP=1', '-v', `schema=${schema}`, '-f', `${sqlFolder()}/001_init.sql`], { stdio: ['ignore', 'ignore', 'inherit'] })
+    for (const file of ['001_init.sql', '002_read_markers.sql']) {
+      execFileSync('psql', [DATABASE_URL, '-q', '-v', 'ON_ERROR_STOP=1', '-v', `schema=${schema}`, '-f', `${sqlFolder()}/${file}`], { stdio: ['ignore', 'ignore', 'inherit'] })
+    }
     const store = await postgresStore({ pool }, { schema, migrate: false })({ log })
     const [p] = await store.append([{ room: 'r', id: randomUUID(), userId: 'u', from: 'c', content: 'x', timestamp: Date.now() }], 1000)
     t.equal(p.seq, 1)
+    t.same(await store.markRead('u', 'r', 1), { seq: 1, moved: true }, 'the read markers table is there too')
+    t.same((await pool.query(`SELECT version FROM "${schema}".migrations ORDER BY version`)).rows, [{ version: 1 }, { version: 2 }])
     await store.close()
     t.equal((await pool.query('SELECT count(*)::int AS n FROM "' + schema + '".messages')).rows[0].n, 1, 'the host\'s pool is still open after close')
   })

@@ -14,7 +14,7 @@ t.test('two tabs of one user: one userJoined, one userLeft after the second clos
   const tab1 = await connect(app, token({ sub: 'ann', name: 'Ann' }))
   t.same(await bob.next('userJoined'), { type: 'userJoined', room: 'lobby', clientId: tab1.id, userId: 'ann', name: 'Ann', connections: 1 })
   const tab2 = await connect(app, token({ sub: 'ann', name: 'Ann' }), { defaultRoom: false })
-  t.same(withoutEpoch(await tab2.next('joined')), { type: 'joined', room: 'lobby', members: 3, users: 2, seq: 0 }, 'members count connections, users people')
+  t.same(withoutEpoch(await tab2.next('joined')), { type: 'joined', room: 'lobby', members: 3, users: 2, seq: 0, lastRead: 0, unread: 0 }, 'members count connections, users people')
   await bob.barrier()
   t.equal(bob.queue.filter((f) => f.type === 'userJoined').length, 0, 'the second tab is no news')
   t.equal(tab1.queue.filter((f) => f.type === 'userJoined').length, 0, 'not even to the first tab')

@@ -126,8 +126,18 @@ function render (): void {
     button.textContent = label(room)
     button.addEventListener('click', () => { current = room; render() })
     li.append(button)
+    // Unread: a badge on every room but the one in view (read there, or on another tab: both clear it).
+    const unread = room === current ? 0 : client?.unread(room) ?? 0
+    if (unread !== 0) {
+      const badge = document.createElement('span')
+      badge.className = 'badge'
+      badge.dataset.testid = `badge-${button.dataset.testid.slice(4)}`
+      badge.textContent = String(unread)
+      li.append(badge)
+    }
     return li
   }))
+  markViewedRead()
   currentRoom.textContent = current === undefined ? '(none)' : label(current)
   const typers = current === undefined ? [] : rooms.get(current)?.typing ?? []
   typingLine.textContent = typers.length === 0
@@ -162,6 +172,15 @@ function render (): void {
   }))
   watchShown(v?.present.keys() ?? [])
 }
+
+/** The room in view, on a visible page, is read: up to its newest message (every tab of this user then clears its badge). */
+function markViewedRead (): void {
+  if (client === undefined || current === undefined || document.visibilityState !== 'visible') return
+  if (client.unread(current) === 0) return
+  client.markRead(current).catch(() => {}) // best effort: it is marked again on the next view
+}
+
+document.addEventListener('visibilitychange', () => { markViewedRead() })
 
 /** Opens (or shows) the direct conversation with `other`: it exists on the server from the first message. */
 async function openDirect (other: string): Promise<void> {
@@ -270,6 +289,7 @@ $('name-form').addEventListener('submit', (e) => {
     add(m.room, [m])
   })
   c.on('presence', (p) => { online.set(p.userId, p.online); render() })
+  c.on('unread', () => { render() })
   c.on('typing', (f) => {
     view(f.room).typing = f.users.filter((u) => u.userId !== me).map((u) => u.name ?? u.userId)
     if (f.room === current) render()

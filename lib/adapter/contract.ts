@@ -13,6 +13,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Membership } from '../core/membership.js'
 import type { JoinOutcome, LeaveOutcome } from '../outcomes.js'
 import type { ChatStats, HistoryLimits, LeaveReason, Member, MemberInfo, Restriction, RestrictionKind, RoomInfo } from '../model.js'
+import type { ReadFrame } from '../protocol/schemas.js'
 import type { TicketStore } from './tickets.js'
 
 /** An operation on a client that another process holds (`app.chat.join/leave/disconnect`). */
@@ -24,6 +25,8 @@ export type RemoteCommand =
   /** A ban or mute of the client's user: the client enforces it from now on (a ban also removes it). */
   | { op: 'restrict', restriction: Restriction }
   | { op: 'lift', kind: RestrictionKind, room?: string }
+  /** Its user's read marker moved: the `read` frame for it, unless it is a member of `unlessIn` (it had it from there). */
+  | { op: 'read', frame: ReadFrame, unlessIn?: string }
 
 /**
  * The outcome of a command: what the holding process answered (a join or leave outcome, or
@@ -97,6 +100,23 @@ export interface HeldMessage {
   seq: number
   epoch: string
   text: string
+}
+
+/**
+ * A room's newest seq (0: none) and, when asked, how many messages after a read marker were sent
+ * by others (deleted ones not counted), counted up to a cap: `complete` false when the hot window
+ * no longer holds every event after the marker (the count is then of what it holds).
+ */
+export interface Unread {
+  seq: number
+  unread: number
+  complete: boolean
+}
+
+/** A read marker after a `markRead`: where it stands, and whether this call moved it. */
+export interface Marker {
+  seq: number
+  moved: boolean
 }
 
 /** A user's presence across the chat. */
@@ -290,6 +310,18 @@ export interface ChatAdapter {
   participants (room: string): Promise<[string, string] | null>
   /** A user's direct conversations: each room, the other participant, and the room's newest seq (0: none held). */
   conversations (userId: string): Promise<Array<{ room: string, with: string, seq: number }>>
+  /** A user's read markers (room -> seq): every one it has, or those of `rooms`. */
+  readMarkers (userId: string, rooms?: string[]): Promise<Map<string, number>>
+  /**
+   * Moves the user's read marker in `room` up to `seq` (never down); with `init`, only sets it when
+   * the user has none there. Resolves where it stands.
+   */
+  markRead (userId: string, room: string, seq: number, init?: boolean): Promise<Marker>
+  /**
+   * The room's newest seq, and how many of the messages after `after` were sent by others than
+   * `userId` (counting stops at `cap`; 0 counts nothing).
+   */
+  unread (room: string, userId: string, after: number, cap: number): Promise<Unread>
   /** Runs a command on a client held by another process. */
   command (clientId: string, command: RemoteCommand): Promise<RemoteResult>
   /** Counters summed over every live process (this one's given). */

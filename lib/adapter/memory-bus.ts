@@ -29,6 +29,8 @@ export class MemoryBus {
   /** Direct conversations: room -> its two participants; user -> room -> the other. */
   readonly #direct = new Map<string, [string, string]>()
   readonly #directOf = new Map<string, Map<string, string>>()
+  /** Each user's read markers: user -> room -> seq, for the bus's life. */
+  readonly markers = new Map<string, Map<string, number>>()
   /** Who hears of each user's presence changes: node -> how many of its watchers. */
   readonly #watchers = new Map<string, Map<AdapterNode, number>>()
   #history: MemoryHistory | undefined
@@ -67,6 +69,7 @@ export class MemoryBus {
     this.restrictions.clear()
     this.#seen.clear()
     this.#watchers.clear()
+    this.markers.clear()
     this.#direct.clear()
     this.#directOf.clear()
     this.#users.clear()

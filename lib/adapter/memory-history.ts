@@ -217,6 +217,27 @@ export class MemoryHistory {
     return { epoch: h.epoch, messages: upTo.slice(Math.max(0, upTo.length - limit)) }
   }
 
+  /**
+   * The room's newest seq, and its messages after `after` not sent by the user whose id is
+   * `userJson` (JSON-encoded) nor deleted, counted up to `cap`; complete when every event after
+   * `after` is held.
+   */
+  unread (room: string, after: number, userJson: string, cap: number, now: number): { seq: number, unread: number, complete: boolean } {
+    const h = this.#rooms.get(room)
+    if (h === undefined) return { seq: 0, unread: 0, complete: true }
+    this.#trim(h, now)
+    if (cap <= 0 || after >= h.seq) return { seq: h.seq, unread: 0, complete: true }
+    let unread = 0
+    let i = h.items.length - 1
+    for (; i >= 0 && h.items[i].seq > after && unread < cap; i--) {
+      const m = h.items[i]
+      if (m.change !== true && m.deleted !== true && !sentBy(m.text, userJson)) unread++
+    }
+    // Stopped at the cap, or every event after the marker is held: nothing missed.
+    const complete = unread >= cap || (i >= 0 ? h.items[i].seq <= after : h.items.length > 0 && h.items[0].seq === after + 1)
+    return { seq: h.seq, unread, complete }
+  }
+
   /** Expires old messages everywhere and forgets rooms empty and idle for ttl (their epoch ends). */
   sweep (now: number): void {
     for (const [name, h] of this.#rooms) {
@@ -229,6 +250,16 @@ export class MemoryHistory {
     this.#rooms.clear()
     this.#bytes = 0
   }
+}
+
+/**
+ * Whether a message frame was sent by the user (`userJson`: its id JSON-encoded). The first
+ * `,"userId":` is the sender's: a quote inside a JSON string is always escaped, so the sequence
+ * cannot come from the room name, content or meta before it.
+ */
+export function sentBy (text: string, userJson: string): boolean {
+  const at = text.indexOf(',"userId":')
+  return at !== -1 && text.startsWith(userJson, at + 10)
 }
 
 /** What a first send answered, for a resend with the same (user, room, ref). */

@@ -3,7 +3,7 @@
  * `MemoryHistory`). Several instances in one process may share a `MemoryBus` and form one chat.
  */
 import type {
-  AdapterFactory, AdapterNode, ChatAdapter, HeldMessage, LeaveState, MemberPage, UserPresence, MessageDraft, Page, Published, RemoteCommand, RemoteResult, Resume, Revision, RoomPage, RoomState, StoredFrame
+  AdapterFactory, AdapterNode, ChatAdapter, HeldMessage, LeaveState, Marker, MemberPage, Unread, UserPresence, MessageDraft, Page, Published, RemoteCommand, RemoteResult, Resume, Revision, RoomPage, RoomState, StoredFrame
 } from './contract.js'
 import { FST_CHAT_INVALID_OPTION } from '../errors.js'
 import { MemoryBus } from './memory-bus.js'
@@ -90,6 +90,30 @@ export class MemoryAdapter implements ChatAdapter {
   async conversations (userId: string): Promise<Array<{ room: string, with: string, seq: number }>> {
     const now = Date.now()
     return this.#bus.conversationsOf(userId).map((c) => ({ ...c, seq: this.#bus.history.state(c.room, now).seq }))
+  }
+
+  async readMarkers (userId: string, rooms?: string[]): Promise<Map<string, number>> {
+    const mine = this.#bus.markers.get(userId)
+    if (rooms === undefined) return new Map(mine)
+    const found = new Map<string, number>()
+    for (const room of rooms) {
+      const seq = mine?.get(room)
+      if (seq !== undefined) found.set(room, seq)
+    }
+    return found
+  }
+
+  async markRead (userId: string, room: string, seq: number, init = false): Promise<Marker> {
+    let mine = this.#bus.markers.get(userId)
+    if (mine === undefined) this.#bus.markers.set(userId, mine = new Map())
+    const now = mine.get(room)
+    if (now !== undefined && (init || now >= seq)) return { seq: now, moved: false }
+    mine.set(room, seq)
+    return { seq, moved: true }
+  }
+
+  async unread (room: string, userId: string, after: number, cap: number): Promise<Unread> {
+    return this.#bus.history.unread(room, after, JSON.stringify(userId), cap, Date.now())
   }
 
   async cancelAdmission (userId: string, clientId: string): Promise<void> {

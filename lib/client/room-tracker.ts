@@ -111,6 +111,11 @@ export class RoomTracker {
     this.#rooms.delete(room)
   }
 
+  /** The last seq seen in a room (0: none). */
+  seq (room: string): number {
+    return this.#rooms.get(room)?.seq ?? 0
+  }
+
   isResync (ref: string): boolean {
     for (const view of this.#rooms.values()) if (view.resync?.ref === ref) return true
     return false

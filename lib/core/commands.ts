@@ -1,15 +1,19 @@
 /**
  * Commands on a client this process holds, from `app.chat` or another process: join, leave,
- * disconnect, and a ban or mute of its user (kept by the connection, a ban acted on at once).
+ * disconnect, a ban or mute of its user (kept by the connection, a ban acted on at once), and its
+ * user's read marker moving (a `read` frame passed on).
  */
 import type { RemoteCommand, RemoteResult } from '../adapter/contract.js'
 import { CloseCode } from '../constants.js'
 import type { LeaveReason, Restriction } from '../model.js'
 import type { JoinOutcome } from '../outcomes.js'
+import type { ReadFrame } from '../protocol/schemas.js'
 import type { Connection } from '../transport/connection.js'
 import { Restrictions } from './restrictions.js'
 
 export interface CommandTarget {
+  membership: { has: (room: string, clientId: string) => boolean }
+  send: (conn: Connection, frame: ReadFrame) => void
   joinRoom: (conn: Connection, room: string) => Promise<JoinOutcome>
   leaveRoom: (conn: Connection, room: string, reason: LeaveReason) => Promise<boolean>
 }
@@ -20,6 +24,11 @@ export interface CommandTarget {
  */
 export async function inQueue (target: CommandTarget, conn: Connection, command: RemoteCommand): Promise<RemoteResult> {
   if (command.op === 'join' && command.atOnce === true) return await target.joinRoom(conn, command.room)
+  // A frame to pass on: no reason to wait behind the client's requests.
+  if (command.op === 'read') {
+    if (command.unlessIn === undefined || !target.membership.has(command.unlessIn, conn.id)) target.send(conn, command.frame)
+    return 'done'
+  }
   return await new Promise<RemoteResult>((resolve, reject) => {
     const scheduled = conn.schedule(async () => {
       try {
@@ -44,6 +53,7 @@ async function runCommand (target: CommandTarget, conn: Connection, command: Rem
     case 'lift':
       conn.restrictions?.lift(command.kind, command.room)
       return 'done'
+    case 'read': return 'done'
   }
 }
 

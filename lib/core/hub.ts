@@ -21,6 +21,7 @@ import { inQueue } from './commands.js'
 import { Watches } from './watches.js'
 import { Direct } from './direct.js'
 import { Typing } from './typing.js'
+import { ReadMarkers } from './reads.js'
 import { Delivery, type LocalMember } from './delivery.js'
 import { ChatEvents } from './events.js'
 import { Heartbeat } from './heartbeat.js'
@@ -50,6 +51,8 @@ export class ChatHub implements AdapterNode {
   readonly direct: Direct
   /** Who is typing where. */
   readonly typing: Typing
+  /** How far each user has read. */
+  readonly reads: ReadMarkers
   readonly #rooms: Rooms
   readonly #heartbeat = new Heartbeat()
   #adapter: ChatAdapter | undefined
@@ -72,6 +75,19 @@ export class ChatHub implements AdapterNode {
       async (clientId, cmd) => this.connections.has(clientId) ? await this.execute(clientId, cmd) : await this.adapter.command(clientId, cmd),
       async (conn, room) => { if (!this.membership.has(room, conn.id)) await this.joinRoom(conn, room) })
     this.typing = new Typing({ ttl: opts.typingTtl, presenceLimit: opts.presenceLimit, adapter: () => this.adapter, membership: this.membership, send: (conn, text) => this.#delivery.sendText(conn, text) })
+    this.reads = new ReadMarkers({
+      adapter: () => this.adapter,
+      store: () => this.#link?.store,
+      isMember: (room, clientId) => this.membership.has(room, clientId),
+      local: (clientId) => this.connections.get(clientId),
+      send: (conn, frame) => this.send(conn, frame),
+      command: async (clientId, cmd) => await this.adapter.command(clientId, cmd),
+      participants: async (room) => await this.direct.participants(room),
+      position: (room) => this.position(room),
+      receipts: opts.readReceipts,
+      presenceLimit: opts.presenceLimit,
+      log
+    })
     this.watches = new Watches(() => this.adapter, (conn, text) => this.#delivery.sendText(conn, text), opts.canSeePresence)
     this.#rooms = new Rooms(opts, this.membership, this.#delivery, {
       adapter: () => this.adapter,
@@ -80,7 +96,8 @@ export class ChatHub implements AdapterNode {
       events: this.events,
       log,
       participants: async (room) => await this.direct.participants(room),
-      typing: () => this.typing
+      typing: () => this.typing,
+      reads: () => this.reads
     })
     this.expiry = new TokenExpiry(opts.tokenExpiringLead, opts.expiryGrace, (conn, left) => this.send(conn, { type: 'tokenExpiring', in: left }))
   }
@@ -281,6 +298,7 @@ export class ChatHub implements AdapterNode {
     this.membership.clear()
     this.#delivery.feeds.close()
     this.typing.close()
+    this.reads.close()
     // Commits under way are handed to the adapter before it goes.
     await this.#link?.close()
     this.events.clear()

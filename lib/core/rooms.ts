@@ -17,6 +17,7 @@ import type { Membership } from './membership.js'
 import { isDirect } from './direct.js'
 import { displayName } from './message.js'
 import type { Typing } from './typing.js'
+import type { ReadMarkers, UnreadCount } from './reads.js'
 
 /** What rooms need of the rest of the core. */
 export interface RoomsCore {
@@ -30,6 +31,7 @@ export interface RoomsCore {
   /** A direct conversation's participants (null: none). */
   participants: (room: string) => Promise<[string, string] | null>
   typing: () => Typing
+  reads: () => ReadMarkers
 }
 
 export class Rooms {
@@ -78,10 +80,14 @@ export class Rooms {
     }
     let state: RoomState
     let resume: Resume | undefined
+    let read: { lastRead: number, unread: UnreadCount }
     try {
       // Idempotent: for a member already in, it only reads the room's state.
       state = await this.#core.joinState(room, await this.#adapter().join(room, member))
-      if (since !== undefined) resume = await this.#core.since(room, since.seq, since.epoch)
+      ;[read, resume] = await Promise.all([
+        this.#core.reads().atJoin(conn.userId, room, state.seq),
+        since === undefined ? undefined : this.#core.since(room, since.seq, since.epoch)
+      ])
     } catch (err) {
       // Nothing was done: the caller hears why (UNAVAILABLE) and may retry.
       if (!already) this.#unregister(room, conn.id)
@@ -92,7 +98,7 @@ export class Rooms {
     if (!already) this.#core.events.emit('joined', { room, clientId: conn.id, userId: conn.userId, members: state.members, user: conn.user })
     // Closed meanwhile: its close handler already took it out of the room and said so.
     if (conn.closed) return already ? 'already' : 'joined'
-    const joined: JoinedFrame = { type: 'joined', room, members: state.members, users: state.users, seq: state.seq, epoch: state.epoch }
+    const joined: JoinedFrame = { type: 'joined', room, members: state.members, users: state.users, seq: state.seq, epoch: state.epoch, lastRead: read.lastRead, unread: read.unread }
     const typing = this.#core.typing().of(room)
     if (typing.length > 0) joined.typing = typing
     if (resume !== undefined) joined.recovered = resume.recovered

@@ -52,6 +52,7 @@ export function createCodec (options: CodecOptions): Codec {
     ['edit', TypeCompiler.Compile(schemas.edit)],
     ['delete', TypeCompiler.Compile(schemas.delete)],
     ['typing', TypeCompiler.Compile(schemas.typing)],
+    ['read', TypeCompiler.Compile(schemas.read)],
     ['watch', TypeCompiler.Compile(schemas.watch)],
     ['unwatch', TypeCompiler.Compile(schemas.unwatch)],
     ['refresh', TypeCompiler.Compile(schemas.refresh)],
@@ -89,7 +90,7 @@ export function createCodec (options: CodecOptions): Codec {
       const check = byAction.get(action)
       if (check === undefined) {
         const shown = typeof action === 'string' ? `"${action.slice(0, 32)}"` : typeof action
-        return withRef({ ok: false, code: ErrorCode.BAD_REQUEST, message: `unknown action ${shown}: use join, leave, message, dm, typing, edit, delete, watch, unwatch or refresh` }, ref)
+        return withRef({ ok: false, code: ErrorCode.BAD_REQUEST, message: `unknown action ${shown}: use join, leave, message, dm, typing, read, edit, delete, watch, unwatch or refresh` }, ref)
       }
       if (!check.Check(value)) {
         return withRef({ ok: false, code: ErrorCode.BAD_REQUEST, message: describe(check, value) }, ref)

@@ -88,6 +88,13 @@ export function clientSchemas (maxMessageLength: number) {
       typing: Type.Boolean(),
       ref: Type.Optional(Ref)
     }, { additionalProperties: false }),
+    /** The user has read the room up to `seq`: its read marker moves there (never back). */
+    read: Type.Object({
+      action: Type.Literal('read'),
+      room: RoomName,
+      seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+      ref: Type.Optional(Ref)
+    }, { additionalProperties: false }),
     /** Start hearing of these users' presence (at most 100 watched per connection). */
     watch: Type.Object({
       action: Type.Literal('watch'),
@@ -124,8 +131,9 @@ export type DeleteRequest = Static<ClientSchemas['delete']>
 export type DirectRequest = Static<ClientSchemas['dm']>
 export type TypingRequest = Static<ClientSchemas['typing']>
 export type WatchRequest = Static<ClientSchemas['watch']>
+export type ReadRequest = Static<ClientSchemas['read']>
 export type UnwatchRequest = Static<ClientSchemas['unwatch']>
-export type ClientRequest = JoinRequest | LeaveRequest | MessageRequest | DirectRequest | TypingRequest | EditRequest | DeleteRequest | WatchRequest | UnwatchRequest | RefreshRequest | PlainMessageRequest
+export type ClientRequest = JoinRequest | LeaveRequest | MessageRequest | DirectRequest | TypingRequest | ReadRequest | EditRequest | DeleteRequest | WatchRequest | UnwatchRequest | RefreshRequest | PlainMessageRequest
 
 const Timestamp = Type.Integer({ description: 'ms since the epoch' })
 const LeaveReasonSchema = Type.Union([
@@ -149,6 +157,8 @@ export const ServerFrames = {
     seq: Type.Integer(),
     epoch: Type.String(),
     typing: Type.Optional(Type.Array(Type.Object({ userId: Type.String(), name: Type.Optional(Type.String()) }), { description: 'who is typing in the room now (when anyone is)' })),
+    lastRead: Type.Integer({ description: 'the user\'s read marker in the room (0: none)' }),
+    unread: Type.Union([Type.Integer(), Type.Literal('1000+')], { description: 'messages after lastRead sent by others (not deleted); above 1,000: "1000+"' }),
     /** Only when the join had `since`: whether every missed message follows. */
     recovered: Type.Optional(Type.Boolean()),
     ref: Type.Optional(Ref)
@@ -229,6 +239,13 @@ export const ServerFrames = {
     room: RoomName,
     users: Type.Array(Type.Object({ userId: Type.String(), name: Type.Optional(Type.String()) }), { description: 'everyone typing in the room now' })
   }),
+  read: Type.Object({
+    type: Type.Literal('read'),
+    room: RoomName,
+    userId: Type.String({ description: 'whose marker moved (yours: another of your connections, or this one when it gave a ref)' }),
+    seq: Type.Integer({ description: 'the read marker now' }),
+    ref: Type.Optional(Ref)
+  }),
   presence: Type.Object({
     type: Type.Literal('presence'),
     userId: Type.String(),
@@ -274,7 +291,8 @@ export type RefreshedFrame = Static<typeof ServerFrames.refreshed>
 export type PresenceFrame = Static<typeof ServerFrames.presence>
 export type TypingFrame = Static<typeof ServerFrames.typing>
 export type WatchingFrame = Static<typeof ServerFrames.watching>
+export type ReadFrame = Static<typeof ServerFrames.read>
 export type ServerFrame =
   | WelcomeFrame | JoinedFrame | UserJoinedFrame | LeftFrame | UserLeftFrame
   | MessageFrame | EditedFrame | DeletedFrame | AckFrame | ErrorFrame | TokenExpiringFrame | RefreshedFrame
-  | PresenceFrame | WatchingFrame | TypingFrame
+  | PresenceFrame | WatchingFrame | TypingFrame | ReadFrame

@@ -1,4 +1,4 @@
-/** The REST endpoints about people: a user's online status. */
+/** The REST endpoints about people: a user's online status, my conversations, my unread counts. */
 import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { chatUser } from '../auth.js'
@@ -22,12 +22,25 @@ const Conversations = Type.Object({
   }))
 })
 
+const Unread = Type.Object({
+  rooms: Type.Array(Type.Object({
+    room: Type.String(),
+    seq: Type.Integer({ description: 'the room\'s newest seq' }),
+    lastRead: Type.Integer({ description: 'the caller\'s read marker (0: none)' }),
+    unread: Type.Union([Type.Integer(), Type.Literal('1000+')], { description: 'messages after lastRead that others sent (not deleted); above 1,000: "1000+"' })
+  }))
+})
+
 export async function usersRoutes (fastify: FastifyInstance, { opts, chat }: RoomsRouteOptions): Promise<void> {
   fastify.setValidatorCompiler(typeboxValidator)
   const doc = routeDocs(opts.openapiSecurityScheme)
   fastify.get('/users/me/conversations', {
     schema: doc('The caller\'s direct conversations, with each one\'s newest seq', { response: { 200: Conversations, 401: ERROR } })
   }, async (request) => ({ conversations: await chat.conversations(chatUser(request).sub) }))
+
+  fastify.get('/users/me/unread', {
+    schema: doc('Every room the caller has a read marker in (set on its first join) and every direct conversation it has: newest seq, marker and unread count', { response: { 200: Unread, 401: ERROR } })
+  }, async (request) => ({ rooms: await chat.unread(chatUser(request).sub) }))
 
   fastify.get<{ Params: Static<typeof UserParams> }>('/users/:userId/presence', {
     schema: doc('Whether a user is online anywhere in the chat, and when it was last seen', {

@@ -6,7 +6,7 @@
  * hot window; the store serves what that window no longer holds.
  */
 import type { FastifyBaseLogger } from 'fastify'
-import type { Published } from '../adapter/contract.js'
+import type { Marker, Published } from '../adapter/contract.js'
 
 /** A message to keep: what its frame says, but the seq and epoch the store gives it. */
 export interface StoreMessage {
@@ -84,6 +84,12 @@ export interface ChatStore {
   edit (room: string, id: string, change: MessageChange): Promise<StoredEvent | null>
   /** Deletes a message (its content and meta are gone): the `deleted` event; null when there is no such message. */
   delete (room: string, id: string, change: MessageChange): Promise<StoredEvent | null>
+  /** A user's read markers (room -> seq): every one it has, or those of `rooms`. */
+  readMarkers (userId: string, rooms?: string[]): Promise<Map<string, number>>
+  /** Moves the user's marker in `room` up to `seq` (never down); with `init`, only when it has none. */
+  markRead (userId: string, room: string, seq: number, init?: boolean): Promise<Marker>
+  /** The room's newest seq, and its messages after `after` that others sent and nobody deleted, counted up to `cap`. */
+  unread (room: string, userId: string, after: number, cap: number): Promise<{ seq: number, unread: number }>
   /** Releases what the store created (never a pool the host passed in). */
   close (): Promise<void>
 }

@@ -12,6 +12,7 @@ import Redis, { Cluster } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
 import { ClusterRpc } from '../cluster-rpc.js'
 import type {
+  Marker, Unread,
   AdapterFactory, AdapterNode, HeldMessage, LeaveState, UserPresence, Revision, StoredFrame, ChatAdapter, MemberPage, MessageDraft, Page, Published, RemoteCommand, RemoteResult, Resume, RoomPage, RoomState
 } from '../contract.js'
 import type { TicketStore } from '../tickets.js'
@@ -19,6 +20,7 @@ import type { ChatStats, Member, Restriction, RestrictionKind, RoomInfo } from '
 import { RedisRestrictions } from './restrictions.js'
 import { RedisUsers } from './users.js'
 import { RedisDirect } from './direct.js'
+import { RedisMarkers } from './markers.js'
 import { Health, type Client } from './health.js'
 import { INDEX_BUCKETS, Keys } from './keys.js'
 import { Liveness } from './liveness.js'
@@ -49,6 +51,7 @@ export class RedisAdapter implements ChatAdapter {
   readonly #writes: RoomWrites
   readonly #users: RedisUsers
   readonly #direct: RedisDirect
+  readonly #markers: RedisMarkers
 
   #closed = false
 
@@ -73,6 +76,7 @@ export class RedisAdapter implements ChatAdapter {
     this.#restrictions = new RedisRestrictions(this.#keys, this.#health)
     this.#users = new RedisUsers(this.#keys, this.#health, node, options.presenceTtl)
     this.#direct = new RedisDirect(this.#keys, this.#health)
+    this.#markers = new RedisMarkers(this.#keys, this.#health, options.presenceTtl)
     this.#writes = new RoomWrites(this.#keys, this.#health, node, this.#topology)
     this.#rpc = new ClusterRpc<Request, unknown>(node.id, {
       send: async (to, message) => { await this.#health.run(async (c) => await c.call(this.#publish, this.#keys.nodeChannel(to), message)) }
@@ -180,6 +184,9 @@ export class RedisAdapter implements ChatAdapter {
   readonly startConversation = async (room: string, a: string, b: string): Promise<void> => { await this.#direct.start(room, a, b) }
   readonly participants = async (room: string): Promise<[string, string] | null> => await this.#direct.participants(room)
   readonly conversations = async (userId: string): Promise<Array<{ room: string, with: string, seq: number }>> => await this.#direct.of(userId)
+  readonly readMarkers = async (userId: string, rooms?: string[]): Promise<Map<string, number>> => await this.#markers.read(userId, rooms)
+  readonly markRead = async (userId: string, room: string, seq: number, init = false): Promise<Marker> => await this.#markers.mark(userId, room, seq, init)
+  readonly unread = async (room: string, userId: string, after: number, cap: number): Promise<Unread> => await this.#markers.unread(room, userId, after, cap)
   readonly restrict = async (restriction: Restriction): Promise<void> => { await this.#restrictions.restrict(restriction) }
   readonly lift = async (kind: RestrictionKind, userId: string, room: string | undefined): Promise<boolean> => await this.#restrictions.lift(kind, userId, room)
   readonly restrictions = async (kind: RestrictionKind, room: string): Promise<Restriction[]> => await this.#restrictions.inRoom(kind, room)

@@ -23,6 +23,7 @@
  *   {u:U}:seen       STRING ms                                    when the user's last connection closed (presenceTtl)
  *   {u:U}:p          channel: the user's presence ("1": online; "0 <lastSeen>": offline)
  *   {u:U}:x          HASH   "<kind>\n<room>" -> restriction (JSON)  the user's bans and mutes (room '' : chat-wide)
+ *   {u:U}:rd         HASH   room -> seq                             the user's read markers (presenceTtl after the last change)
  *   {r:R}:dm         STRING "<a>\n<b>"                              a direct conversation's participants (sorted)
  *   {u:U}:dm         HASH   room -> the other participant            the user's direct conversations
  *   {r:R}:x:<kind>   HASH   userId -> restriction (JSON)            the room's bans (or mutes), for listings
@@ -72,6 +73,7 @@ export class Keys {
   roomRestrictions (room: string, kind: string): string { return `${this.#room(room)}:x:${kind}` }
   participants (room: string): string { return `${this.#room(room)}:dm` }
   userDirect (userTag: string): string { return `${this.#p}{u:${userTag}}:dm` }
+  userReads (userTag: string): string { return `${this.#p}{u:${userTag}}:rd` }
 
   nodes (): string { return `${this.#p}nodes` }
   roomIndex (bucket: number): string { return `${this.#p}{i:${bucket}}:rooms` }

@@ -4,7 +4,7 @@
  * `change_message`; reads are plain SELECTs by the primary key (room, seq). Queries are named, so
  * that each pooled connection prepares them once.
  */
-import type { Published } from '../../adapter/contract.js'
+import type { Marker, Published } from '../../adapter/contract.js'
 import { FST_CHAT_UNAVAILABLE } from '../../errors.js'
 import type { ChatStore, MessageChange, StoredEvent, StoreMessage } from '../contract.js'
 import { isUnavailable } from './faults.js'
@@ -176,6 +176,28 @@ export class PostgresStore implements ChatStore {
     const e: StoredEvent = { kind, room, seq: Number(rows[0].seq), epoch: rows[0].epoch, id, userId: change.userId, from: change.from, content: content ?? '', timestamp: change.at }
     if (kind === 'edited' && change.meta !== undefined) e.meta = change.meta
     return e
+  }
+
+  async readMarkers (userId: string, rooms?: string[]): Promise<Map<string, number>> {
+    const rows = rooms === undefined
+      ? await this.#query<{ room: string, seq: string }>('markers', `SELECT room, seq FROM ${this.#s}.read_markers WHERE user_id = $1`, [userId])
+      : await this.#query<{ room: string, seq: string }>('markers-of', `SELECT room, seq FROM ${this.#s}.read_markers WHERE user_id = $1 AND room = ANY($2::text[])`, [userId, rooms])
+    return new Map(rows.map((r) => [r.room, Number(r.seq)]))
+  }
+
+  async markRead (userId: string, room: string, seq: number, init = false): Promise<Marker> {
+    const [row] = await this.#query<{ seq: string, moved: boolean }>('mark-read', `SELECT seq, moved FROM ${this.#s}.mark_read($1, $2, $3, $4)`, [userId, room, seq, init])
+    return { seq: Number(row.seq), moved: row.moved }
+  }
+
+  async unread (room: string, userId: string, after: number, cap: number): Promise<{ seq: number, unread: number }> {
+    const s = this.#s
+    // Counting stops at the cap: a marker far behind costs a bounded scan of the primary key.
+    const [row] = await this.#query<{ seq: string, unread: string }>('unread',
+      `SELECT coalesce((SELECT r.seq FROM ${s}.rooms r WHERE r.room = $1), 0) AS seq,
+        (SELECT count(*) FROM (SELECT 1 FROM ${s}.messages m WHERE m.room = $1 AND m.seq > $2 AND m.user_id <> $3 AND m.deleted_at IS NULL LIMIT $4) u) AS unread`,
+      [room, after, userId, Math.max(0, cap)])
+    return { seq: Number(row.seq), unread: Number(row.unread) }
   }
 
   async close (): Promise<void> {
