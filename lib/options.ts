@@ -1,12 +1,12 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { FastifyJWTOptions } from '@fastify/jwt'
-import { FST_CHAT_INVALID_OPTION } from './errors.js'
 import { ROOM_REGEXP } from './constants.js'
 import type { TSchema } from '@sinclair/typebox'
 import type { AdapterFactory } from './adapter/contract.js'
 import type { StoreFactory } from './store/contract.js'
 import type { ChatUser, HistoryLimits } from './model.js'
 import type { ChatPluginOptions } from './types.js'
+import { fail, flag, integer, MAX_TIMER_MS, number, resolvePresence, routePath } from './option-checks.js'
 
 /** The options after defaults and validation: what every module reads. Frozen. */
 export interface ResolvedOptions {
@@ -24,6 +24,8 @@ export interface ResolvedOptions {
   readonly slowConsumerHighWaterMark: number
   /** Announce joins and leaves in rooms of at most this many members (Infinity: always, 0: never). */
   readonly presenceLimit: number
+  /** The longest window a room's presence changes are batched over, ms (0: each at once). */
+  readonly presenceBatch: number
   /** Who presence frames are about: users (first connection in, last out) or connections. */
   readonly presenceBy: 'user' | 'connection'
   readonly history: HistoryLimits
@@ -70,48 +72,6 @@ const KNOWN = new Set([
   // Fastify's own register options, passed along with ours
   'logLevel', 'logSerializers'
 ])
-
-const MAX_TIMER_MS = 2 ** 31 - 1
-
-function fail (name: string, why: string, value: unknown): never {
-  let shown: string
-  try {
-    shown = typeof value === 'function' ? 'a function' : JSON.stringify(value) ?? String(value)
-  } catch {
-    shown = String(value)
-  }
-  throw new FST_CHAT_INVALID_OPTION(name, `${why} (got ${shown})`)
-}
-
-function integer (name: string, value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    fail(name, `must be an integer from ${min} to ${max}`, value)
-  }
-  return value
-}
-
-function flag (name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback
-  if (typeof value !== 'boolean') fail(name, 'must be true or false', value)
-  return value
-}
-
-function number (name: string, value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    fail(name, `must be a number from ${min} to ${max}`, value)
-  }
-  return value
-}
-
-function routePath (name: string, value: unknown, fallback: string): string {
-  if (value === undefined) return fallback
-  if (typeof value !== 'string' || !/^\/[A-Za-z0-9_.~\-/]*$/.test(value) || value.includes('//')) {
-    fail(name, 'must be a path starting with "/" (letters, digits, "_.~-/"), with no parameters', value)
-  }
-  return value.length > 1 && value.endsWith('/') ? value.slice(0, -1) : value
-}
 
 function defaultIsAdmin (user: ChatUser): boolean {
   return user.role === 'admin'
@@ -230,7 +190,7 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
   if (scheme !== undefined && (typeof scheme !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(scheme))) {
     fail('openapi.securityScheme', 'must be the name of a security scheme in components.securitySchemes', scheme)
   }
-  const { presenceLimit, presenceBy } = resolvePresence(opts.presence)
+  const { presenceLimit, presenceBy, presenceBatch } = resolvePresence(opts.presence)
 
   return Object.freeze({
     jwt,
@@ -245,6 +205,7 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
     maxBufferedAmount: integer('maxBufferedAmount', opts.maxBufferedAmount, 4 * 1024 * 1024, 1024, 2 ** 40),
     slowConsumerHighWaterMark: integer('slowConsumerHighWaterMark', opts.slowConsumerHighWaterMark, 1024 * 1024, 1024, 2 ** 40),
     presenceLimit,
+    presenceBatch,
     presenceBy,
     history,
     verify,
@@ -277,24 +238,4 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
     prefix: opts.prefix,
     openapiSecurityScheme: scheme
   })
-}
-
-/** `presence`: true, false, a limit, or `{ by, limit }`. */
-function resolvePresence (presence: ChatPluginOptions['presence']): { presenceLimit: number, presenceBy: 'user' | 'connection' } {
-  if (presence === undefined || presence === null || typeof presence !== 'object') {
-    return { presenceLimit: limitOf('presence', presence), presenceBy: 'user' }
-  }
-  for (const key of Object.keys(presence)) {
-    if (key !== 'by' && key !== 'limit') fail(`presence.${key}`, 'is not a presence option (by, limit)', (presence as Record<string, unknown>)[key])
-  }
-  const by = presence.by ?? 'user'
-  if (by !== 'user' && by !== 'connection') fail('presence.by', "must be 'user' or 'connection'", by)
-  return { presenceLimit: limitOf('presence.limit', presence.limit), presenceBy: by }
-}
-
-function limitOf (name: string, value: unknown): number {
-  if (value === undefined) return 100
-  if (value === true) return Infinity
-  if (value === false) return 0
-  return integer(name, value, 100, 1, 1e9)
 }

@@ -117,10 +117,14 @@ export interface ChatPluginOptions {
    * a phone is one user); `by: 'connection'`: one of each per connection. `limit`: when they are
    * sent to the other members: `true` always, `false` never, or N: only while the room has at most
    * N users (N members with `by: 'connection'`), counted with the one who joins or leaves.
-   * Presence costs one frame per member per join, so the default keeps big rooms cheap. A bare
-   * `true`, `false` or number is the `limit`. Default `{ by: 'user', limit: 100 }`.
+   * `batch`: a room's changes are batched so that a storm of joins (a deploy, a crash) costs each
+   * member a handful of frames, not one per joiner: the first change in a quiet room goes out at
+   * once, the ones that follow within 50 ms are sent together as one `presenceDiff` frame at the
+   * end of that window, and while changes keep coming the window doubles up to `batch` ms
+   * (default 1000; `0` or `false`: every change at once). A bare `true`, `false` or number is the
+   * `limit`. Default `{ by: 'user', limit: 100, batch: 1000 }`.
    */
-  presence?: boolean | number | { by?: 'user' | 'connection', limit?: boolean | number }
+  presence?: boolean | number | { by?: 'user' | 'connection', limit?: boolean | number, batch?: number | false }
   /**
    * Per-room message history, for resuming after a reconnect and for `GET /rooms/:room/messages`.
    * Each room keeps at least its last `size` messages younger than `ttl` ms and at most twice

@@ -225,3 +225,49 @@ t.test('typing: debounced to one true per period, false after idle or when clear
   await cleared
   t.pass('sending ends it')
 })
+
+t.test('unread counts: from joined, kept by messages, deletions and reads on any device; markRead', async (t) => {
+  const { url } = await server(t)
+  const bob = createChatClient({ url, token: token({ sub: 'bob' }) })
+  const phone = createChatClient({ url, token: token({ sub: 'ann' }) })
+  t.teardown(() => { bob.close(); phone.close() })
+  await bob.connect()
+  await phone.connect()
+  await phone.join('team')
+  await bob.join('team')
+  const acks = []
+  for (let i = 0; i < 3; i++) acks.push(await bob.send('team', `m${i}`))
+  // A second device of ann, joining after the messages: the server's count.
+  const laptop = createChatClient({ url, token: token({ sub: 'ann' }) })
+  t.teardown(() => laptop.close())
+  await laptop.connect()
+  t.match(await laptop.join('team'), { lastRead: 0, unread: 3 })
+  t.equal(laptop.unread('team'), 3, 'from joined')
+  const counts: unknown[] = []
+  laptop.on('unread', (u) => { if (u.room === 'team') counts.push(u.unread) })
+  const fourth = new Promise((resolve) => laptop.on('message', (m) => { if (m.content === 'm3') resolve(m) }))
+  await bob.send('team', 'm3')
+  await fourth
+  t.equal(laptop.unread('team'), 4, 'a message by someone else counts')
+  await phone.send('team', 'from my phone')
+  t.equal(laptop.unread('team'), 4, 'the user\'s own message does not')
+  const deleted = new Promise((resolve) => laptop.on('deleted', resolve))
+  await bob.delete('team', acks[0].id)
+  await deleted
+  t.equal(laptop.unread('team'), 4, 'deleting a message counted at the join: the join\'s count stands until read past it')
+  const read = new Promise((resolve) => laptop.on('read', resolve))
+  t.match(await phone.markRead('team'), { type: 'read', room: 'team', userId: 'ann', seq: 6 }, 'markRead: up to the newest seen')
+  t.equal(phone.unread('team'), 0)
+  t.match(await read, { userId: 'ann', seq: 6 })
+  t.equal(laptop.unread('team'), 0, 'read on the phone: the laptop\'s count clears')
+  t.same(counts, [4, 0], 'an unread event for each change')
+  const again = new Promise((resolve) => laptop.on('message', (m) => { if (m.content === 'm4') resolve(m) }))
+  const m4 = await bob.send('team', 'm4')
+  await again
+  t.equal(laptop.unread('team'), 1)
+  const gone = new Promise((resolve) => laptop.on('deleted', resolve))
+  await bob.delete('team', m4.id)
+  await gone
+  t.equal(laptop.unread('team'), 0, 'a deleted message seen since the join no longer counts')
+  t.equal(laptop.unread('nowhere'), 0)
+})

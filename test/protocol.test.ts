@@ -209,7 +209,8 @@ t.test('a connection is closed and leaves its rooms: others get userLeft with re
 
 t.test('presence: announced only in rooms up to the limit, or always, or never', async (t) => {
   for (const [presence, expectJoins, expectLeave] of [[2, 1, false], [true, 2, true], [false, 0, false]] as const) {
-    const app = await build(t, { presence, defaultRoom: false })
+    // Batching off: the barrier below must see every presence frame already sent (presence-batch.test.ts tests batching).
+    const app = await build(t, { presence: presence === false ? false : { limit: presence, batch: 0 }, defaultRoom: false })
     const a = await connect(app, token({ sub: 'a' }), { defaultRoom: false })
     const b = await connect(app, token({ sub: 'b' }), { defaultRoom: false })
     const c = await connect(app, token({ sub: 'c' }), { defaultRoom: false })

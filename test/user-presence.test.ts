@@ -1,7 +1,8 @@
 // Presence in rooms is about people: a user with two tabs (on one process or two) is one
 // userJoined when the first joins and one userLeft when the last leaves, with its name; `joined`
 // counts users beside connections; the member listing lists users; `by: 'connection'` keeps the
-// per-connection frames; the presence limit counts users.
+// per-connection frames; the presence limit counts users. Batching is off where a barrier must show
+// that nothing was said (presence-batch.test.ts tests batching).
 import t from 'tap'
 import { BACKENDS, processes } from './backends.js'
 import { build, connect, token, withoutEpoch } from './helpers.js'
@@ -9,7 +10,7 @@ import { build, connect, token, withoutEpoch } from './helpers.js'
 const auth = { authorization: `Bearer ${token({ sub: 'reader' })}` }
 
 t.test('two tabs of one user: one userJoined, one userLeft after the second closes', async (t) => {
-  const app = await build(t)
+  const app = await build(t, { presence: { batch: 0 } })
   const bob = await connect(app, token({ sub: 'bob' }))
   const tab1 = await connect(app, token({ sub: 'ann', name: 'Ann' }))
   t.same(await bob.next('userJoined'), { type: 'userJoined', room: 'lobby', clientId: tab1.id, userId: 'ann', name: 'Ann', connections: 1 })
@@ -47,7 +48,7 @@ t.test("by: 'connection' keeps one frame per connection", async (t) => {
 })
 
 t.test('the presence limit counts users, not tabs', async (t) => {
-  const app = await build(t, { presence: { limit: 2 }, defaultRoom: false })
+  const app = await build(t, { presence: { limit: 2, batch: 0 }, defaultRoom: false })
   const bob = await connect(app, token({ sub: 'bob' }), { defaultRoom: false })
   await bob.request({ action: 'join', room: 'r' })
   const tabs = []
@@ -73,7 +74,7 @@ t.test('bad presence options are refused, naming the option', async (t) => {
 for (const backend of BACKENDS.filter((b) => b.redis)) {
   t.test(`a user's tabs on two processes (${backend.name}): one userJoined, one userLeft`, async (t) => {
     if (!await backend.ready(t)) return
-    const [a, b] = await processes(t, backend, 2)
+    const [a, b] = await processes(t, backend, 2, { presence: { batch: 0 } })
     const bob = await connect(a, token({ sub: 'bob' }))
     const tab1 = await connect(a, token({ sub: 'ann', name: 'Ann' }))
     t.match(await bob.next('userJoined'), { userId: 'ann', name: 'Ann', connections: 1 })

@@ -177,6 +177,15 @@ export class ChatSession {
       this.unreadCounts.left(frame.room)
     } else if (frame.type === 'read' && frame.userId === this.#userId) {
       this.readTo(frame.room, frame.seq)
+    } else if (frame.type === 'presenceDiff') {
+      // A batch of presence changes: also told one by one, as userJoined and userLeft (not this
+      // connection's own join, which it is never told alone either).
+      this.#emit('presenceDiff', frame)
+      for (const change of frame.changes) {
+        if (change.type === 'userJoined' && change.clientId === this.#clientId) continue
+        this.#emit(change.type, { ...change, room: frame.room } as never)
+      }
+      return
     }
     this.#emit(frame.type as keyof ChatClientEvents, frame as never)
   }

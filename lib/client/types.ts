@@ -1,6 +1,6 @@
 /** The client's events and options. */
 import type {
-  AckFrame, DeletedFrame, EditedFrame, ErrorFrame, JoinedFrame, LeftFrame, MessageFrame, PresenceFrame, ReadFrame, RefreshedFrame,
+  AckFrame, DeletedFrame, EditedFrame, ErrorFrame, JoinedFrame, LeftFrame, MessageFrame, PresenceDiffFrame, PresenceFrame, ReadFrame, RefreshedFrame,
   TokenExpiringFrame, TypingFrame, UserJoinedFrame, UserLeftFrame, WatchingFrame, WelcomeFrame
 } from '../protocol/schemas.js'
 import type { Backoff, SocketConstructor } from './socket.js'
@@ -13,6 +13,11 @@ export interface ChatClientEvents {
   userJoined: UserJoinedFrame
   left: LeftFrame
   userLeft: UserLeftFrame
+  /**
+   * Presence changes batched while a room's joins and leaves come thick and fast (a deploy): each
+   * change is also told as its own `userJoined` or `userLeft` event.
+   */
+  presenceDiff: PresenceDiffFrame
   message: MessageFrame
   /** A message was edited (the frame has the new content and meta). */
   edited: EditedFrame

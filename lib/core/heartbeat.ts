@@ -2,6 +2,8 @@
  * Pings every connection each `interval` ms; one that has not answered the previous ping is
  * dead and is let go. Slow consumers are judged on the same beat, even when nothing is sent.
  */
+import type { FastifyBaseLogger } from 'fastify'
+import { CLOSE_GRACE_MS, CloseCode } from '../constants.js'
 import type { Connection } from '../transport/connection.js'
 
 export class Heartbeat {
@@ -28,4 +30,28 @@ export class Heartbeat {
     clearInterval(this.#timer)
     this.#timer = undefined
   }
+}
+
+/**
+ * Closes every socket with 1001 and waits for their closing handshakes, cutting the ones that have
+ * not finished after CLOSE_GRACE_MS (a shutdown: the same sockets' last beat).
+ */
+export async function closeAll (open: Connection[], log: FastifyBaseLogger): Promise<void> {
+  if (open.length === 0) return
+  log.info({ connections: open.length }, 'closing chat connections')
+  await new Promise<void>((resolve) => {
+    let waiting = open.length
+    const grace = setTimeout(() => {
+      for (const conn of open) if (!conn.isClosed) conn.terminate()
+    }, CLOSE_GRACE_MS).unref()
+    const closed = (): void => {
+      if (--waiting > 0) return
+      clearTimeout(grace)
+      resolve()
+    }
+    for (const conn of open) {
+      conn.onceClosed(closed)
+      conn.close(CloseCode.GOING_AWAY, 'server shutting down')
+    }
+  })
 }

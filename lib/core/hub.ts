@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { AdapterNode, ChatAdapter, LeaveState, RemoteCommand, RemoteResult, Resume, RoomState } from '../adapter/contract.js'
 import type { Admission } from '../admission.js'
-import { CLOSE_GRACE_MS, CloseCode } from '../constants.js'
+import { CloseCode } from '../constants.js'
 import type { ChatStats, HistoryLimits, LeaveReason } from '../model.js'
 import type { ResolvedOptions } from '../options.js'
 import type { JoinOutcome } from '../outcomes.js'
@@ -24,7 +24,7 @@ import { Typing } from './typing.js'
 import { ReadMarkers } from './reads.js'
 import { Delivery, type LocalMember } from './delivery.js'
 import { ChatEvents } from './events.js'
-import { Heartbeat } from './heartbeat.js'
+import { closeAll, Heartbeat } from './heartbeat.js'
 import { Hooks } from './hooks.js'
 import { Membership } from './membership.js'
 import { Messages } from './messages.js'
@@ -75,19 +75,7 @@ export class ChatHub implements AdapterNode {
       async (clientId, cmd) => this.connections.has(clientId) ? await this.execute(clientId, cmd) : await this.adapter.command(clientId, cmd),
       async (conn, room) => { if (!this.membership.has(room, conn.id)) await this.joinRoom(conn, room) })
     this.typing = new Typing({ ttl: opts.typingTtl, presenceLimit: opts.presenceLimit, adapter: () => this.adapter, membership: this.membership, send: (conn, text) => this.#delivery.sendText(conn, text) })
-    this.reads = new ReadMarkers({
-      adapter: () => this.adapter,
-      store: () => this.#link?.store,
-      isMember: (room, clientId) => this.membership.has(room, clientId),
-      local: (clientId) => this.connections.get(clientId),
-      send: (conn, frame) => this.send(conn, frame),
-      command: async (clientId, cmd) => await this.adapter.command(clientId, cmd),
-      participants: async (room) => await this.direct.participants(room),
-      position: (room) => this.position(room),
-      receipts: opts.readReceipts,
-      presenceLimit: opts.presenceLimit,
-      log
-    })
+    this.reads = new ReadMarkers(this, opts)
     this.watches = new Watches(() => this.adapter, (conn, text) => this.#delivery.sendText(conn, text), opts.canSeePresence)
     this.#rooms = new Rooms(opts, this.membership, this.#delivery, {
       adapter: () => this.adapter,
@@ -266,24 +254,7 @@ export class ChatHub implements AdapterNode {
   async shutdown (): Promise<void> {
     this.#closing = true
     this.#heartbeat.stop()
-    const open = [...this.connections.values()]
-    if (open.length === 0) return
-    this.#log.info({ connections: open.length }, 'closing chat connections')
-    await new Promise<void>((resolve) => {
-      let waiting = open.length
-      const grace = setTimeout(() => {
-        for (const conn of open) if (!conn.isClosed) conn.terminate()
-      }, CLOSE_GRACE_MS).unref()
-      const closed = (): void => {
-        if (--waiting > 0) return
-        clearTimeout(grace)
-        resolve()
-      }
-      for (const conn of open) {
-        conn.onceClosed(closed)
-        conn.close(CloseCode.GOING_AWAY, 'server shutting down')
-      }
-    })
+    await closeAll([...this.connections.values()], this.#log)
   }
 
   /** Last step of `app.close()`: forget everything and release the adapter. */
@@ -299,6 +270,7 @@ export class ChatHub implements AdapterNode {
     this.#delivery.feeds.close()
     this.typing.close()
     this.reads.close()
+    this.#rooms.close()
     // Commits under way are handed to the adapter before it goes.
     await this.#link?.close()
     this.events.clear()

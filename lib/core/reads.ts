@@ -11,7 +11,7 @@
  * coalesced per turn (one frame per user and room, at the highest seq).
  */
 import type { FastifyBaseLogger } from 'fastify'
-import type { ChatAdapter, RemoteCommand, RemoteResult } from '../adapter/contract.js'
+import type { ChatAdapter } from '../adapter/contract.js'
 import { encode } from '../protocol/codec.js'
 import type { ReadFrame, Ref, ServerFrame } from '../protocol/schemas.js'
 import type { ChatStore } from '../store/contract.js'
@@ -34,22 +34,19 @@ export interface UnreadRoom {
   unread: UnreadCount
 }
 
-export interface ReadsCore {
-  adapter: () => ChatAdapter
-  store: () => ChatStore | undefined
-  /** Whether a local connection is a member of a room. */
-  isMember: (room: string, clientId: string) => boolean
-  /** A local connection by id. */
-  local: (clientId: string) => Connection | undefined
+/** What read markers need of the hub (it is one). */
+export interface ReadsHost {
+  readonly adapter: ChatAdapter
+  /** The store, when there is one. */
+  readonly link: { readonly store: ChatStore } | undefined
+  readonly membership: { has: (room: string, clientId: string) => boolean }
+  /** This process's connections. */
+  readonly connections: ReadonlyMap<string, Connection>
+  readonly direct: { participants: (room: string) => Promise<[string, string] | null> }
   send: (conn: Connection, frame: ServerFrame) => void
-  /** A command on a client another process holds. */
-  command: (clientId: string, command: RemoteCommand) => Promise<RemoteResult>
-  participants: (room: string) => Promise<[string, string] | null>
   /** The last seq delivered here in a room with local members. */
   position: (room: string) => { seq: number } | undefined
-  receipts: boolean
-  presenceLimit: number
-  log: FastifyBaseLogger
+  readonly log: FastifyBaseLogger
 }
 
 interface Pending {
@@ -65,12 +62,16 @@ function counted (n: number): UnreadCount {
 }
 
 export class ReadMarkers {
-  readonly #core: ReadsCore
+  readonly #host: ReadsHost
+  readonly #receipts: boolean
+  readonly #presenceLimit: number
   readonly #pending = new Map<string, Pending>()
   #flushing = false
 
-  constructor (core: ReadsCore) {
-    this.#core = core
+  constructor (host: ReadsHost, opts: { readReceipts: boolean, presenceLimit: number }) {
+    this.#host = host
+    this.#receipts = opts.readReceipts
+    this.#presenceLimit = opts.presenceLimit
   }
 
   /** At a join (`seq`: the room's newest): the user's marker, set on its first join, and what it has not read. */
@@ -83,8 +84,8 @@ export class ReadMarkers {
     } catch (err) {
       // The store is away: joins work from the hot window, and so do their counts (nothing is
       // written meanwhile, so a marker the adapter lacks is not set from a guess).
-      if (this.#core.store() === undefined || (err as { code?: string }).code !== 'FST_CHAT_UNAVAILABLE') throw err
-      const adapter = this.#core.adapter()
+      if (this.#host.link?.store === undefined || (err as { code?: string }).code !== 'FST_CHAT_UNAVAILABLE') throw err
+      const adapter = this.#host.adapter
       const held = (await adapter.readMarkers(userId, [room])).get(room)
       const lastRead = Math.min(held ?? (isDirect(room) ? 0 : seq), seq)
       if (lastRead >= seq) return { lastRead, unread: 0 }
@@ -98,16 +99,16 @@ export class ReadMarkers {
    * member, nor a participant of the direct conversation).
    */
   async mark (conn: Connection, room: string, seq: number, ref: Ref | undefined): Promise<number | null> {
-    const core = this.#core
-    let newest = core.isMember(room, conn.id) ? core.position(room)?.seq : undefined
+    const host = this.#host
+    let newest = host.membership.has(room, conn.id) ? host.position(room)?.seq : undefined
     if (newest === undefined) {
       if (!isDirect(room)) return null
-      const pair = await core.participants(room)
+      const pair = await host.direct.participants(room)
       if (pair === null || !pair.includes(conn.userId)) return null
       newest = await this.#newest(room, conn.userId)
     }
     const now = await this.#move(conn.userId, room, Math.min(seq, newest), conn.id)
-    if (ref !== undefined) core.send(conn, { type: 'read', room, userId: conn.userId, seq: now, ref })
+    if (ref !== undefined) host.send(conn, { type: 'read', room, userId: conn.userId, seq: now, ref })
     return now
   }
 
@@ -117,9 +118,9 @@ export class ReadMarkers {
   }
 
   async #move (userId: string, room: string, target: number, from: string): Promise<number> {
-    const store = this.#core.store()
+    const store = this.#host.link?.store
     const [held, kept] = await Promise.all([
-      this.#core.adapter().markRead(userId, room, target),
+      this.#host.adapter.markRead(userId, room, target),
       store?.markRead(userId, room, target)
     ])
     const now = Math.max(held.seq, kept?.seq ?? 0)
@@ -129,9 +130,9 @@ export class ReadMarkers {
 
   /** Every room the user has a marker in, and every direct conversation it has: newest seq, marker, unread. */
   async list (userId: string): Promise<UnreadRoom[]> {
-    const core = this.#core
-    const adapter = core.adapter()
-    const [held, kept, conversations] = await Promise.all([adapter.readMarkers(userId), core.store()?.readMarkers(userId), adapter.conversations(userId)])
+    const host = this.#host
+    const adapter = host.adapter
+    const [held, kept, conversations] = await Promise.all([adapter.readMarkers(userId), host.link?.store?.readMarkers(userId), adapter.conversations(userId)])
     const markers = new Map(held)
     for (const [room, seq] of kept ?? []) markers.set(room, Math.max(seq, markers.get(room) ?? 0))
     for (const c of conversations) if (!markers.has(c.room)) markers.set(c.room, 0)
@@ -144,11 +145,13 @@ export class ReadMarkers {
 
   /** The user's marker in `room`: the adapter's, else the store's; on a first join of a room (not a conversation), set at `seq`. */
   async #marker (userId: string, room: string, seq: number, direct: boolean): Promise<number> {
-    const adapter = this.#core.adapter()
+    const adapter = this.#host.adapter
+    const store = this.#host.link?.store
+    // Without a store, one round trip: the marker, set first if the user has none.
+    if (store === undefined && !direct) return (await adapter.markRead(userId, room, seq, true)).seq
     const held = (await adapter.readMarkers(userId, [room])).get(room)
     if (held !== undefined) return held
-    const store = this.#core.store()
-    if (store === undefined) return direct ? 0 : (await adapter.markRead(userId, room, seq, true)).seq
+    if (store === undefined) return 0
     const kept = direct ? (await store.readMarkers(userId, [room])).get(room) : (await store.markRead(userId, room, seq, true)).seq
     if (kept === undefined) return 0
     // The adapter lost it (a restart): it has it again.
@@ -162,14 +165,14 @@ export class ReadMarkers {
   }
 
   async #unread (room: string, userId: string, after: number): Promise<{ seq: number, unread: number }> {
-    const store = this.#core.store()
+    const store = this.#host.link?.store
     if (store !== undefined) return await store.unread(room, userId, after, UNREAD_CAP + 1)
-    return await this.#core.adapter().unread(room, userId, after, UNREAD_CAP + 1)
+    return await this.#host.adapter.unread(room, userId, after, UNREAD_CAP + 1)
   }
 
   async #newest (room: string, userId: string): Promise<number> {
-    const store = this.#core.store()
-    return store !== undefined ? (await store.unread(room, userId, 0, 0)).seq : (await this.#core.adapter().unread(room, userId, 0, 0)).seq
+    const store = this.#host.link?.store
+    return store !== undefined ? (await store.unread(room, userId, 0, 0)).seq : (await this.#host.adapter.unread(room, userId, 0, 0)).seq
   }
 
   #queue (p: Pending): void {
@@ -183,33 +186,33 @@ export class ReadMarkers {
       const pending = [...this.#pending.values()]
       this.#pending.clear()
       for (const p of pending) {
-        this.#tell(p).catch((err: unknown) => this.#core.log.warn({ err, room: p.room }, 'could not tell of a read marker'))
+        this.#tell(p).catch((err: unknown) => this.#host.log.warn({ err, room: p.room }, 'could not tell of a read marker'))
       }
     })
   }
 
   /** The room's members (with receipts, within the limit) and the user's other connections anywhere. */
   async #tell ({ room, userId, seq, from }: Pending): Promise<void> {
-    const core = this.#core
-    const adapter = core.adapter()
+    const host = this.#host
+    const adapter = host.adapter
     const frame: ReadFrame = { type: 'read', room, userId, seq }
     let published = false
-    if (core.receipts) {
+    if (this.#receipts) {
       const direct = isDirect(room)
       const members = direct ? 0 : (await adapter.room(room))?.members ?? 0
-      if (direct || members <= core.presenceLimit) {
+      if (direct || members <= this.#presenceLimit) {
         await adapter.publish(room, encode(frame), from === '' ? undefined : from)
         published = true
       }
     }
     const others = (await adapter.clientsOf(userId)).filter((id) => id !== from)
     await Promise.all(others.map(async (id) => {
-      const conn = core.local(id)
+      const conn = host.connections.get(id)
       if (conn !== undefined) {
-        if (!published || !core.isMember(room, id)) core.send(conn, frame)
+        if (!published || !host.membership.has(room, id)) host.send(conn, frame)
         return
       }
-      await core.command(id, published ? { op: 'read', frame, unlessIn: room } : { op: 'read', frame })
+      await host.adapter.command(id, published ? { op: 'read', frame, unlessIn: room } : { op: 'read', frame })
     }))
   }
 

@@ -8,7 +8,6 @@ import type { ChatAdapter, LeaveState, Resume, RoomState } from '../adapter/cont
 import type { LeaveReason } from '../model.js'
 import type { ResolvedOptions } from '../options.js'
 import type { JoinOutcome } from '../outcomes.js'
-import { encode } from '../protocol/codec.js'
 import type { JoinedFrame, LeftFrame, Ref, ServerFrame, UserJoinedFrame, UserLeftFrame } from '../protocol/schemas.js'
 import type { Connection } from '../transport/connection.js'
 import type { Delivery, LocalMember } from './delivery.js'
@@ -17,6 +16,7 @@ import type { Membership } from './membership.js'
 import { isDirect } from './direct.js'
 import { displayName } from './message.js'
 import type { Typing } from './typing.js'
+import { PresenceBatcher } from './presence-batch.js'
 import type { ReadMarkers, UnreadCount } from './reads.js'
 
 /** What rooms need of the rest of the core. */
@@ -41,9 +41,12 @@ export class Rooms {
   readonly #adapter: () => ChatAdapter
   readonly #core: RoomsCore
   readonly #log: FastifyBaseLogger
+  /** userJoined and userLeft, batched per room while they come thick and fast. */
+  readonly #presence: PresenceBatcher
 
   constructor (opts: ResolvedOptions, membership: Membership<LocalMember>, delivery: Delivery, core: RoomsCore) {
     this.#opts = opts
+    this.#presence = new PresenceBatcher(opts.presenceBatch, (room, text, except) => this.#announce(room, text, except))
     this.#membership = membership
     this.#delivery = delivery
     this.#adapter = core.adapter
@@ -113,10 +116,10 @@ export class Rooms {
     this.#delivery.release(member, last, state.epoch)
     if (already) return 'already'
     if (this.#opts.presenceBy === 'connection') {
-      if (state.members <= this.#opts.presenceLimit) this.#announce(room, encode({ type: 'userJoined', room, clientId: conn.id, userId: conn.userId }), conn.id)
+      if (state.members <= this.#opts.presenceLimit) this.#presence.add(room, { type: 'userJoined', room, clientId: conn.id, userId: conn.userId }, conn.id)
     } else if (state.own === 1 && state.users <= this.#opts.presenceLimit) {
       // The user's first connection in the room, anywhere: its other tabs were not here.
-      this.#announce(room, encode(withName<UserJoinedFrame>({ type: 'userJoined', room, clientId: conn.id, userId: conn.userId, connections: state.own }, member.name)), conn.id)
+      this.#presence.add(room, withName<UserJoinedFrame>({ type: 'userJoined', room, clientId: conn.id, userId: conn.userId, connections: state.own }, member.name), conn.id)
     }
     conn.debug({ room, seq: state.seq, recovered: resume?.recovered }, 'joined')
     return 'joined'
@@ -167,6 +170,11 @@ export class Rooms {
       .catch((err: unknown) => this.#log.warn({ err, room }, 'could not announce a presence change'))
   }
 
+  /** Presence changes still waiting for their window go out now (the process is closing). */
+  close (): void {
+    this.#presence.close()
+  }
+
   /** A member removed by the adapter (its process died): tell the room. */
   lost (room: string, member: { clientId: string, userId: string, name?: string }, state: LeaveState, reason: LeaveReason): void {
     this.#core.events.emit('left', { room, clientId: member.clientId, userId: member.userId, reason })
@@ -180,9 +188,9 @@ export class Rooms {
   #userLeft (room: string, member: { clientId: string, userId: string, name?: string }, state: LeaveState, reason: LeaveReason): void {
     const { clientId, userId } = member
     if (this.#opts.presenceBy === 'connection') {
-      if (state.members + 1 <= this.#opts.presenceLimit) this.#announce(room, encode({ type: 'userLeft', room, clientId, userId, reason }))
+      if (state.members + 1 <= this.#opts.presenceLimit) this.#presence.add(room, { type: 'userLeft', room, clientId, userId, reason })
     } else if (state.own === 0 && state.users + 1 <= this.#opts.presenceLimit) {
-      this.#announce(room, encode(withName<UserLeftFrame>({ type: 'userLeft', room, clientId, userId, connections: 0, reason }, member.name)))
+      this.#presence.add(room, withName<UserLeftFrame>({ type: 'userLeft', room, clientId, userId, connections: 0, reason }, member.name))
     }
   }
 }

@@ -187,6 +187,14 @@ export const ServerFrames = {
     connections: Type.Optional(Type.Integer({ description: 'the user\'s connections left in the room (presence by user: 0)' })),
     reason: LeaveReasonSchema
   }),
+  presenceDiff: Type.Object({
+    type: Type.Literal('presenceDiff'),
+    room: RoomName,
+    changes: Type.Array(Type.Union([
+      Type.Object({ type: Type.Literal('userJoined'), clientId: Type.String(), userId: Type.String(), name: Type.Optional(Type.String()), connections: Type.Optional(Type.Integer()) }),
+      Type.Object({ type: Type.Literal('userLeft'), clientId: Type.String(), userId: Type.String(), name: Type.Optional(Type.String()), connections: Type.Optional(Type.Integer()), reason: LeaveReasonSchema })
+    ]), { description: 'the room\'s userJoined and userLeft since the last presence frame, in order, each without its room' })
+  }),
   message: Type.Object({
     type: Type.Literal('message'),
     room: RoomName,
@@ -281,6 +289,8 @@ export type JoinedFrame = Static<typeof ServerFrames.joined>
 export type UserJoinedFrame = Static<typeof ServerFrames.userJoined>
 export type LeftFrame = Static<typeof ServerFrames.left>
 export type UserLeftFrame = Static<typeof ServerFrames.userLeft>
+export type PresenceDiffFrame = Static<typeof ServerFrames.presenceDiff>
+export type PresenceChange = PresenceDiffFrame['changes'][number]
 export type MessageFrame = Static<typeof ServerFrames.message>
 export type EditedFrame = Static<typeof ServerFrames.edited>
 export type DeletedFrame = Static<typeof ServerFrames.deleted>
@@ -293,6 +303,6 @@ export type TypingFrame = Static<typeof ServerFrames.typing>
 export type WatchingFrame = Static<typeof ServerFrames.watching>
 export type ReadFrame = Static<typeof ServerFrames.read>
 export type ServerFrame =
-  | WelcomeFrame | JoinedFrame | UserJoinedFrame | LeftFrame | UserLeftFrame
+  | WelcomeFrame | JoinedFrame | UserJoinedFrame | LeftFrame | UserLeftFrame | PresenceDiffFrame
   | MessageFrame | EditedFrame | DeletedFrame | AckFrame | ErrorFrame | TokenExpiringFrame | RefreshedFrame
   | PresenceFrame | WatchingFrame | TypingFrame | ReadFrame
