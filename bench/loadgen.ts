@@ -4,7 +4,7 @@
 //           in flight (or sends at a fixed `rate` and records latency); reports deliveries/s and
 //           the server's CPU per delivery (from /proc), and its own CPU use;
 //   idle    opens clients spread over rooms and holds them until told to release;
-//   setup   opens clients and reports the server CPU spent per accepted, verified, joined one;
+//   setup   opens clients (into rooms of 50) and reports the server CPU spent per accepted, verified, joined one;
 //   typing  one room of `members`: the server's CPU per second idle, with one message a second,
 //           and with every member sending `typing` every 3 s (staggered);
 //   costs   what Redis does per connection, per join, per message and per idle minute (from
@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks'
 import { createSigner } from 'fast-jwt'
 import { clientFrame, contentSeq, RawClient, type ClientHandlers, type Dialect } from './raw-client.js'
 import { delta, snapshot, type RedisSnapshot } from './redis-stats.js'
+import { storm, type StormJob } from './storm.js'
 
 const SECRET = process.env.BENCH_SECRET ?? 'bench-secret-bench-secret-bench-secret'
 const sign = createSigner({ key: SECRET, algorithm: 'HS256', expiresIn: 3_600_000 })
@@ -28,6 +29,7 @@ export type Job =
   | { kind: 'idle', port: number, dialect: Dialect, clients: number, rooms: number, offset: number }
   | { kind: 'setup', port: number, dialect: Dialect, serverPid: number, clients: number, concurrency: number }
   | { kind: 'typing', port: number, dialect: Dialect, serverPid: number, members: number, durationMs: number }
+  | StormJob
 
 const NO_REDIS: RedisSnapshot = { cpuUs: 0, memory: 0, callsByServer: [], commands: new Map(), busPublish: 0, busPublishShard: 0 }
 
@@ -367,6 +369,8 @@ async function main (): Promise<void> {
     process.send!({ type: 'result', results: await fanout(job) })
   } else if (job.kind === 'costs') {
     process.send!({ type: 'result', results: [await costs(job)] })
+  } else if (job.kind === 'storm') {
+    process.send!({ type: 'result', results: [await storm(job)] })
   } else if (job.kind === 'typing') {
     process.send!({ type: 'result', results: [await typing(job)] })
   } else if (job.kind === 'idle') {
@@ -377,10 +381,12 @@ async function main (): Promise<void> {
     await new Promise((resolve) => process.once('message', resolve))
     pool.closeAll()
   } else {
+    // Rooms of 50 (presence on: every member hears of every joiner), as users' rooms are.
+    const rooms = Math.max(1, Math.ceil(job.clients / 50))
     const pool = new Pool(job.port, job.dialect)
-    pool.delivered = [0]
+    pool.delivered = new Array(rooms).fill(0)
     const s0 = serverCpu(job.serverPid); const t0 = performance.now(); const l0 = ownCpu()
-    await pool.openMany(job.clients, job.concurrency, () => ['lobby', 0])
+    await pool.openMany(job.clients, job.concurrency, (i) => [`room-${i % rooms}`, i % rooms])
     const s1 = serverCpu(job.serverPid); const t1 = performance.now(); const l1 = ownCpu()
     pool.closeAll()
     const wallUs = (t1 - t0) * 1000

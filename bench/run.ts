@@ -26,6 +26,7 @@ const { values: args } = parseArgs({
     'redis-cluster': { type: 'string', default: process.env.REDIS_CLUSTER_NODES ?? '127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103' },
     idle: { type: 'string', default: '10000' },
     setup: { type: 'string', default: '5000' },
+    storm: { type: 'string', default: '10000' },
     duration: { type: 'string', default: '3000' },
     out: { type: 'string', default: join(__dirname, 'results.md') },
     profile: { type: 'string' },
@@ -284,7 +285,8 @@ async function dropKeys (pattern: string): Promise<void> {
 }
 
 async function session (name: string, target: Target): Promise<void> {
-  const { child, port } = await startServer(target)
+  if (name === 'storm' && !target.name.startsWith('plugin')) return
+  const { child, port } = await startServer(target, name === 'storm' ? { BENCH_STORM_RATE: '100', BENCH_STORM_ROOMS: '100' } : {})
   const serverPid = child.pid!
   try {
     if (name === 'fanout1' || name === 'fanout10') {
@@ -325,6 +327,19 @@ async function session (name: string, target: Target): Promise<void> {
       } finally {
         for (const g of gens) { g.send('release'); await stop(g) }
       }
+    } else if (name === 'storm') {
+      const [r] = await loadgen({ kind: 'storm', port, serverPid, clients: Number(args.storm), rooms: 100, settleMs: 2000 })
+      const n = Number(args.storm)
+      record(`E storm (${n}, every socket cut): s until all recovered`, target.name, r.recoverySeconds)
+      record('E storm: messages lost (all clients)', target.name, r.lost)
+      record('E storm: messages duplicated (all clients)', target.name, r.duplicated)
+      record('E storm: messages received and checked by seq', target.name, r.checked)
+      record('E storm: joins not recovered', target.name, r.notRecovered)
+      record('E storm: upgrades refused (503/429)', target.name, r.refused)
+      record('E storm: retries', target.name, r.retries)
+      record('E storm: server CPU s', target.name, r.serverCpuSeconds)
+      record('E storm: peak server CPU (cores)', target.name, r.peakServerCpu)
+      record('E storm: peak server RSS MiB', target.name, r.peakRssMiB)
     } else if (name === 'setup') {
       const [r] = await loadgen({ kind: 'setup', port, dialect: target.dialect, serverPid, clients: setupClients, concurrency: 50 })
       record(`D setup CPU µs/connection (${setupClients})`, target.name, r.cpuPerConnection)

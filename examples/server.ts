@@ -138,7 +138,10 @@ async function main (): Promise<void> {
     })
   }
 
-  await app.listen({ port, host })
+  // A deploy or a crash brings every client back at once: a listen backlog of 511 (Node's
+  // default) overflows and the kernel drops connection requests, which clients only notice as TCP
+  // retransmits (1 s, 3 s, 7 s). The kernel caps it at net.core.somaxconn (4096 on recent Linux).
+  await app.listen({ port, host, backlog: Number(process.env.BACKLOG ?? 4096) })
   const sign = (sub: string, name: string, role?: string) => app.jwt.sign({ sub, name, ...(role === undefined ? {} : { role }) }, { expiresIn: '24h' })
   const base = `ws://${host}:${port}/chat`
   const alice = sign('alice', 'Alice')

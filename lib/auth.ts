@@ -4,11 +4,12 @@
  */
 import type { FastifyJWTOptions, VerifyOptions } from '@fastify/jwt'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { FST_CHAT_BAD_SUBPROTOCOL, FST_CHAT_BANNED, FST_CHAT_FORBIDDEN, FST_CHAT_NO_TOKEN, FST_CHAT_ORIGIN_FORBIDDEN, FST_CHAT_TOKEN_INVALID, FST_CHAT_TOKEN_NO_SUB, FST_CHAT_TOO_MANY_CONNECTIONS, FST_CHAT_BAD_TICKET, FST_CHAT_TOO_MANY_FROM_IP } from './errors.js'
+import { FST_CHAT_BAD_SUBPROTOCOL, FST_CHAT_BANNED, FST_CHAT_FORBIDDEN, FST_CHAT_NO_TOKEN, FST_CHAT_ORIGIN_FORBIDDEN, FST_CHAT_TOKEN_INVALID, FST_CHAT_TOKEN_NO_SUB, FST_CHAT_TOO_MANY_CONNECTIONS, FST_CHAT_BAD_TICKET, FST_CHAT_TOO_MANY_FROM_IP, FST_CHAT_OVERLOADED } from './errors.js'
 import type { TicketStore } from './adapter/tickets.js'
 import type { Admission } from './admission.js'
 import type { ChatUser, Restriction } from './model.js'
 import type { ResolvedOptions } from './options.js'
+import type { Overload } from './overload.js'
 
 const kToken = Symbol('fastify-chat.token')
 const kUser = Symbol('fastify-chat.user')
@@ -100,19 +101,35 @@ export function jwtPluginOptions (jwt: FastifyJWTOptions, rules: ResolvedOptions
  * @param admit reserves a place for one more connection of the user, across every process (its
  * clientId), or undefined when the user has `maxConnectionsPerUser` already
  */
-export function authHook (opts: ResolvedOptions, ownJwt: boolean, admission: Admission, tickets: TicketStore, admit: (userId: string) => Promise<Admitted>) {
+export function authHook (opts: ResolvedOptions, ownJwt: boolean, admission: Admission, tickets: TicketStore, admit: (userId: string) => Promise<Admitted>, overload: Overload) {
   // The host's own @fastify/jwt gets the plugin's rules and our token on every call (@fastify/jwt
   // honours a per-call `extractToken` at run time; its types only know the global one).
   const hostVerify = Object.freeze({ ...opts.verify, extractToken: storedToken }) as unknown as Partial<VerifyOptions>
   const origins = opts.allowedOrigins
-  return async function chatAuth (request: FastifyRequest, _reply: FastifyReply): Promise<void> {
-    if (origins !== undefined && request.headers.upgrade?.toLowerCase() === 'websocket') {
+  return async function chatAuth (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    if (request.headers.upgrade?.toLowerCase() !== 'websocket') return await authenticate(request)
+    if (origins !== undefined) {
       const origin = request.headers.origin
       if (origin !== undefined && !origins.has(origin)) throw new FST_CHAT_ORIGIN_FORBIDDEN()
     }
-    const upgrade = request.headers.upgrade?.toLowerCase() === 'websocket'
     // Before any token work: a flood from one address costs as little as possible.
-    if (upgrade && !admission.recordAttempt(request.ip ?? '')) throw new FST_CHAT_TOO_MANY_FROM_IP()
+    if (!admission.recordAttempt(request.ip ?? '')) throw new FST_CHAT_TOO_MANY_FROM_IP()
+    // Overloaded: refused, to come back after Retry-After.
+    const wait = overload.refuse()
+    if (wait !== undefined) {
+      reply.header('retry-after', String(wait))
+      throw new FST_CHAT_OVERLOADED(wait)
+    }
+    overload.begin()
+    try {
+      await authenticate(request)
+    } finally {
+      overload.end()
+    }
+  }
+
+  async function authenticate (request: FastifyRequest): Promise<void> {
+    const upgrade = request.headers.upgrade?.toLowerCase() === 'websocket'
     const token = findToken(request)
     const state = request as unknown as ChatRequest
     if (token === undefined) {

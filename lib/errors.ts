@@ -212,6 +212,12 @@ export const FST_CHAT_ROOM_FULL = createError(
   'Room %s is full',
   409
 )
+/** The process is overloaded (its event loop lags, or upgrades queue up): come back after `Retry-After`. */
+export const FST_CHAT_OVERLOADED = createError(
+  'FST_CHAT_OVERLOADED',
+  'The chat server is busy: retry after %d s',
+  503
+)
 /** Too many connections, or connection attempts, from one IP. */
 export const FST_CHAT_TOO_MANY_FROM_IP = createError(
   'FST_CHAT_TOO_MANY_FROM_IP',

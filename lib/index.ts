@@ -12,6 +12,7 @@ import fp from 'fastify-plugin'
 import { memoryAdapter } from './adapter/memory.js'
 import { memoryTicketStore } from './adapter/tickets.js'
 import { Admission } from './admission.js'
+import { Overload } from './overload.js'
 import { authHook, handleProtocols, jwtPluginOptions, tokenVerifier } from './auth.js'
 import { createChatApi } from './chat-api.js'
 import { ChatHub } from './core/hub.js'
@@ -29,6 +30,7 @@ import type { ChatPluginOptions } from './types.js'
 const plugin: FastifyPluginAsync<ChatPluginOptions> = async function fastifyChat (fastify, options) {
   const opts = resolveOptions(fastify, options)
   const admission = new Admission(opts)
+  const overload = new Overload(opts.admission)
   const hub = new ChatHub(opts, admission, fastify.log)
   const store = opts.store === undefined ? undefined : await opts.store({ log: fastify.log })
   let adapter
@@ -51,7 +53,7 @@ const plugin: FastifyPluginAsync<ChatPluginOptions> = async function fastifyChat
   // Added before @fastify/websocket is registered so that it runs first: the sockets are closed
   // with 1001 here (its own preClose would close them with no code, which clients see as 1005).
   fastify.addHook('preClose', async () => { await hub.shutdown() })
-  fastify.addHook('onClose', async () => { await hub.close() })
+  fastify.addHook('onClose', async () => { overload.close(); await hub.close() })
 
   if (fastify.hasDecorator('websocketServer')) {
     // The host registered @fastify/websocket itself: its options (maxPayload above all) rule.
@@ -76,7 +78,7 @@ const plugin: FastifyPluginAsync<ChatPluginOptions> = async function fastifyChat
   // this wrapper, so it is applied here.
   await fastify.register(async function chatContext (instance: FastifyInstance) {
     if (opts.jwt !== undefined) await instance.register(fastifyJwt, jwtPluginOptions(opts.jwt, opts.verify))
-    instance.addHook('onRequest', authHook(opts, opts.jwt !== undefined, admission, tickets, async (userId) => await hub.admit(userId)))
+    instance.addHook('onRequest', authHook(opts, opts.jwt !== undefined, admission, tickets, async (userId) => await hub.admit(userId), overload))
     verifyToken = tokenVerifier(instance, opts, opts.jwt !== undefined)
     await instance.register(socketRoute, { opts, dispatcher, tickets })
     await instance.register(roomsRoutes, { prefix: opts.roomsPrefix, opts, chat })
@@ -85,6 +87,7 @@ const plugin: FastifyPluginAsync<ChatPluginOptions> = async function fastifyChat
   }, { prefix: opts.prefix })
 
   hub.startHeartbeat()
+  overload.start()
 }
 
 /** The plugin. Register it with `await app.register(chatPlugin, options)`. */

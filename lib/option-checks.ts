@@ -1,6 +1,7 @@
 /** The checks every option goes through: each failure is FST_CHAT_INVALID_OPTION naming the option. */
 import type { ChatPluginOptions } from './types.js'
 import { FST_CHAT_INVALID_OPTION } from './errors.js'
+import type { OverloadOptions } from './overload.js'
 
 export const MAX_TIMER_MS = 2 ** 31 - 1
 
@@ -58,7 +59,7 @@ export function resolvePresence (presence: ChatPluginOptions['presence']): { pre
   return { presenceLimit: limitOf('presence.limit', presence.limit), presenceBy: by, presenceBatch: batch }
 }
 
-/** The longest window of a room's batched presence changes, by default, ms. */
+/** At most one presence frame per room per this many ms, by default. */
 export const PRESENCE_BATCH_MS = 1000
 
 export function limitOf (name: string, value: unknown): number {
@@ -66,4 +67,19 @@ export function limitOf (name: string, value: unknown): number {
   if (value === true) return Infinity
   if (value === false) return 0
   return integer(name, value, 100, 1, 1e9)
+}
+
+/** `admission`: false, or `{ maxEventLoopDelay, maxPendingUpgrades, retryAfter }` (each optional). */
+export function resolveAdmission (admission: ChatPluginOptions['admission']): OverloadOptions | false {
+  if (admission === false) return false
+  if (admission !== undefined && (admission === null || typeof admission !== 'object')) fail('admission', 'must be false or an object', admission)
+  const a = admission ?? {}
+  for (const key of Object.keys(a)) {
+    if (key !== 'maxEventLoopDelay' && key !== 'maxPendingUpgrades' && key !== 'retryAfter') fail(`admission.${key}`, 'is not an admission option (maxEventLoopDelay, maxPendingUpgrades, retryAfter)', (a as Record<string, unknown>)[key])
+  }
+  return {
+    maxEventLoopDelay: integer('admission.maxEventLoopDelay', a.maxEventLoopDelay, 500, 10, 60_000),
+    maxPendingUpgrades: integer('admission.maxPendingUpgrades', a.maxPendingUpgrades, 1000, 1, 1e6),
+    retryAfter: integer('admission.retryAfter', a.retryAfter, 1, 1, 3600)
+  }
 }

@@ -6,7 +6,8 @@ import type { AdapterFactory } from './adapter/contract.js'
 import type { StoreFactory } from './store/contract.js'
 import type { ChatUser, HistoryLimits } from './model.js'
 import type { ChatPluginOptions } from './types.js'
-import { fail, flag, integer, MAX_TIMER_MS, number, resolvePresence, routePath } from './option-checks.js'
+import { fail, flag, integer, MAX_TIMER_MS, number, resolveAdmission, resolvePresence, routePath } from './option-checks.js'
+import type { OverloadOptions } from './overload.js'
 
 /** The options after defaults and validation: what every module reads. Frozen. */
 export interface ResolvedOptions {
@@ -24,7 +25,7 @@ export interface ResolvedOptions {
   readonly slowConsumerHighWaterMark: number
   /** Announce joins and leaves in rooms of at most this many members (Infinity: always, 0: never). */
   readonly presenceLimit: number
-  /** The longest window a room's presence changes are batched over, ms (0: each at once). */
+  /** At most one presence frame per room per this many ms (0: each change at once). */
   readonly presenceBatch: number
   /** Who presence frames are about: users (first connection in, last out) or connections. */
   readonly presenceBy: 'user' | 'connection'
@@ -51,6 +52,8 @@ export interface ResolvedOptions {
   readonly typingRate: number
   /** Whether a room's members hear of each other's read markers (`read` frames); a user's own connections always do. */
   readonly readReceipts: boolean
+  /** Load shedding of upgrades, or false. */
+  readonly admission: OverloadOptions | false
   readonly maxMetaBytes: number
   readonly metaSchema: TSchema | undefined
   readonly canEdit: ChatPluginOptions['canEdit']
@@ -68,7 +71,7 @@ export interface ResolvedOptions {
 const KNOWN = new Set([
   'jwt', 'path', 'roomsPrefix', 'defaultRoom', 'maxPayload', 'maxMessageLength',
   'maxRoomsPerConnection', 'rateLimit', 'heartbeatInterval', 'maxBufferedAmount', 'slowConsumerHighWaterMark', 'presence', 'history', 'verify', 'allowedOrigins', 'tokenExpiringLead', 'expiryGrace', 'canJoin', 'canSend', 'maxConnectionsPerUser', 'maxConnectionsPerIp', 'maxConnectAttemptsPerIp', 'maxRoomsPerProcess', 'maxMembersPerRoom', 'metrics', 'isAdmin',
-  'adapter', 'prefix', 'openapi', 'onMessage', 'hookTimeout', 'typingTtl', 'typingRate', 'maxMetaBytes', 'metaSchema', 'canEdit', 'canDelete', 'canSeePresence', 'canMessage', 'canReadDirect', 'store', 'readReceipts',
+  'adapter', 'prefix', 'openapi', 'onMessage', 'hookTimeout', 'typingTtl', 'typingRate', 'maxMetaBytes', 'metaSchema', 'canEdit', 'canDelete', 'canSeePresence', 'canMessage', 'canReadDirect', 'store', 'readReceipts', 'admission',
   // Fastify's own register options, passed along with ours
   'logLevel', 'logSerializers'
 ])
@@ -226,6 +229,7 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
     typingTtl: integer('typingTtl', opts.typingTtl, 6000, 500, 600_000),
     typingRate: integer('typingRate', opts.typingRate, 5, 1, 1000),
     readReceipts: flag('readReceipts', opts.readReceipts, true),
+    admission: resolveAdmission(opts.admission),
     maxMetaBytes: integer('maxMetaBytes', opts.maxMetaBytes, 2048, 2, 1024 * 1024),
     metaSchema,
     canEdit: opts.canEdit,

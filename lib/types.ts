@@ -117,11 +117,10 @@ export interface ChatPluginOptions {
    * a phone is one user); `by: 'connection'`: one of each per connection. `limit`: when they are
    * sent to the other members: `true` always, `false` never, or N: only while the room has at most
    * N users (N members with `by: 'connection'`), counted with the one who joins or leaves.
-   * `batch`: a room's changes are batched so that a storm of joins (a deploy, a crash) costs each
-   * member a handful of frames, not one per joiner: the first change in a quiet room goes out at
-   * once, the ones that follow within 50 ms are sent together as one `presenceDiff` frame at the
-   * end of that window, and while changes keep coming the window doubles up to `batch` ms
-   * (default 1000; `0` or `false`: every change at once). A bare `true`, `false` or number is the
+   * `batch`: at most one presence frame per room per `batch` ms (default 1000; `0` or `false`:
+   * every change at once), so that a storm of joins (a deploy, a crash) costs each member one frame
+   * a second, not one per joiner: a change in a room quiet for that long goes out at once, the
+   * ones that follow until the window ends go out together as one `presenceDiff` frame. A bare `true`, `false` or number is the
    * `limit`. Default `{ by: 'user', limit: 100, batch: 1000 }`.
    */
   presence?: boolean | number | { by?: 'user' | 'connection', limit?: boolean | number, batch?: number | false }
@@ -189,6 +188,14 @@ export interface ChatPluginOptions {
    * either way, so that every device clears its badge. Default true.
    */
   readReceipts?: boolean
+  /**
+   * Load shedding, so that a reconnection storm degrades into waiting instead of a collapse: while
+   * this process's event loop lags more than `maxEventLoopDelay` ms (default 500) or more than
+   * `maxPendingUpgrades` upgrades (default 1000) are being authenticated and admitted, a new
+   * upgrade gets 503 `FST_CHAT_OVERLOADED` with `Retry-After: retryAfter` seconds (default 1)
+   * before any token work; connections already open are not touched. `false`: off.
+   */
+  admission?: false | { maxEventLoopDelay?: number, maxPendingUpgrades?: number, retryAfter?: number }
   /** Most bytes of a message's `meta`, serialized as JSON. Default 2048. */
   maxMetaBytes?: number
   /** A TypeBox schema every message's `meta` must match. Default: any JSON object. */

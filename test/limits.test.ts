@@ -165,7 +165,9 @@ t.test('rooms per process and members per room', async (t) => {
 })
 
 t.test('1,000 connection attempts from one address: past the limit, 429 before any token work', async (t) => {
-  const app = await build(t, { maxConnectAttemptsPerIp: 100 })
+  // 1,000 upgrades at once lag this process's event loop: load shedding (tested in overload.test.ts)
+  // would answer some with 503 before their turn; this test is about the per-IP limit.
+  const app = await build(t, { maxConnectAttemptsPerIp: 100, admission: false })
   const outcomes = new Map<string, number>()
   for (let i = 0; i < 1000; i++) {
     const err = await app.injectWS(`/chat?token=${token({ sub: `u${i}` })}`).then((ws) => { ws.terminate(); return 'open' }, (e: Error) => /(\d{3})/.exec(e.message)?.[1] ?? 'other')

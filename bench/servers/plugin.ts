@@ -28,7 +28,20 @@ async function main (): Promise<void> {
     // BENCH_STORE (a PostgreSQL URL) and BENCH_SCHEMA: messages committed there before delivery.
     store: process.env.BENCH_STORE === undefined ? undefined : postgresStore({ connectionString: process.env.BENCH_STORE }, { schema: process.env.BENCH_SCHEMA ?? 'bench' })
   })
-  await app.listen({ port: PORT, host: '127.0.0.1' })
+  await app.listen({ port: PORT, host: '127.0.0.1', backlog: 4096 })
+  // BENCH_STORM_RATE (messages a second) and BENCH_STORM_ROOMS: the storm scenario's flow, from the
+  // server (it goes on while every client is away), round-robin over the rooms storm-0...
+  const rate = Number(process.env.BENCH_STORM_RATE ?? 0)
+  if (rate > 0) {
+    const rooms = Number(process.env.BENCH_STORM_ROOMS ?? 100)
+    let n = 0
+    setInterval(() => {
+      for (let i = 0; i < rate / 100; i++) {
+        const k = n++
+        app.chat.broadcast(`storm-${k % rooms}`, `m${k}`).catch(() => {})
+      }
+    }, 10).unref()
+  }
   ready((app.server.address() as { port: number }).port)
 }
 void main()

@@ -3,9 +3,24 @@
  * the upgrade, and confirmed when the connection opens. A place whose upgrade never opened (the
  * client went away meanwhile) is given back after ADMISSION_MS.
  */
+import { randomFillSync } from 'node:crypto'
 import type { ChatAdapter } from '../adapter/contract.js'
 import type { Restriction } from '../model.js'
 import { Restrictions } from './restrictions.js'
+
+/** Random bytes for clientIds, refilled when used up (ids are made on one thread, one at a time). */
+const RANDOM_POOL = Buffer.alloc(12 * 256)
+let randomAt = RANDOM_POOL.length
+
+/** 96 random bits, base64url (a clientId's own part). */
+export function random96 (): string {
+  if (randomAt === RANDOM_POOL.length) {
+    randomFillSync(RANDOM_POOL)
+    randomAt = 0
+  }
+  randomAt += 12
+  return RANDOM_POOL.toString('base64url', randomAt - 12, randomAt)
+}
 
 /**
  * An admission: a clientId with the user's bans and mutes; a chat-wide ban (`banned`); or none

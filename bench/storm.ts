@@ -1,0 +1,191 @@
+// The storm scenario's clients: N clients in rooms with history while the server publishes at a
+// steady rate; then every socket is cut at once (the server stays up) and every client comes back
+// as the typed client does: its default backoff (honouring Retry-After), a rejoin with `since`.
+// Each client checks its room's seqs: a gap is a lost message, a seq seen twice a duplicate.
+import { readFileSync } from 'node:fs'
+import { performance } from 'node:perf_hooks'
+import { createSigner } from 'fast-jwt'
+import { backoffDelay } from '../lib/client/socket.js'
+import { RawClient, type ClientHandlers } from './raw-client.js'
+import { SECRET } from './servers/control.js'
+
+export interface StormJob { kind: 'storm', port: number, serverPid: number, clients: number, rooms: number, settleMs: number }
+
+export interface StormResult {
+  name: 'storm'
+  clients: number
+  /** Seconds from the cut until every client had `recovered: true` in its room (NaN: not all did). */
+  recoverySeconds: number
+  recovered: number
+  /** Joins with since answered recovered: false. */
+  notRecovered: number
+  lost: number
+  duplicated: number
+  /** Messages received in the clients' rooms and checked, from the first join to the end. */
+  checked: number
+  /** Clients with at least one lost or duplicated message. */
+  clientsWithLoss: number
+  clientsWithDuplicates: number
+  refused: number
+  retries: number
+  peakServerCpu: number
+  serverCpuSeconds: number
+  peakRssMiB: number
+}
+
+const sign = createSigner({ key: SECRET, expiresIn: 3_600_000 })
+const CLK_TCK = 100
+
+function cpuOf (pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(f[11]) + Number(f[12])) / CLK_TCK
+}
+
+function rssMiB (pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'))
+  return m === null ? 0 : Number(m[1]) / 1024
+}
+
+interface Member {
+  i: number
+  room: string
+  token: string
+  seq: number
+  epoch: string
+  /** Since the cut: its room's rejoin said recovered. */
+  recovered: boolean
+  lost: number
+  dup: number
+  attempt: number
+  client?: RawClient
+  resolveOpen?: () => void
+}
+
+export async function storm (job: StormJob): Promise<StormResult> {
+  const members: Member[] = Array.from({ length: job.clients }, (_, i) => ({ i, room: `storm-${i % job.rooms}`, token: sign({ sub: `user-${i}` }), seq: -1, epoch: '', recovered: false, lost: 0, dup: 0, attempt: 0 }))
+  let cutAt = 0
+  let cut = false
+  let recovered = 0
+  let notRecovered = 0
+  let refused = 0
+  let retries = 0
+  let allRecoveredAt = 0
+  let checked = 0
+  let done: () => void = () => {}
+  const allDone = new Promise<void>((resolve) => { done = resolve })
+
+  const handlers = (m: Member): ClientHandlers => ({
+    onMessage (_c, payload) {
+      const f = JSON.parse(payload!.toString()) as { room: string, seq: number, epoch: string }
+      if (f.room !== m.room || m.seq < 0) return
+      checked++
+      if (f.epoch !== m.epoch) { m.lost++; m.epoch = f.epoch; m.seq = f.seq; return }
+      if (f.seq === m.seq + 1) m.seq = f.seq
+      else if (f.seq <= m.seq) m.dup++
+      else { m.lost += f.seq - m.seq - 1; m.seq = f.seq }
+    },
+    onFrame (_c, f) {
+      if (f.type !== 'joined' || f.room !== m.room) return
+      if (m.seq < 0) {
+        m.seq = f.seq
+        m.epoch = f.epoch
+        m.resolveOpen?.()
+        return
+      }
+      if (f.recovered === true) {
+        if (!m.recovered) {
+          m.recovered = true
+          if (++recovered === members.length) { allRecoveredAt = performance.now(); done() }
+        }
+      } else {
+        notRecovered++
+      }
+    },
+    onClose (c) {
+      if (c !== m.client || !cut) return
+      m.client = undefined
+      schedule(m, undefined)
+    }
+  })
+
+  const connect = (m: Member): void => {
+    const c = new RawClient(job.port, `/chat?token=${m.token}`, 'json', handlers(m))
+    c.wantPayload = true
+    m.client = c
+    c.opened().then(() => {
+      m.attempt = 0
+      c.sendText(m.seq < 0
+        ? JSON.stringify({ action: 'join', room: m.room })
+        : JSON.stringify({ action: 'join', room: m.room, since: { seq: m.seq, epoch: m.epoch } }))
+    }, (err: Error) => {
+      if (m.client === c) m.client = undefined
+      const head = err.message
+      const status = /HTTP\/1\.1 (\d{3})/.exec(head)?.[1]
+      const after = /retry-after: (\d+)/i.exec(head)?.[1]
+      if (status !== undefined) refused++
+      schedule(m, after === undefined ? undefined : Number(after) * 1000)
+    })
+  }
+
+  // The typed client's defaults: 250 ms doubling to 10 s, +/- 25%; never sooner than Retry-After.
+  const schedule = (m: Member, retryAfter: number | undefined): void => {
+    if (m.attempt > 0) retries++
+    const delay = backoffDelay(m.attempt++, {}, retryAfter)
+    setTimeout(() => connect(m), delay)
+  }
+
+  // Everyone in, 200 at a time.
+  let next = 0
+  await Promise.all(Array.from({ length: 200 }, async () => {
+    while (next < members.length) {
+      const m = members[next++]
+      await new Promise<void>((resolve) => { m.resolveOpen = resolve; connect(m) })
+    }
+  }))
+  await new Promise((resolve) => setTimeout(resolve, job.settleMs))
+
+  // The cut, with the server up: every socket at once.
+  const cpu0 = cpuOf(job.serverPid)
+  let peakCpu = 0
+  let peakRss = rssMiB(job.serverPid)
+  let lastCpu = cpu0
+  let lastAt = performance.now()
+  const sampler = setInterval(() => {
+    const now = performance.now()
+    const c = cpuOf(job.serverPid)
+    peakCpu = Math.max(peakCpu, (c - lastCpu) / ((now - lastAt) / 1000))
+    peakRss = Math.max(peakRss, rssMiB(job.serverPid))
+    lastCpu = c
+    lastAt = now
+  }, 250)
+  cut = true
+  cutAt = performance.now()
+  for (const m of members) m.client?.socket.destroy()
+  const deadline = setTimeout(done, 120_000)
+  await allDone
+  clearTimeout(deadline)
+  const cpu1 = cpuOf(job.serverPid)
+  // Live messages after the storm, still checked.
+  await new Promise((resolve) => setTimeout(resolve, job.settleMs))
+  clearInterval(sampler)
+  cut = false
+  for (const m of members) m.client?.close()
+  return {
+    name: 'storm',
+    clients: members.length,
+    recoverySeconds: allRecoveredAt === 0 ? NaN : (allRecoveredAt - cutAt) / 1000,
+    recovered,
+    notRecovered,
+    lost: members.reduce((s, m) => s + m.lost, 0),
+    duplicated: members.reduce((s, m) => s + m.dup, 0),
+    checked,
+    clientsWithLoss: members.filter((m) => m.lost > 0).length,
+    clientsWithDuplicates: members.filter((m) => m.dup > 0).length,
+    refused,
+    retries,
+    peakServerCpu: peakCpu,
+    serverCpuSeconds: cpu1 - cpu0,
+    peakRssMiB: peakRss
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * Load shedding for upgrades (the `admission` option): while this process's event loop lags past
+ * `maxEventLoopDelay`, or more than `maxPendingUpgrades` upgrades are being authenticated and
+ * admitted at once, a new upgrade is refused with 503 and `Retry-After` before any token work. A
+ * reconnection storm (a deploy, a crash) then turns into clients waiting their turn, with jitter,
+ * instead of a process that spends everything on handshakes it cannot finish; connections already
+ * open are not touched.
+ */
+import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks'
+
+export interface OverloadOptions {
+  /** Refuse new upgrades while the event loop's delay (the worst of the last SAMPLE_MS) is above this, ms. */
+  maxEventLoopDelay: number
+  /** Refuse new upgrades while this many are being authenticated and admitted. */
+  maxPendingUpgrades: number
+  /** The `Retry-After` of a refusal, seconds. */
+  retryAfter: number
+}
+
+/** How often the event loop's delay is read (and its histogram reset), ms. */
+const SAMPLE_MS = 100
+
+export class Overload {
+  readonly #opts: OverloadOptions | false
+  #histogram: IntervalHistogram | undefined
+  #timer: NodeJS.Timeout | undefined
+  /** The event loop's worst delay over the last sample, ms. */
+  #lag = 0
+  /** When the sampler last ran (performance.now()). */
+  #tick = 0
+  #pending = 0
+  /** Upgrades refused so far. */
+  refused = 0
+
+  constructor (opts: OverloadOptions | false) {
+    this.#opts = opts
+  }
+
+  start (): void {
+    if (this.#opts === false || this.#histogram !== undefined) return
+    const h = this.#histogram = monitorEventLoopDelay({ resolution: 10 })
+    h.enable()
+    this.#tick = performance.now()
+    this.#timer = setInterval(() => {
+      this.#lag = h.max / 1e6
+      this.#tick = performance.now()
+      h.reset()
+    }, SAMPLE_MS).unref()
+  }
+
+  /**
+   * The event loop's delay, ms: the worst of the last sample, or how late the sampler itself is
+   * now (a loop blocked this very moment has not let it run yet). 0 when not watched.
+   */
+  get lag (): number {
+    if (this.#histogram === undefined) return 0
+    return Math.max(this.#lag, performance.now() - this.#tick - SAMPLE_MS)
+  }
+
+  /** Upgrades being authenticated and admitted now. */
+  get pending (): number {
+    return this.#pending
+  }
+
+  /** Whether a new upgrade must wait: the seconds of its `Retry-After`, or undefined to let it in. */
+  refuse (): number | undefined {
+    const o = this.#opts
+    if (o === false) return undefined
+    if (this.#pending < o.maxPendingUpgrades && this.lag <= o.maxEventLoopDelay) return undefined
+    this.refused++
+    return o.retryAfter
+  }
+
+  /** An upgrade's authentication starts (`end` when it is done, however it ends). */
+  begin (): void {
+    this.#pending++
+  }
+
+  end (): void {
+    this.#pending--
+  }
+
+  close (): void {
+    clearInterval(this.#timer)
+    this.#histogram?.disable()
+    this.#histogram = undefined
+  }
+}
