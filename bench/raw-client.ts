@@ -168,7 +168,8 @@ export class RawClient {
       const [type, data] = JSON.parse(text.slice(2))
       this.#handlers.onFrame(this, { ...data, type })
     } else if (text.startsWith('40')) {
-      this.#handlers.onFrame(this, { type: 'sio-connected' })
+      // CONNECT: its sid, and with connection-state recovery its pid.
+      this.#handlers.onFrame(this, { ...(text.length > 2 ? JSON.parse(text.slice(2)) : {}), type: 'sio-connected' })
     } else if (text.startsWith('0')) {
       this.#handlers.onFrame(this, { type: 'eio-open' })
     }

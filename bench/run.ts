@@ -20,7 +20,7 @@ const { values: args } = parseArgs({
   options: {
     reps: { type: 'string', default: '3' },
     only: { type: 'string' },
-    sessions: { type: 'string', default: 'fanout1,fanout10,idle,setup,cluster,history,redis,reap,store,typing' },
+    sessions: { type: 'string', default: 'fanout1,fanout10,idle,setup,cluster,history,redis,reap,store,typing,storm,storm-kill' },
     database: { type: 'string', default: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/fastify_chat_test' },
     redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
     'redis-cluster': { type: 'string', default: process.env.REDIS_CLUSTER_NODES ?? '127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103' },
@@ -284,8 +284,57 @@ async function dropKeys (pattern: string): Promise<void> {
   }
 }
 
+function recordStorm (label: string, target: string, r: any): void {
+  record(`${label}: s until all recovered`, target, r.recoverySeconds)
+  record(`${label}: clients recovered (of all)`, target, r.recovered)
+  record(`${label}: messages lost`, target, r.lost)
+  record(`${label}: messages duplicated`, target, r.duplicated)
+  record(`${label}: messages received and checked by seq`, target, r.checked)
+  record(`${label}: joins not recovered`, target, r.notRecovered)
+  record(`${label}: upgrades refused (503/429) and retried`, target, r.refused)
+  record(`${label}: reconnect attempts after the first`, target, r.retries)
+  record(`${label}: server CPU s`, target, r.serverCpuSeconds)
+  record(`${label}: peak server CPU (cores)`, target, r.peakServerCpu)
+  record(`${label}: peak server RSS MiB`, target, r.peakRssMiB)
+}
+
+/**
+ * The storm with the server killed: the plugin on Redis (its history outlives the process), killed
+ * with SIGKILL when the load generator asks, and started again on the same port.
+ */
+async function stormKill (target: Target): Promise<void> {
+  const n = Number(args.storm)
+  const env = { BENCH_REDIS: args.redis!, BENCH_PREFIX: `bench-storm-${Date.now()}:`, BENCH_STORM_RATE: '100', BENCH_STORM_ROOMS: '100' }
+  let { child, port } = await startServer(target, env)
+  const gen = node(1, [...TSX, join(__dirname, 'loadgen.ts')])
+  try {
+    gen.on('message', (m: any) => {
+      if (m?.type !== 'kill') return
+      child.kill('SIGKILL')
+      child.once('exit', () => {
+        startServer(target, { ...env, PORT: String(port) }).then((next) => {
+          child = next.child
+          gen.send({ type: 'restarted', pid: child.pid })
+        }, (err: unknown) => { console.error('restart failed', err) })
+      })
+    })
+    gen.send({ kind: 'storm', mode: 'kill', dialect: 'json', port, serverPid: child.pid!, clients: n, rooms: 100, settleMs: 2000, redis: args.redis! } satisfies Job)
+    const { results: [r] } = await message<{ results: any[] }>(gen, 'result')
+    recordStorm(`E storm (${n}, server on Redis killed and restarted)`, target.name, r)
+    record(`E storm (${n}, server on Redis killed and restarted): Redis CPU s`, target.name, r.redisCpuSeconds)
+    record(`E storm (${n}, server on Redis killed and restarted): Redis commands`, target.name, r.redisCalls)
+    console.log(`storm-kill: Redis's busiest commands: ${String(r.redisTop)}`)
+  } finally {
+    await stop(gen)
+    await stop(child)
+    await dropKeys(`${env.BENCH_PREFIX}*`)
+  }
+}
+
 async function session (name: string, target: Target): Promise<void> {
-  if (name === 'storm' && !target.name.startsWith('plugin')) return
+  if (name === 'storm-kill' && !target.name.startsWith('plugin')) return
+  if (name === 'storm' && !target.name.startsWith('plugin') && target.name !== 'socket.io') return
+  if (name === 'storm-kill') return await stormKill(target)
   const { child, port } = await startServer(target, name === 'storm' ? { BENCH_STORM_RATE: '100', BENCH_STORM_ROOMS: '100' } : {})
   const serverPid = child.pid!
   try {
@@ -328,18 +377,9 @@ async function session (name: string, target: Target): Promise<void> {
         for (const g of gens) { g.send('release'); await stop(g) }
       }
     } else if (name === 'storm') {
-      const [r] = await loadgen({ kind: 'storm', port, serverPid, clients: Number(args.storm), rooms: 100, settleMs: 2000 })
       const n = Number(args.storm)
-      record(`E storm (${n}, every socket cut): s until all recovered`, target.name, r.recoverySeconds)
-      record('E storm: messages lost (all clients)', target.name, r.lost)
-      record('E storm: messages duplicated (all clients)', target.name, r.duplicated)
-      record('E storm: messages received and checked by seq', target.name, r.checked)
-      record('E storm: joins not recovered', target.name, r.notRecovered)
-      record('E storm: upgrades refused (503/429)', target.name, r.refused)
-      record('E storm: retries', target.name, r.retries)
-      record('E storm: server CPU s', target.name, r.serverCpuSeconds)
-      record('E storm: peak server CPU (cores)', target.name, r.peakServerCpu)
-      record('E storm: peak server RSS MiB', target.name, r.peakRssMiB)
+      const [r] = await loadgen({ kind: 'storm', mode: 'cut', dialect: target.dialect, port, serverPid, clients: n, rooms: 100, settleMs: 2000 })
+      recordStorm(`E storm (${n}, every socket cut)`, target.name, r)
     } else if (name === 'setup') {
       const [r] = await loadgen({ kind: 'setup', port, dialect: target.dialect, serverPid, clients: setupClients, concurrency: 50 })
       record(`D setup CPU µs/connection (${setupClients})`, target.name, r.cpuPerConnection)

@@ -6,10 +6,15 @@ import { readFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { createSigner } from 'fast-jwt'
 import { backoffDelay } from '../lib/client/socket.js'
-import { RawClient, type ClientHandlers } from './raw-client.js'
+import { RawClient, type ClientHandlers, type Dialect } from './raw-client.js'
 import { SECRET } from './servers/control.js'
+import { delta, snapshot, type RedisSnapshot } from './redis-stats.js'
 
-export interface StormJob { kind: 'storm', port: number, serverPid: number, clients: number, rooms: number, settleMs: number }
+/**
+ * `cut`: every socket cut at once, the server up; `kill`: the server is killed (SIGKILL) and
+ * started again on the same port by the orchestrator (on Redis, whose history outlives it).
+ */
+export interface StormJob { kind: 'storm', mode: 'cut' | 'kill', dialect: Dialect, port: number, serverPid: number, clients: number, rooms: number, settleMs: number, redis?: string }
 
 export interface StormResult {
   name: 'storm'
@@ -31,6 +36,10 @@ export interface StormResult {
   peakServerCpu: number
   serverCpuSeconds: number
   peakRssMiB: number
+  /** On Redis, from the restart until every client recovered: Redis's CPU and commands. */
+  redisCpuSeconds?: number
+  redisCalls?: number
+  redisTop?: string
 }
 
 const sign = createSigner({ key: SECRET, expiresIn: 3_600_000 })
@@ -58,6 +67,11 @@ interface Member {
   lost: number
   dup: number
   attempt: number
+  /** Socket.IO: the session's pid and the last offset (connection-state recovery). */
+  pid?: string
+  offset?: string
+  /** Socket.IO: joined, its first message still to set `seq`. */
+  waitingFirst?: boolean
   client?: RawClient
   resolveOpen?: () => void
 }
@@ -75,17 +89,61 @@ export async function storm (job: StormJob): Promise<StormResult> {
   let done: () => void = () => {}
   const allDone = new Promise<void>((resolve) => { done = resolve })
 
+  const recoveredNow = (m: Member): void => {
+    if (m.recovered) return
+    m.recovered = true
+    if (++recovered === members.length) { allRecoveredAt = performance.now(); done() }
+  }
+
+  const checkSeq = (m: Member, seq: number, epoch: string): void => {
+    checked++
+    if (epoch !== m.epoch) { m.lost++; m.epoch = epoch; m.seq = seq; return }
+    if (seq === m.seq + 1) m.seq = seq
+    else if (seq <= m.seq) m.dup++
+    else { m.lost += seq - m.seq - 1; m.seq = seq }
+  }
+
+  const sio = job.dialect === 'socketio'
   const handlers = (m: Member): ClientHandlers => ({
-    onMessage (_c, payload) {
+    onMessage (c, payload) {
+      if (sio) {
+        // 42["message",{...},"<offset>"]: the offset is what a recovery resumes from.
+        const [, f, offset] = JSON.parse(payload!.toString().slice(2)) as [string, { room: string, seq: number, epoch: string }, string | undefined]
+        if (offset !== undefined) m.offset = offset
+        if (f.room !== m.room) return
+        if (m.waitingFirst === true) { m.waitingFirst = false; m.seq = f.seq; m.epoch = f.epoch; return }
+        if (m.seq >= 0) checkSeq(m, f.seq, f.epoch)
+        return
+      }
       const f = JSON.parse(payload!.toString()) as { room: string, seq: number, epoch: string }
       if (f.room !== m.room || m.seq < 0) return
-      checked++
-      if (f.epoch !== m.epoch) { m.lost++; m.epoch = f.epoch; m.seq = f.seq; return }
-      if (f.seq === m.seq + 1) m.seq = f.seq
-      else if (f.seq <= m.seq) m.dup++
-      else { m.lost += f.seq - m.seq - 1; m.seq = f.seq }
+      checkSeq(m, f.seq, f.epoch)
     },
-    onFrame (_c, f) {
+    onFrame (c, f) {
+      if (sio) {
+        if (f.type === 'joined' && f.room === m.room) {
+          m.resolveOpen?.()
+        } else if (f.type === 'eio-open') {
+          c.sendText('40' + JSON.stringify(m.pid === undefined ? { token: m.token } : { token: m.token, pid: m.pid, offset: m.offset }))
+        } else if (f.type === 'sio-connected') {
+          const again = m.pid !== undefined
+          const recovers = again && f.pid === m.pid
+          if (f.pid !== undefined) m.pid = f.pid
+          m.attempt = 0
+          const join = `42${JSON.stringify(['join', { room: m.room }])}`
+          if (!again) {
+            m.waitingFirst = true
+            c.sendText(join)
+          } else if (recovers) {
+            recoveredNow(m)
+          } else {
+            // Not recovered: what it missed is gone; it joins again and counts the gap.
+            notRecovered++
+            c.sendText(join)
+          }
+        }
+        return
+      }
       if (f.type !== 'joined' || f.room !== m.room) return
       if (m.seq < 0) {
         m.seq = f.seq
@@ -93,14 +151,8 @@ export async function storm (job: StormJob): Promise<StormResult> {
         m.resolveOpen?.()
         return
       }
-      if (f.recovered === true) {
-        if (!m.recovered) {
-          m.recovered = true
-          if (++recovered === members.length) { allRecoveredAt = performance.now(); done() }
-        }
-      } else {
-        notRecovered++
-      }
+      if (f.recovered === true) recoveredNow(m)
+      else notRecovered++
     },
     onClose (c) {
       if (c !== m.client || !cut) return
@@ -110,10 +162,11 @@ export async function storm (job: StormJob): Promise<StormResult> {
   })
 
   const connect = (m: Member): void => {
-    const c = new RawClient(job.port, `/chat?token=${m.token}`, 'json', handlers(m))
+    const c = new RawClient(job.port, sio ? '/socket.io/?EIO=4&transport=websocket' : `/chat?token=${m.token}`, job.dialect, handlers(m))
     c.wantPayload = true
     m.client = c
     c.opened().then(() => {
+      if (sio) return // the Engine.IO open, then CONNECT (handlers)
       m.attempt = 0
       c.sendText(m.seq < 0
         ? JSON.stringify({ action: 'join', room: m.room })
@@ -145,27 +198,46 @@ export async function storm (job: StormJob): Promise<StormResult> {
   }))
   await new Promise((resolve) => setTimeout(resolve, job.settleMs))
 
-  // The cut, with the server up: every socket at once.
-  const cpu0 = cpuOf(job.serverPid)
+  // The cut: every socket at once, or the server killed.
+  let serverPid = job.serverPid
+  let redis0: RedisSnapshot | undefined
+  const cpuBefore = cpuOf(serverPid)
   let peakCpu = 0
-  let peakRss = rssMiB(job.serverPid)
-  let lastCpu = cpu0
+  let peakRss = rssMiB(serverPid)
+  let lastCpu = cpuBefore
   let lastAt = performance.now()
   const sampler = setInterval(() => {
-    const now = performance.now()
-    const c = cpuOf(job.serverPid)
-    peakCpu = Math.max(peakCpu, (c - lastCpu) / ((now - lastAt) / 1000))
-    peakRss = Math.max(peakRss, rssMiB(job.serverPid))
-    lastCpu = c
-    lastAt = now
+    try {
+      const now = performance.now()
+      const c = cpuOf(serverPid)
+      peakCpu = Math.max(peakCpu, (c - lastCpu) / ((now - lastAt) / 1000))
+      peakRss = Math.max(peakRss, rssMiB(serverPid))
+      lastCpu = c
+      lastAt = now
+    } catch {} // the killed server, before its successor
   }, 250)
   cut = true
-  cutAt = performance.now()
-  for (const m of members) m.client?.socket.destroy()
+  let pid = job.serverPid
+  let cpu0 = cpuBefore
+  if (job.mode === 'cut') {
+    cutAt = performance.now()
+    for (const m of members) m.client?.socket.destroy()
+  } else {
+    // The orchestrator kills the server and starts it again; the clock starts when it listens.
+    const restarted = new Promise<number>((resolve) => process.on('message', (msg: { type?: string, pid?: number }) => { if (msg?.type === 'restarted') resolve(msg.pid!) }))
+    process.send!({ type: 'kill' })
+    pid = await restarted
+    if (job.redis !== undefined) redis0 = await snapshot(job.redis)
+    cutAt = performance.now()
+    cpu0 = cpuOf(pid)
+    lastCpu = cpu0
+    serverPid = pid
+  }
   const deadline = setTimeout(done, 120_000)
   await allDone
   clearTimeout(deadline)
-  const cpu1 = cpuOf(job.serverPid)
+  const cpu1 = cpuOf(pid)
+  const redis = redis0 === undefined ? undefined : delta(redis0, await snapshot(job.redis!))
   // Live messages after the storm, still checked.
   await new Promise((resolve) => setTimeout(resolve, job.settleMs))
   clearInterval(sampler)
@@ -186,6 +258,7 @@ export async function storm (job: StormJob): Promise<StormResult> {
     retries,
     peakServerCpu: peakCpu,
     serverCpuSeconds: cpu1 - cpu0,
-    peakRssMiB: peakRss
+    peakRssMiB: peakRss,
+    ...(redis === undefined ? {} : { redisCpuSeconds: redis.cpuUs / 1e6, redisCalls: redis.calls, redisTop: redis.top })
   }
 }

@@ -9,7 +9,27 @@ import { PORT, ready, SECRET } from './control.js'
 
 const verify = tokenVerifier(SECRET)
 const server = createServer()
-const io = new Server(server, { transports: ['websocket'], serveClient: false, perMessageDeflate: false, maxHttpBufferSize: 65536 })
+// BENCH_STORM_RATE: the storm scenario, with Socket.IO's connection-state recovery (2 minutes).
+const storm = Number(process.env.BENCH_STORM_RATE ?? 0)
+const io = new Server(server, {
+  transports: ['websocket'],
+  serveClient: false,
+  perMessageDeflate: false,
+  maxHttpBufferSize: 65536,
+  ...(storm > 0 ? { connectionStateRecovery: { maxDisconnectionDuration: 2 * 60 * 1000 } } : {})
+})
+if (storm > 0) {
+  // The same flow as the plugin's storm server: round-robin over the rooms, a seq per room.
+  const rooms = Number(process.env.BENCH_STORM_ROOMS ?? 100)
+  const seqs = new Array(rooms).fill(0)
+  let n = 0
+  setInterval(() => {
+    for (let i = 0; i < storm / 100; i++) {
+      const r = n++ % rooms
+      io.to(`storm-${r}`).emit('message', { type: 'message', room: `storm-${r}`, seq: ++seqs[r], epoch: 'e' })
+    }
+  }, 10).unref()
+}
 if (process.env.BENCH_REDIS !== undefined) {
   // The cluster scenario: Socket.IO's own Redis adapter.
   const pub = new Redis(process.env.BENCH_REDIS)

@@ -10,6 +10,7 @@ import type { AdapterNode } from './contract.js'
 import { Dedupe, MemoryHistory } from './memory-history.js'
 import { MemoryRestrictions } from './memory-restrictions.js'
 import { memoryTicketStore } from './tickets.js'
+import { SmallMap } from './small-map.js'
 
 /** Most remembered (user, room, ref) sends: bounds the dedupe table's memory. */
 const MAX_DEDUPE = 100_000
@@ -21,7 +22,7 @@ export class MemoryBus {
   /** Which node holds each client, for commands. */
   readonly #holders = new Map<string, AdapterNode>()
   /** Each user's connections across the nodes: clientId -> until (ms; Infinity once open). */
-  readonly #users = new Map<string, Map<string, number>>()
+  readonly #users = new Map<string, SmallMap<string, number>>()
   readonly tickets = memoryTicketStore()
   readonly restrictions = new MemoryRestrictions()
   /** When each user's last connection closed, for this process's life. */
@@ -30,7 +31,7 @@ export class MemoryBus {
   readonly #direct = new Map<string, [string, string]>()
   readonly #directOf = new Map<string, Map<string, string>>()
   /** Each user's read markers: user -> room -> seq, for the bus's life. */
-  readonly markers = new Map<string, Map<string, number>>()
+  readonly markers = new Map<string, SmallMap<string, number>>()
   /** Who hears of each user's presence changes: node -> how many of its watchers. */
   readonly #watchers = new Map<string, Map<AdapterNode, number>>()
   #history: MemoryHistory | undefined
@@ -98,7 +99,7 @@ export class MemoryBus {
       for (const [id, expires] of conns) if (expires < now) conns.delete(id)
       if (conns.size >= limit && !conns.has(clientId)) return false
     } else {
-      this.#users.set(userId, conns = new Map())
+      this.#users.set(userId, conns = new SmallMap())
     }
     conns.set(clientId, until)
     return true
@@ -107,7 +108,7 @@ export class MemoryBus {
   hold (clientId: string, userId: string, node: AdapterNode): void {
     this.#holders.set(clientId, node)
     let conns = this.#users.get(userId)
-    if (conns === undefined) this.#users.set(userId, conns = new Map())
+    if (conns === undefined) this.#users.set(userId, conns = new SmallMap())
     const first = openCount(conns) === 0
     conns.set(clientId, Infinity)
     if (first) this.#tell(userId, true, undefined)
@@ -219,7 +220,7 @@ export class MemoryBus {
 }
 
 /** Open connections among a user's connections and reservations. */
-function openCount (conns: Map<string, number> | undefined): number {
+function openCount (conns: SmallMap<string, number> | undefined): number {
   let n = 0
   for (const until of conns?.values() ?? []) if (until === Infinity) n++
   return n

@@ -7,6 +7,7 @@ import type {
 } from './contract.js'
 import { FST_CHAT_INVALID_OPTION } from '../errors.js'
 import { MemoryBus } from './memory-bus.js'
+import { SmallMap } from './small-map.js'
 import type { ChatStats, Member, MemberInfo, Restriction, RestrictionKind, RoomInfo } from '../model.js'
 import type { TicketStore } from './tickets.js'
 
@@ -105,7 +106,7 @@ export class MemoryAdapter implements ChatAdapter {
 
   async markRead (userId: string, room: string, seq: number, init = false): Promise<Marker> {
     let mine = this.#bus.markers.get(userId)
-    if (mine === undefined) this.#bus.markers.set(userId, mine = new Map())
+    if (mine === undefined) this.#bus.markers.set(userId, mine = new SmallMap())
     const now = mine.get(room)
     if (now !== undefined && (init || now >= seq)) return { seq: now, moved: false }
     mine.set(room, seq)

@@ -81,9 +81,10 @@ export class Delivery {
 
   /**
    * Ends a join's buffering: sends what came live after seq `after` of `epoch` (and every presence
-   * frame), and keeps `after` as the member's floor for what is still on its way.
+   * frame), and keeps `after` as the member's floor for what is still on its way, unless the room's
+   * feed has delivered that far already (it drops any copy at or below its position itself).
    */
-  release (member: LocalMember, after: number, epoch: string | undefined): void {
+  release (member: LocalMember, after: number, epoch: string | undefined, room?: string): void {
     const buffer = member.buffer
     if (buffer === undefined) return
     member.buffer = undefined
@@ -93,6 +94,7 @@ export class Delivery {
       if (member.conn.sendFrame(b.frame)) this.sent++
       if (b.seq !== undefined && b.seq > floor) floor = b.seq
     }
-    member.floor = epoch === undefined ? undefined : { seq: floor, epoch }
+    const at = room === undefined ? undefined : this.#feeds.position(room)
+    member.floor = epoch === undefined || (at !== undefined && at.epoch === epoch && at.seq >= floor) ? undefined : { seq: floor, epoch }
   }
 }

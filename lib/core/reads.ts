@@ -80,7 +80,7 @@ export class ReadMarkers {
       const marker = await this.#marker(userId, room, seq, isDirect(room))
       const lastRead = Math.min(marker, seq)
       if (lastRead >= seq) return { lastRead, unread: 0 }
-      return { lastRead, unread: counted(await this.#count(room, userId, lastRead)) }
+      return { lastRead, unread: counted(await this.#count(room, userId, lastRead, seq)) }
     } catch (err) {
       // The store is away: joins work from the hot window, and so do their counts (nothing is
       // written meanwhile, so a marker the adapter lacks is not set from a guess).
@@ -159,9 +159,17 @@ export class ReadMarkers {
     return kept
   }
 
-  /** What the user has not read after `after`: the store counts when there is one (it holds everything), else the hot window. */
-  async #count (room: string, userId: string, after: number): Promise<number> {
-    return (await this.#unread(room, userId, after)).unread
+  /**
+   * What the user has not read after `after` (`seq`: the room's newest, as its authority says): the
+   * hot window counts when it holds every event since the marker at that same newest seq (a join
+   * in a reconnection storm stays off the database), the store when it does not.
+   */
+  async #count (room: string, userId: string, after: number, seq: number): Promise<number> {
+    const store = this.#host.link?.store
+    if (store === undefined) return (await this.#host.adapter.unread(room, userId, after, UNREAD_CAP + 1)).unread
+    const held = await this.#host.adapter.unread(room, userId, after, UNREAD_CAP + 1)
+    if (held.complete && held.seq === seq) return held.unread
+    return (await store.unread(room, userId, after, UNREAD_CAP + 1)).unread
   }
 
   async #unread (room: string, userId: string, after: number): Promise<{ seq: number, unread: number }> {

@@ -74,7 +74,8 @@ export class Rooms {
       }
       // Joined meanwhile (the rule was async)? Then it is a member already.
       if (this.#membership.has(room, conn.id)) return await this.join(conn, room, ref, since)
-      member = { clientId: conn.id, userId: conn.userId, joinedAt: Date.now(), conn, buffer: [] }
+      // Every field from the start (floor too): one shape for all members, no property added later.
+      member = { clientId: conn.id, userId: conn.userId, joinedAt: Date.now(), conn, buffer: [], floor: undefined }
       const name = displayName(conn.user)
       if (name !== undefined) member.name = name
       this.#membership.add(room, member)
@@ -113,7 +114,7 @@ export class Rooms {
         if (m.seq > last) last = m.seq
       }
     }
-    this.#delivery.release(member, last, state.epoch)
+    this.#delivery.release(member, last, state.epoch, room)
     if (already) return 'already'
     if (this.#opts.presenceBy === 'connection') {
       if (state.members <= this.#opts.presenceLimit) this.#presence.add(room, { type: 'userJoined', room, clientId: conn.id, userId: conn.userId }, conn.id)
