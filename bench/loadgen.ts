@@ -27,7 +27,7 @@ export type Job =
   | { kind: 'fanout', port: number, dialect: Dialect, serverPid: number, rooms: number, perRoom: number, runs: FanoutRun[], ports?: number[], serverPids?: number[], redisUrl?: string }
   | { kind: 'costs', port: number, ports: number[], dialect: Dialect, redis: string, clients: number, rooms: number, messages: number, idleMs: number, processes: number }
   | { kind: 'idle', port: number, dialect: Dialect, clients: number, rooms: number, offset: number }
-  | { kind: 'setup', port: number, dialect: Dialect, serverPid: number, clients: number, concurrency: number }
+  | { kind: 'setup', port: number, dialect: Dialect, serverPid: number, clients: number, concurrency: number, defaultRoom?: boolean }
   | { kind: 'typing', port: number, dialect: Dialect, serverPid: number, members: number, durationMs: number }
   | StormJob
 
@@ -65,6 +65,8 @@ class Pool implements ClientHandlers {
   /** Deliveries per room index. */
   delivered: number[] = []
   onDelivery: ((room: number, payload: Buffer | undefined) => void) | undefined
+  /** Whether the server puts every client in `lobby` by itself. */
+  defaultRoom = true
 
   constructor (port: number, dialect: Dialect) {
     this.port = port
@@ -112,11 +114,11 @@ class Pool implements ClientHandlers {
     client.tag = tag
     this.tokens.set(client, token)
     const welcome = this.wait(client, 'welcome')
-    const lobby = this.wait(client, 'joined', 'lobby')
+    const lobby = this.defaultRoom ? this.wait(client, 'joined', 'lobby') : undefined
     await client.opened()
     await welcome
     await lobby
-    if (room !== 'lobby') {
+    if (room !== 'lobby' || !this.defaultRoom) {
       const joined = this.wait(client, 'joined', room)
       this.request(client, 'join', { room })
       await joined
@@ -384,6 +386,7 @@ async function main (): Promise<void> {
     // Rooms of 50 (presence on: every member hears of every joiner), as users' rooms are.
     const rooms = Math.max(1, Math.ceil(job.clients / 50))
     const pool = new Pool(job.port, job.dialect)
+    pool.defaultRoom = job.defaultRoom !== false
     pool.delivered = new Array(rooms).fill(0)
     const s0 = serverCpu(job.serverPid); const t0 = performance.now(); const l0 = ownCpu()
     await pool.openMany(job.clients, job.concurrency, (i) => [`room-${i % rooms}`, i % rooms])

@@ -36,14 +36,16 @@ const { values: args } = parseArgs({
   }
 })
 
-interface Target { name: string, script: string, dialect: 'json' | 'socketio', env?: Record<string, string> }
+interface Target { name: string, script: string, dialect: 'json' | 'socketio', env?: Record<string, string>, /** Only when named in --only. */ optIn?: boolean }
 const TARGETS: Target[] = [
   { name: 'floor-coalesce', script: 'ws.ts', dialect: 'json', env: { BENCH_MODE: 'coalesce' } },
   { name: 'floor-frame', script: 'ws.ts', dialect: 'json', env: { BENCH_MODE: 'frame' } },
   { name: 'ws', script: 'ws.ts', dialect: 'json', env: { BENCH_MODE: 'plain' } },
   { name: 'fastify-naive', script: 'fastify-naive.ts', dialect: 'json' },
   { name: 'socket.io', script: 'socketio.ts', dialect: 'socketio' },
-  { name: 'plugin', script: 'plugin.ts', dialect: 'json' }
+  { name: 'plugin', script: 'plugin.ts', dialect: 'json' },
+  // The plugin without presence and the default room (what setup costs without them).
+  { name: 'plugin-lean', script: 'plugin.ts', dialect: 'json', env: { BENCH_LEAN: '1' }, optIn: true }
 ]
 // The cluster scenario: one room with members split over two processes on one Redis, beside the
 // single-process plugin. Names ending in "x2" run as two processes.
@@ -76,7 +78,7 @@ if (args.compare !== undefined) {
   TARGETS.push({ name: `plugin@${basename(args.compare)}`, script: join(args.compare, 'bench', 'servers', 'plugin.ts'), dialect: 'json' })
   REDIS_TARGETS.unshift({ name: `${basename(args.compare)} redis x2`, script: join(args.compare, 'bench', 'servers', 'plugin.ts'), env: { BENCH_REDIS: args.redis! }, spec: args.redis! })
 }
-const targets = args.only === undefined ? TARGETS : TARGETS.filter((t) => args.only!.split(',').includes(t.name))
+const targets = args.only === undefined ? TARGETS.filter((t) => t.optIn !== true) : TARGETS.filter((t) => args.only!.split(',').includes(t.name))
 const sessions = args.sessions!.split(',')
 const reps = Number(args.reps)
 const duration = Number(args.duration)
@@ -381,7 +383,7 @@ async function session (name: string, target: Target): Promise<void> {
       const [r] = await loadgen({ kind: 'storm', mode: 'cut', dialect: target.dialect, port, serverPid, clients: n, rooms: 100, settleMs: 2000 })
       recordStorm(`E storm (${n}, every socket cut)`, target.name, r)
     } else if (name === 'setup') {
-      const [r] = await loadgen({ kind: 'setup', port, dialect: target.dialect, serverPid, clients: setupClients, concurrency: 50 })
+      const [r] = await loadgen({ kind: 'setup', port, dialect: target.dialect, serverPid, clients: setupClients, concurrency: 50, defaultRoom: target.env?.BENCH_LEAN !== '1' })
       record(`D setup CPU µs/connection (${setupClients})`, target.name, r.cpuPerConnection)
       record('D setup server CPU', target.name, r.serverUtil, saturation)
       record('D setup loadgen CPU', target.name, r.loadgenUtil, saturation)

@@ -20,6 +20,8 @@ async function main (): Promise<void> {
   await app.register(chatPlugin, {
     jwt: { secret: SECRET },
     rateLimit: { perSecond: 1_000_000, burst: 1_000_000 },
+    // BENCH_LEAN: no presence and no default room.
+    ...(process.env.BENCH_LEAN === '1' ? { presence: false, defaultRoom: false } : {}),
     // BENCH_HISTORY=off: no history kept (seq and epoch still assigned), to measure its cost.
     history: process.env.BENCH_HISTORY === 'off' ? false : undefined,
     // BENCH_REDIS (a URL) or BENCH_REDIS_CLUSTER (host:port,...): the Redis adapter, for the
