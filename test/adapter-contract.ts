@@ -392,6 +392,10 @@ export function adapterContract (t: Test, name: string, backend: () => Backend):
     t.same(await b.adapter.unread('u', 'ann', 0, 2), { seq: 6, unread: 2, complete: true }, 'counting stops at the cap')
     t.same(await b.adapter.unread('u', 'ann', 6, 100), { seq: 6, unread: 0, complete: true }, 'read up to the newest')
     t.same(await b.adapter.unread('u', 'ann', 0, 0), { seq: 6, unread: 0, complete: true }, 'cap 0: only the newest seq')
+    const asked: Array<[string, number, number]> = [['ann', 0, 100], ['bob', 2, 100], ['cat', 5, 100], ['ann', 3, 2], ['dan', 6, 100], ['ann', 0, 100]]
+    const alone = []
+    for (const [user, after, cap] of asked) alone.push(await b.adapter.unread('u', user, after, cap))
+    t.same(await Promise.all(asked.map(async ([user, after, cap]) => await b.adapter.unread('u', user, after, cap))), alone, 'asked together (one call per room and turn on Redis), the same answers as asked alone')
     const { epoch } = await join(a, 'u', member('c1', 'ann', 1))
     await a.adapter.revise('u', { seq: 3, epoch, version: 'd', deleted: true, head: '{"change":"m3","seq":', mid: ',"epoch":"', tail: '"}' })
     t.same(await b.adapter.unread('u', 'ann', 0, 100), { seq: 7, unread: 3, complete: true }, 'a deleted message is not unread, nor is the deletion')

@@ -5,6 +5,7 @@
 import type { Marker, Unread } from '../contract.js'
 import type { Health } from './health.js'
 import type { Keys } from './keys.js'
+import { Batcher } from './batcher.js'
 import { Script } from './script.js'
 
 /**
@@ -20,53 +21,85 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return {seq, 1}`)
 
 /**
- * The room's newest seq and the messages after a marker that others sent and nobody deleted,
- * counted up to a cap, reading the stream forward in pages. A frame's first ',"userId":' is its
- * sender's (a quote inside a JSON string is always escaped).
- * KEYS: 1 meta, 2 history, 3 versions. ARGV: 1 after, 2 the user's id JSON-encoded, 3 cap.
- * Returns { seq, unread, complete (1/0) }.
+ * The room's newest seq, and for each of several (marker, user) pairs the messages after the
+ * marker that others sent and nobody deleted, counted up to a cap: one pass over the stream from
+ * the lowest marker, whoever asked (a reconnection storm brings a room's users back together). A
+ * frame's first ',"userId":' is its sender's (a quote inside a JSON string is always escaped).
+ * KEYS: 1 meta, 2 history, 3 versions. ARGV: 1 cap, then per pair: after, the user's id
+ * JSON-encoded. Returns { seq, unread1, complete1, unread2, complete2, ... } (complete: 1/0).
  */
 const UNREAD = new Script(3, `
 local s = tonumber(redis.call('HGET', KEYS[1], 's') or '0')
-local after = tonumber(ARGV[1])
-local cap = tonumber(ARGV[3])
-if cap <= 0 or after >= s then return {s, 0, 1} end
-local deleted = {}
-local v = redis.call('HGETALL', KEYS[3])
-for i = 1, #v, 2 do
-  if string.sub(v[i + 1], 1, 1) == 'd' then deleted[v[i]] = true end
-end
-local needle = ',"userId":' .. ARGV[2]
-local unread, complete, from = 0, 0, after + 1
-local first = true
-while unread < cap do
-  local page = redis.call('XRANGE', KEYS[2], from .. '-0', '+', 'COUNT', 200)
-  if #page == 0 then break end
-  for _, e in ipairs(page) do
-    local seq = string.match(e[1], '^%d+')
-    if first then
-      if tonumber(seq) == after + 1 then complete = 1 end
-      first = false
-    end
-    local f = e[2]
-    if f[5] == 'i' and not deleted[seq] then
-      local at = string.find(f[4], ',"userId":', 1, true)
-      if not (at and string.sub(f[4], at, at + #needle - 1) == needle) then
-        unread = unread + 1
-        if unread >= cap then break end
-      end
-    end
-    from = tonumber(seq) + 1
+local cap = tonumber(ARGV[1])
+local n = (#ARGV - 1) / 2
+-- Per pair: its marker, what its sender field looks like, its count, whether the window holds
+-- every event after its marker, whether it still counts, and whether its first event was seen.
+local after, needle, unread, complete, counting, seen = {}, {}, {}, {}, {}, {}
+local open, from = 0, math.huge
+for k = 1, n do
+  after[k] = tonumber(ARGV[2 * k])
+  needle[k] = ',"userId":' .. ARGV[2 * k + 1]
+  unread[k] = 0
+  if cap <= 0 or after[k] >= s then
+    complete[k] = 1
+    counting[k] = false
+  else
+    complete[k] = 0
+    counting[k] = true
+    open = open + 1
+    if after[k] < from then from = after[k] end
   end
-  if #page < 200 then break end
 end
-if unread >= cap then complete = 1 end
-return {s, unread, complete}`)
+if open > 0 then
+  local deleted = {}
+  local v = redis.call('HGETALL', KEYS[3])
+  for i = 1, #v, 2 do
+    if string.sub(v[i + 1], 1, 1) == 'd' then deleted[v[i]] = true end
+  end
+  local cursor = from + 1
+  while open > 0 do
+    local page = redis.call('XRANGE', KEYS[2], cursor .. '-0', '+', 'COUNT', 200)
+    if #page == 0 then break end
+    for _, e in ipairs(page) do
+      local id = string.match(e[1], '^%d+')
+      local seq = tonumber(id)
+      local f = e[2]
+      local message = f[5] == 'i' and not deleted[id]
+      local at = message and string.find(f[4], ',"userId":', 1, true)
+      for k = 1, n do
+        if counting[k] and seq > after[k] then
+          if not seen[k] then
+            seen[k] = true
+            if seq == after[k] + 1 then complete[k] = 1 end
+          end
+          if message and not (at and string.sub(f[4], at, at + #needle[k] - 1) == needle[k]) then
+            unread[k] = unread[k] + 1
+            if unread[k] >= cap then
+              complete[k] = 1
+              counting[k] = false
+              open = open - 1
+            end
+          end
+        end
+      end
+      cursor = seq + 1
+    end
+    if #page < 200 then break end
+  end
+end
+local out = {s}
+for k = 1, n do
+  out[2 * k] = unread[k]
+  out[2 * k + 1] = complete[k]
+end
+return out`)
 
 export class RedisMarkers {
   readonly #keys: Keys
   readonly #health: Health
   readonly #ttl: number
+  /** Counts asked of a room within one turn go in one script call. */
+  readonly #counts = new Batcher<{ after: number, userJson: string, cap: number }, Unread>(async (room, items) => await this.#unreadMany(room, items))
 
   constructor (keys: Keys, health: Health, ttl: number) {
     this.#keys = keys
@@ -94,9 +127,16 @@ export class RedisMarkers {
   }
 
   async unread (room: string, userId: string, after: number, cap: number): Promise<Unread> {
+    return await this.#counts.add(`${cap}\n${room}`, { after, userJson: JSON.stringify(userId), cap })
+  }
+
+  async #unreadMany (key: string, items: Array<{ after: number, userJson: string, cap: number }>): Promise<Unread[]> {
+    const room = key.slice(key.indexOf('\n') + 1)
     const keys = this.#keys
-    const [seq, unread, complete] = await this.#health.run(async (c) => await UNREAD.run(c,
-      [keys.meta(room), keys.history(room), keys.versions(room)], [after, JSON.stringify(userId), cap])) as [number, number, number]
-    return { seq: Number(seq), unread: Number(unread), complete: complete === 1 }
+    const args: Array<string | number> = [items[0].cap]
+    for (const it of items) args.push(it.after, it.userJson)
+    const reply = await this.#health.run(async (c) => await UNREAD.run(c, [keys.meta(room), keys.history(room), keys.versions(room)], args)) as number[]
+    const seq = Number(reply[0])
+    return items.map((_, k) => ({ seq, unread: Number(reply[2 * k + 1]), complete: Number(reply[2 * k + 2]) === 1 }))
   }
 }
