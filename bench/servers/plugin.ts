@@ -30,7 +30,8 @@ async function main (): Promise<void> {
     // BENCH_STORE (a PostgreSQL URL) and BENCH_SCHEMA: messages committed there before delivery.
     store: process.env.BENCH_STORE === undefined ? undefined : postgresStore({ connectionString: process.env.BENCH_STORE }, { schema: process.env.BENCH_SCHEMA ?? 'bench' })
   })
-  await app.listen({ port: PORT, host: '127.0.0.1', backlog: 4096 })
+  // BENCH_BACKLOG: the listen backlog (Node's default is 511; the storm scenario shows what it costs).
+  await app.listen({ port: PORT, host: '127.0.0.1', backlog: Number(process.env.BENCH_BACKLOG ?? 4096) })
   // BENCH_STORM_RATE (messages a second) and BENCH_STORM_ROOMS: the storm scenario's flow, from the
   // server (it goes on while every client is away), round-robin over the rooms storm-0...
   const rate = Number(process.env.BENCH_STORM_RATE ?? 0)
