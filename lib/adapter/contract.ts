@@ -12,9 +12,12 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Membership } from '../core/membership.js'
 import type { JoinOutcome, LeaveOutcome } from '../outcomes.js'
-import type { ChatStats, HistoryLimits, LeaveReason, Member, MemberInfo, Restriction, RestrictionKind, RoomInfo } from '../model.js'
+import type { ChatStats, HistoryLimits, LeaveReason, Member, Restriction, RestrictionKind, RoomInfo } from '../model.js'
 import type { ReadFrame } from '../protocol/schemas.js'
 import type { TicketStore } from './tickets.js'
+import type { MessageDraft, Published, StoredFrame, Revision, HeldMessage, Unread, Marker, UserPresence, RoomState, LeaveState, Resume, Page, RoomPage, MemberPage } from './values.js'
+
+export type { MessageDraft, Published, StoredFrame, Revision, HeldMessage, Unread, Marker, UserPresence, RoomState, LeaveState, Resume, Page, RoomPage, MemberPage } from './values.js'
 
 /** An operation on a client that another process holds (`app.chat.join/leave/disconnect`). */
 export type RemoteCommand =
@@ -34,125 +37,6 @@ export type RemoteCommand =
  * not answer in time.
  */
 export type RemoteResult = JoinOutcome | LeaveOutcome | 'closed' | 'done' | 'not-found' | 'timeout'
-
-/**
- * A `message` frame waiting for its seq and epoch, which the adapter (the one authority for a
- * room's sequence) assigns: the frame is `head + seq + mid + epoch + tail`.
- */
-export interface MessageDraft {
-  id: string
-  head: string
-  mid: string
-  tail: string
-  /** The effectively-once key (user, room, ref), when the sender gave a ref. */
-  dedupe?: string
-  /**
-   * A digest of what the message says (content and meta), given with `dedupe`: a resend must say
-   * the same, or the ref was reused for another message.
-   */
-  digest?: string
-}
-
-/**
- * What publishing a message did: `sent` (with its id, seq and epoch); `duplicate`, a resend of a
- * message already published (same user, room, ref and digest: nothing was sent, the original's id,
- * seq and epoch); or `reused`, the same ref with a different digest: nothing was sent, the ref
- * belongs to the earlier message whose id, seq and epoch these are.
- */
-export interface Published {
-  status: 'sent' | 'duplicate' | 'reused'
-  id: string
-  seq: number
-  epoch: string
-}
-
-/**
- * An event of a room that the store numbered (with a store, the store is the room's authority):
- * a message, with its id, or an edit or deletion, with the message's new version.
- */
-export interface StoredFrame {
-  seq: number
-  /** The frame as delivered. */
-  text: string
-  /** A message's id. */
-  id?: string
-  /** An edit or deletion: the message's seq, and its frame at the new version (or its tombstone). */
-  revises?: { seq: number, text: string, deleted: boolean }
-}
-
-/**
- * An edit or deletion, without a store (the adapter numbers it): the change's frame as a draft
- * (`head + seq + mid + epoch + tail`), and the message's new version (or tombstone).
- */
-export interface Revision {
-  /** The message: where the history holds it. */
-  seq: number
-  epoch: string
-  version: string
-  deleted: boolean
-  head: string
-  mid: string
-  tail: string
-}
-
-/** A message as the history holds it: its seq, its room's epoch, and its frame at its latest version. */
-export interface HeldMessage {
-  seq: number
-  epoch: string
-  text: string
-}
-
-/**
- * A room's newest seq (0: none) and, when asked, how many messages after a read marker were sent
- * by others (deleted ones not counted), counted up to a cap: `complete` false when the hot window
- * no longer holds every event after the marker (the count is then of what it holds).
- */
-export interface Unread {
-  seq: number
-  unread: number
-  complete: boolean
-}
-
-/** A read marker after a `markRead`: where it stands, and whether this call moved it. */
-export interface Marker {
-  seq: number
-  moved: boolean
-}
-
-/** A user's presence across the chat. */
-export interface UserPresence {
-  online: boolean
-  /** Open connections, on every process. */
-  connections: number
-  /** When its last connection closed, ms (absent: online, or not seen within the presence ttl). */
-  lastSeen?: number
-}
-
-/**
- * A room after a join: its member count (connections), distinct users, newest seq (0 if none) and
- * epoch, and how many connections the joining user now has there (1: its first, anywhere).
- */
-export interface RoomState {
-  members: number
-  users: number
-  own: number
-  seq: number
-  epoch: string
-}
-
-/**
- * A room after a leave: its member count (connections), distinct users, and how many connections
- * the leaving user still has there (0: it was its last, anywhere).
- */
-export interface LeaveState {
-  members: number
-  users: number
-  own: number
-}
-
-export type Resume =
-  | { recovered: true, messages: Array<{ seq: number, text: string }> }
-  | { recovered: false }
 
 /**
  * What the plugin hands an adapter's factory: this process's membership (kept by the plugin,
@@ -199,24 +83,6 @@ export interface AdapterNode {
   readonly log: FastifyBaseLogger
   /** History limits: at least `size` messages younger than `ttl` per room, at most 2 x size. */
   readonly history: HistoryLimits
-}
-
-/** Where a listing starts (`cursor`, from the previous page; none for the first) and how much it takes. */
-export interface Page {
-  cursor?: string
-  limit: number
-}
-
-/** A page of rooms, sorted by name; `cursor` asks for the next page (absent on the last). */
-export interface RoomPage {
-  rooms: RoomInfo[]
-  cursor?: string
-}
-
-/** A page of a room's members, in join order; `cursor` asks for the next page (absent on the last). */
-export interface MemberPage {
-  members: MemberInfo[]
-  cursor?: string
 }
 
 /** What the `adapter` option takes: called once when the plugin starts, resolves a ready adapter. */
