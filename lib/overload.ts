@@ -29,8 +29,6 @@ export class Overload {
   /** When the sampler last ran (performance.now()). */
   #tick = 0
   #pending = 0
-  /** Upgrades refused so far. */
-  refused = 0
 
   constructor (opts: OverloadOptions | false) {
     this.#opts = opts
@@ -57,17 +55,11 @@ export class Overload {
     return Math.max(this.#lag, performance.now() - this.#tick - SAMPLE_MS)
   }
 
-  /** Upgrades being authenticated and admitted now. */
-  get pending (): number {
-    return this.#pending
-  }
-
   /** Whether a new upgrade must wait: the seconds of its `Retry-After`, or undefined to let it in. */
   refuse (): number | undefined {
     const o = this.#opts
     if (o === false) return undefined
     if (this.#pending < o.maxPendingUpgrades && this.lag <= o.maxEventLoopDelay) return undefined
-    this.refused++
     return o.retryAfter
   }
 

@@ -166,21 +166,20 @@ export class ReadMarkers {
    */
   async #count (room: string, userId: string, after: number, seq: number): Promise<number> {
     const store = this.#host.link?.store
-    if (store === undefined) return (await this.#host.adapter.unread(room, userId, after, UNREAD_CAP + 1)).unread
     const held = await this.#host.adapter.unread(room, userId, after, UNREAD_CAP + 1)
-    if (held.complete && held.seq === seq) return held.unread
+    if (store === undefined || (held.complete && held.seq === seq)) return held.unread
     return (await store.unread(room, userId, after, UNREAD_CAP + 1)).unread
   }
 
-  async #unread (room: string, userId: string, after: number): Promise<{ seq: number, unread: number }> {
+  /** The room's newest seq and the count after `after` from the room's authority: the store when there is one. */
+  async #unread (room: string, userId: string, after: number, cap = UNREAD_CAP + 1): Promise<{ seq: number, unread: number }> {
     const store = this.#host.link?.store
-    if (store !== undefined) return await store.unread(room, userId, after, UNREAD_CAP + 1)
-    return await this.#host.adapter.unread(room, userId, after, UNREAD_CAP + 1)
+    if (store !== undefined) return await store.unread(room, userId, after, cap)
+    return await this.#host.adapter.unread(room, userId, after, cap)
   }
 
   async #newest (room: string, userId: string): Promise<number> {
-    const store = this.#host.link?.store
-    return store !== undefined ? (await store.unread(room, userId, 0, 0)).seq : (await this.#host.adapter.unread(room, userId, 0, 0)).seq
+    return (await this.#unread(room, userId, 0, 0)).seq
   }
 
   #queue (p: Pending): void {
