@@ -54,6 +54,34 @@ t.test('a client cut off reconnects with since and gets every missed message onc
   sender.close(); back.close()
 })
 
+// The duplicate a storm harness once saw: the typed client resumes every room, the default one
+// too, after the server has put the new socket in it and live messages have reached it.
+t.test('a resume of the default room after its automatic join: nothing twice', async (t) => {
+  const app = await build(t, { rateLimit: false })
+  const sender = await connect(app, token({ sub: 'sender' }))
+  const reader = await connect(app, token({ sub: 'reader' }), { defaultRoom: false })
+  const joined = await reader.next('joined')
+  const last = (await sender.request({ action: 'message', room: 'lobby', content: 'seen', ref: 1 })).seq
+  await reader.next('message')
+  reader.ws.terminate()
+  for (let i = 0; i < 3; i++) await sender.request({ action: 'message', room: 'lobby', content: `missed ${i}`, ref: `m${i}` })
+  const back = await connect(app, token({ sub: 'reader' }), { defaultRoom: false })
+  await back.next('joined') // the automatic join, before the client's resume
+  await sender.request({ action: 'message', room: 'lobby', content: 'live', ref: 'l' })
+  t.match(await back.next('message'), { content: 'live' })
+  back.send({ action: 'join', room: 'lobby', since: { seq: last, epoch: joined.epoch }, ref: 'resume' })
+  t.match(await back.next((f) => f.ref === 'resume'), { recovered: true })
+  await back.barrier()
+  const seqs = back.queue.filter((f) => f.type === 'message').map((f) => f.seq)
+  t.same(seqs, [last + 1, last + 2, last + 3], 'the missed ones, not the live one again')
+  back.queue.length = 0
+  await sender.request({ action: 'message', room: 'lobby', content: 'after', ref: 'a' })
+  t.match(await back.next('message'), { seq: last + 5, content: 'after' })
+  await back.barrier()
+  t.equal(back.queue.filter((f) => f.type === 'message').length, 0, 'and live ones once')
+  sender.close(); back.close()
+})
+
 t.test('a burst published during the join is neither lost nor reordered', async (t) => {
   const app = await build(t, { rateLimit: false })
   const sender = await connect(app, token({ sub: 'sender' }))

@@ -28,6 +28,8 @@ export interface LocalMember extends Member {
    * may still arrive after it: those at or below it are copies. Cleared by the first newer one.
    */
   floor?: { seq: number, epoch: string }
+  /** The last seq its latest join gave it (the room's or its replay's): live from there on. */
+  from: number
 }
 
 export class Delivery {
@@ -80,6 +82,17 @@ export class Delivery {
   }
 
   /**
+   * Starts holding a member's live frames for another join of a room it is in, with `since`,
+   * and says which messages its socket already had live: those after its last join's seq, up to
+   * its floor or, past it, the room feed's position. Its replay must not send those again.
+   */
+  hold (member: LocalMember, room: string): { after: number, upTo: number, epoch: string } | undefined {
+    const had = member.floor ?? this.#feeds.position(room)
+    member.buffer = []
+    return had === undefined ? undefined : { after: member.from, upTo: had.seq, epoch: had.epoch }
+  }
+
+  /**
    * Ends a join's buffering: sends what came live after seq `after` of `epoch` (and every presence
    * frame), and keeps `after` as the member's floor for what is still on its way, unless the room's
    * feed has delivered that far already (it drops any copy at or below its position itself).
@@ -88,6 +101,7 @@ export class Delivery {
     const buffer = member.buffer
     if (buffer === undefined) return
     member.buffer = undefined
+    if (epoch !== undefined) member.from = after
     let floor = after
     for (const b of buffer) {
       if (b.seq !== undefined && b.seq <= after) continue

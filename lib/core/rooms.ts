@@ -58,6 +58,7 @@ export class Rooms {
   async join (conn: Connection, room: string, ref?: Ref, since?: { seq: number, epoch: string }): Promise<JoinOutcome> {
     let member = this.#membership.membersOf(room)?.get(conn.id)
     const already = member !== undefined
+    let had: { after: number, upTo: number, epoch: string } | undefined
     if (member === undefined) {
       if (this.#membership.roomCountOf(conn.id) >= this.#opts.maxRoomsPerConnection) return 'too-many-rooms'
       const here = this.#membership.count(room)
@@ -75,12 +76,14 @@ export class Rooms {
       // Joined meanwhile (the rule was async)? Then it is a member already.
       if (this.#membership.has(room, conn.id)) return await this.join(conn, room, ref, since)
       // Every field from the start (floor too): one shape for all members, no property added later.
-      member = { clientId: conn.id, userId: conn.userId, joinedAt: Date.now(), conn, buffer: [], floor: undefined }
+      member = { clientId: conn.id, userId: conn.userId, joinedAt: Date.now(), conn, buffer: [], floor: undefined, from: 0 }
       const name = displayName(conn.user)
       if (name !== undefined) member.name = name
       this.#membership.add(room, member)
     } else if (since !== undefined) {
-      member.buffer = []
+      // Its socket already had the live frames since its first join (the default room's, made
+      // at connect, before the client's own resume of it): the replay skips them.
+      had = this.#delivery.hold(member, room)
     }
     let state: RoomState
     let resume: Resume | undefined
@@ -109,7 +112,9 @@ export class Rooms {
     this.#delivery.send(conn, withRef(joined, ref))
     let last = state.seq
     if (resume?.recovered === true) {
+      const seen = had !== undefined && had.epoch === state.epoch ? had : undefined
       for (const m of resume.messages) {
+        if (seen !== undefined && m.seq > seen.after && m.seq <= seen.upTo) continue
         this.#delivery.sendText(conn, m.text)
         if (m.seq > last) last = m.seq
       }
