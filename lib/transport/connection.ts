@@ -100,6 +100,8 @@ export class Connection extends SerialTasks {
   closed = false
   /** The user's bans and mutes this connection enforces (none: undefined, to keep idle sockets small). */
   restrictions: Restrictions | undefined
+  /** TokenExpiry's: the second (since the epoch) its next deadline falls in; undefined: none. */
+  expiryBucket: number | undefined = undefined
 
   readonly #socket: WebSocket
   // The transport under ws, written directly with pre-built frames; undefined when ws must frame.
