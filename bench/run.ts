@@ -298,6 +298,10 @@ function recordStorm (label: string, target: string, r: any): void {
   record(`${label}: server CPU s`, target, r.serverCpuSeconds)
   record(`${label}: peak server CPU (cores)`, target, r.peakServerCpu)
   record(`${label}: peak server RSS MiB`, target, r.peakRssMiB)
+  if (r.p99Before !== undefined) {
+    record(`${label}: bystanders' p99 delivery ms, before the cut`, target, r.p99Before)
+    record(`${label}: bystanders' p99 delivery ms, during the storm`, target, r.p99During)
+  }
 }
 
 /**

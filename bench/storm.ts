@@ -1,7 +1,10 @@
 // The storm scenario's clients: N clients in rooms with history while the server publishes at a
 // steady rate; then every socket is cut at once (the server stays up) and every client comes back
 // as the typed client does: its default backoff (honouring Retry-After), a rejoin with `since`.
-// Each client checks its room's seqs: a gap is a lost message, a seq seen twice a duplicate.
+// Each client checks its room's seqs: a gap is a lost message, a seq seen twice a duplicate. The
+// plugin's clients also resume the default room, as the typed client resumes every room it was in.
+// With the server up, bystanders (one per room, never cut) time each message's delivery (the
+// servers stamp it) before the cut and during the storm: those already connected must not notice.
 import { readFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { createSigner } from 'fast-jwt'
@@ -40,6 +43,9 @@ export interface StormResult {
   redisCpuSeconds?: number
   redisCalls?: number
   redisTop?: string
+  /** Bystanders' delivery latency, ms: p99 in the steady flow before the cut, and during the storm. */
+  p99Before?: number
+  p99During?: number
 }
 
 const sign = createSigner({ key: SECRET, expiresIn: 3_600_000 })
@@ -74,10 +80,31 @@ interface Member {
   waitingFirst?: boolean
   client?: RawClient
   resolveOpen?: () => void
+  /** The default room's seq and epoch from the join at connect (the plugin): resumed too. */
+  lobby?: { seq: number, epoch: string }
+  /** Never cut: times deliveries instead. */
+  bystander?: boolean
+}
+
+function p99 (xs: number[]): number {
+  if (xs.length === 0) return NaN
+  const sorted = xs.slice().sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]
 }
 
 export async function storm (job: StormJob): Promise<StormResult> {
-  const members: Member[] = Array.from({ length: job.clients }, (_, i) => ({ i, room: `storm-${i % job.rooms}`, token: sign({ sub: `user-${i}` }), seq: -1, epoch: '', recovered: false, lost: 0, dup: 0, attempt: 0 }))
+  const member = (i: number, bystander: boolean): Member => ({ i, room: `storm-${i % job.rooms}`, token: sign({ sub: bystander ? `bystander-${i}` : `user-${i}` }), seq: -1, epoch: '', recovered: false, lost: 0, dup: 0, attempt: 0, bystander })
+  const members: Member[] = Array.from({ length: job.clients }, (_, i) => member(i, false))
+  const bystanders: Member[] = job.mode === 'cut' ? Array.from({ length: job.rooms }, (_, i) => member(i, true)) : []
+  const latencyBefore: number[] = []
+  /** Everyone is in and the flow is steady: the window the latency before the cut is taken in. */
+  let settling = false
+  const latencyDuring: number[] = []
+  const timed = (at: number | undefined): void => {
+    if (at === undefined || Number.isNaN(at)) return
+    if (!cut) { if (settling) latencyBefore.push(Date.now() - at) }
+    else if (allRecoveredAt === 0) latencyDuring.push(Date.now() - at)
+  }
   let cutAt = 0
   let cut = false
   let recovered = 0
@@ -108,15 +135,17 @@ export async function storm (job: StormJob): Promise<StormResult> {
     onMessage (c, payload) {
       if (sio) {
         // 42["message",{...},"<offset>"]: the offset is what a recovery resumes from.
-        const [, f, offset] = JSON.parse(payload!.toString().slice(2)) as [string, { room: string, seq: number, epoch: string }, string | undefined]
+        const [, f, offset] = JSON.parse(payload!.toString().slice(2)) as [string, { room: string, seq: number, epoch: string, at?: number }, string | undefined]
         if (offset !== undefined) m.offset = offset
         if (f.room !== m.room) return
+        if (m.bystander === true) timed(f.at)
         if (m.waitingFirst === true) { m.waitingFirst = false; m.seq = f.seq; m.epoch = f.epoch; return }
         if (m.seq >= 0) checkSeq(m, f.seq, f.epoch)
         return
       }
-      const f = JSON.parse(payload!.toString()) as { room: string, seq: number, epoch: string }
+      const f = JSON.parse(payload!.toString()) as { room: string, seq: number, epoch: string, content?: string }
       if (f.room !== m.room || m.seq < 0) return
+      if (m.bystander === true) timed(Number(f.content?.slice(f.content.indexOf('@') + 1)))
       checkSeq(m, f.seq, f.epoch)
     },
     onFrame (c, f) {
@@ -144,6 +173,7 @@ export async function storm (job: StormJob): Promise<StormResult> {
         }
         return
       }
+      if (f.type === 'joined' && f.room === 'lobby' && m.lobby === undefined) m.lobby = { seq: f.seq, epoch: f.epoch }
       if (f.type !== 'joined' || f.room !== m.room) return
       if (m.seq < 0) {
         m.seq = f.seq
@@ -168,6 +198,8 @@ export async function storm (job: StormJob): Promise<StormResult> {
     c.opened().then(() => {
       if (sio) return // the Engine.IO open, then CONNECT (handlers)
       m.attempt = 0
+      // The typed client resumes every room it was in, in the order it joined them.
+      if (m.lobby !== undefined) c.sendText(JSON.stringify({ action: 'join', room: 'lobby', since: m.lobby }))
       c.sendText(m.seq < 0
         ? JSON.stringify({ action: 'join', room: m.room })
         : JSON.stringify({ action: 'join', room: m.room, since: { seq: m.seq, epoch: m.epoch } }))
@@ -190,12 +222,14 @@ export async function storm (job: StormJob): Promise<StormResult> {
 
   // Everyone in, 200 at a time.
   let next = 0
+  const everyone = [...bystanders, ...members]
   await Promise.all(Array.from({ length: 200 }, async () => {
-    while (next < members.length) {
-      const m = members[next++]
+    while (next < everyone.length) {
+      const m = everyone[next++]
       await new Promise<void>((resolve) => { m.resolveOpen = resolve; connect(m) })
     }
   }))
+  settling = true
   await new Promise((resolve) => setTimeout(resolve, job.settleMs))
 
   // The cut: every socket at once, or the server killed.
@@ -242,18 +276,19 @@ export async function storm (job: StormJob): Promise<StormResult> {
   await new Promise((resolve) => setTimeout(resolve, job.settleMs))
   clearInterval(sampler)
   cut = false
-  for (const m of members) m.client?.close()
+  for (const m of everyone) m.client?.close()
   return {
     name: 'storm',
     clients: members.length,
     recoverySeconds: allRecoveredAt === 0 ? NaN : (allRecoveredAt - cutAt) / 1000,
     recovered,
     notRecovered,
-    lost: members.reduce((s, m) => s + m.lost, 0),
-    duplicated: members.reduce((s, m) => s + m.dup, 0),
+    lost: everyone.reduce((s, m) => s + m.lost, 0),
+    duplicated: everyone.reduce((s, m) => s + m.dup, 0),
     checked,
-    clientsWithLoss: members.filter((m) => m.lost > 0).length,
-    clientsWithDuplicates: members.filter((m) => m.dup > 0).length,
+    clientsWithLoss: everyone.filter((m) => m.lost > 0).length,
+    clientsWithDuplicates: everyone.filter((m) => m.dup > 0).length,
+    ...(bystanders.length === 0 ? {} : { p99Before: p99(latencyBefore), p99During: p99(latencyDuring) }),
     refused,
     retries,
     peakServerCpu: peakCpu,

@@ -33,7 +33,8 @@ async function main (): Promise<void> {
   // BENCH_BACKLOG: the listen backlog (Node's default is 511; the storm scenario shows what it costs).
   await app.listen({ port: PORT, host: '127.0.0.1', backlog: Number(process.env.BENCH_BACKLOG ?? 4096) })
   // BENCH_STORM_RATE (messages a second) and BENCH_STORM_ROOMS: the storm scenario's flow, from the
-  // server (it goes on while every client is away), round-robin over the rooms storm-0...
+  // server (it goes on while every client is away), round-robin over the rooms storm-0..., each
+  // stamped with the time it was sent (`m<n>@<ms>`) for the bystanders' latency
   const rate = Number(process.env.BENCH_STORM_RATE ?? 0)
   if (rate > 0) {
     const rooms = Number(process.env.BENCH_STORM_ROOMS ?? 100)
@@ -41,7 +42,7 @@ async function main (): Promise<void> {
     setInterval(() => {
       for (let i = 0; i < rate / 100; i++) {
         const k = n++
-        app.chat.broadcast(`storm-${k % rooms}`, `m${k}`).catch(() => {})
+        app.chat.broadcast(`storm-${k % rooms}`, `m${k}@${Date.now()}`).catch(() => {})
       }
     }, 10).unref()
   }

@@ -26,7 +26,7 @@ if (storm > 0) {
   setInterval(() => {
     for (let i = 0; i < storm / 100; i++) {
       const r = n++ % rooms
-      io.to(`storm-${r}`).emit('message', { type: 'message', room: `storm-${r}`, seq: ++seqs[r], epoch: 'e' })
+      io.to(`storm-${r}`).emit('message', { type: 'message', room: `storm-${r}`, seq: ++seqs[r], epoch: 'e', at: Date.now() })
     }
   }, 10).unref()
 }
