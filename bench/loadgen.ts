@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks'
 import { createSigner } from 'fast-jwt'
 import { clientFrame, contentSeq, RawClient, type ClientHandlers, type Dialect } from './raw-client.js'
 import { delta, snapshot, type RedisSnapshot } from './redis-stats.js'
+import { bystanders, type BystandersJob } from './bystanders.js'
 import { storm, type StormJob } from './storm.js'
 
 const SECRET = process.env.BENCH_SECRET ?? 'bench-secret-bench-secret-bench-secret'
@@ -30,6 +31,7 @@ export type Job =
   | { kind: 'setup', port: number, dialect: Dialect, serverPid: number, clients: number, concurrency: number, defaultRoom?: boolean }
   | { kind: 'typing', port: number, dialect: Dialect, serverPid: number, members: number, durationMs: number }
   | StormJob
+  | BystandersJob
 
 const NO_REDIS: RedisSnapshot = { cpuUs: 0, memory: 0, callsByServer: [], commands: new Map(), busPublish: 0, busPublishShard: 0 }
 
@@ -373,6 +375,8 @@ async function main (): Promise<void> {
     process.send!({ type: 'result', results: [await costs(job)] })
   } else if (job.kind === 'storm') {
     process.send!({ type: 'result', results: [await storm(job)] })
+  } else if (job.kind === 'bystanders') {
+    process.send!({ type: 'result', results: [await bystanders(job)] })
   } else if (job.kind === 'typing') {
     process.send!({ type: 'result', results: [await typing(job)] })
   } else if (job.kind === 'idle') {

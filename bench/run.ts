@@ -384,8 +384,22 @@ async function session (name: string, target: Target): Promise<void> {
       }
     } else if (name === 'storm') {
       const n = Number(args.storm)
-      const [r] = await loadgen({ kind: 'storm', mode: 'cut', dialect: target.dialect, port, serverPid, clients: n, rooms: 100, settleMs: 2000 })
-      recordStorm(`E storm (${n}, every socket cut)`, target.name, r)
+      // The bystanders in a process of their own, told the storm's phases as they come.
+      const by = node(1, [...TSX, join(__dirname, 'loadgen.ts')])
+      const gen = node(1, [...TSX, join(__dirname, 'loadgen.ts')])
+      try {
+        by.send({ kind: 'bystanders', dialect: target.dialect, port, rooms: 100 } satisfies Job)
+        await message(by, 'ready', 60_000)
+        gen.on('message', (m: any) => { if (m?.type === 'phase') by.send(m) })
+        gen.send({ kind: 'storm', mode: 'cut', dialect: target.dialect, port, serverPid, clients: n, rooms: 100, settleMs: 2000 } satisfies Job)
+        const { results: [r] } = await message<{ results: any[] }>(gen, 'result')
+        by.send({ type: 'report' })
+        const { results: [b] } = await message<{ results: any[] }>(by, 'result')
+        recordStorm(`E storm (${n}, every socket cut)`, target.name, { ...r, p99Before: b.p99Before, p99During: b.p99During })
+      } finally {
+        await stop(gen)
+        await stop(by)
+      }
     } else if (name === 'setup') {
       const [r] = await loadgen({ kind: 'setup', port, dialect: target.dialect, serverPid, clients: setupClients, concurrency: 50, defaultRoom: target.env?.BENCH_LEAN !== '1' })
       record(`D setup CPU µs/connection (${setupClients})`, target.name, r.cpuPerConnection)

@@ -3,8 +3,8 @@
 // as the typed client does: its default backoff (honouring Retry-After), a rejoin with `since`.
 // Each client checks its room's seqs: a gap is a lost message, a seq seen twice a duplicate. The
 // plugin's clients also resume the default room, as the typed client resumes every room it was in.
-// With the server up, bystanders (one per room, never cut) time each message's delivery (the
-// servers stamp it) before the cut and during the storm: those already connected must not notice.
+// The phases (everyone in and settled, the cut, all recovered) go to the orchestrator, which tells
+// the bystanders (bystanders.ts) timing deliveries in a process of their own.
 import { readFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { createSigner } from 'fast-jwt'
@@ -43,9 +43,6 @@ export interface StormResult {
   redisCpuSeconds?: number
   redisCalls?: number
   redisTop?: string
-  /** Bystanders' delivery latency, ms: p99 in the steady flow before the cut, and during the storm. */
-  p99Before?: number
-  p99During?: number
 }
 
 const sign = createSigner({ key: SECRET, expiresIn: 3_600_000 })
@@ -82,29 +79,15 @@ interface Member {
   resolveOpen?: () => void
   /** The default room's seq and epoch from the join at connect (the plugin): resumed too. */
   lobby?: { seq: number, epoch: string }
-  /** Never cut: times deliveries instead. */
-  bystander?: boolean
 }
 
-function p99 (xs: number[]): number {
-  if (xs.length === 0) return NaN
-  const sorted = xs.slice().sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]
+/** Tells the orchestrator (and through it the bystanders) where the storm is. */
+function phase (name: 'settled' | 'cut' | 'recovered'): void {
+  process.send?.({ type: 'phase', phase: name })
 }
 
 export async function storm (job: StormJob): Promise<StormResult> {
-  const member = (i: number, bystander: boolean): Member => ({ i, room: `storm-${i % job.rooms}`, token: sign({ sub: bystander ? `bystander-${i}` : `user-${i}` }), seq: -1, epoch: '', recovered: false, lost: 0, dup: 0, attempt: 0, bystander })
-  const members: Member[] = Array.from({ length: job.clients }, (_, i) => member(i, false))
-  const bystanders: Member[] = job.mode === 'cut' ? Array.from({ length: job.rooms }, (_, i) => member(i, true)) : []
-  const latencyBefore: number[] = []
-  /** Everyone is in and the flow is steady: the window the latency before the cut is taken in. */
-  let settling = false
-  const latencyDuring: number[] = []
-  const timed = (at: number | undefined): void => {
-    if (at === undefined || Number.isNaN(at)) return
-    if (!cut) { if (settling) latencyBefore.push(Date.now() - at) }
-    else if (allRecoveredAt === 0) latencyDuring.push(Date.now() - at)
-  }
+  const members: Member[] = Array.from({ length: job.clients }, (_, i) => ({ i, room: `storm-${i % job.rooms}`, token: sign({ sub: `user-${i}` }), seq: -1, epoch: '', recovered: false, lost: 0, dup: 0, attempt: 0 }))
   let cutAt = 0
   let cut = false
   let recovered = 0
@@ -119,7 +102,7 @@ export async function storm (job: StormJob): Promise<StormResult> {
   const recoveredNow = (m: Member): void => {
     if (m.recovered) return
     m.recovered = true
-    if (++recovered === members.length) { allRecoveredAt = performance.now(); done() }
+    if (++recovered === members.length) { allRecoveredAt = performance.now(); phase('recovered'); done() }
   }
 
   const checkSeq = (m: Member, seq: number, epoch: string): void => {
@@ -135,17 +118,15 @@ export async function storm (job: StormJob): Promise<StormResult> {
     onMessage (c, payload) {
       if (sio) {
         // 42["message",{...},"<offset>"]: the offset is what a recovery resumes from.
-        const [, f, offset] = JSON.parse(payload!.toString().slice(2)) as [string, { room: string, seq: number, epoch: string, at?: number }, string | undefined]
+        const [, f, offset] = JSON.parse(payload!.toString().slice(2)) as [string, { room: string, seq: number, epoch: string }, string | undefined]
         if (offset !== undefined) m.offset = offset
         if (f.room !== m.room) return
-        if (m.bystander === true) timed(f.at)
         if (m.waitingFirst === true) { m.waitingFirst = false; m.seq = f.seq; m.epoch = f.epoch; return }
         if (m.seq >= 0) checkSeq(m, f.seq, f.epoch)
         return
       }
-      const f = JSON.parse(payload!.toString()) as { room: string, seq: number, epoch: string, content?: string }
+      const f = JSON.parse(payload!.toString()) as { room: string, seq: number, epoch: string }
       if (f.room !== m.room || m.seq < 0) return
-      if (m.bystander === true) timed(Number(f.content?.slice(f.content.indexOf('@') + 1)))
       checkSeq(m, f.seq, f.epoch)
     },
     onFrame (c, f) {
@@ -222,14 +203,13 @@ export async function storm (job: StormJob): Promise<StormResult> {
 
   // Everyone in, 200 at a time.
   let next = 0
-  const everyone = [...bystanders, ...members]
   await Promise.all(Array.from({ length: 200 }, async () => {
-    while (next < everyone.length) {
-      const m = everyone[next++]
+    while (next < members.length) {
+      const m = members[next++]
       await new Promise<void>((resolve) => { m.resolveOpen = resolve; connect(m) })
     }
   }))
-  settling = true
+  phase('settled')
   await new Promise((resolve) => setTimeout(resolve, job.settleMs))
 
   // The cut: every socket at once, or the server killed.
@@ -255,6 +235,7 @@ export async function storm (job: StormJob): Promise<StormResult> {
   let cpu0 = cpuBefore
   if (job.mode === 'cut') {
     cutAt = performance.now()
+    phase('cut')
     for (const m of members) m.client?.socket.destroy()
   } else {
     // The orchestrator kills the server and starts it again; the clock starts when it listens.
@@ -276,19 +257,18 @@ export async function storm (job: StormJob): Promise<StormResult> {
   await new Promise((resolve) => setTimeout(resolve, job.settleMs))
   clearInterval(sampler)
   cut = false
-  for (const m of everyone) m.client?.close()
+  for (const m of members) m.client?.close()
   return {
     name: 'storm',
     clients: members.length,
     recoverySeconds: allRecoveredAt === 0 ? NaN : (allRecoveredAt - cutAt) / 1000,
     recovered,
     notRecovered,
-    lost: everyone.reduce((s, m) => s + m.lost, 0),
-    duplicated: everyone.reduce((s, m) => s + m.dup, 0),
+    lost: members.reduce((s, m) => s + m.lost, 0),
+    duplicated: members.reduce((s, m) => s + m.dup, 0),
     checked,
-    clientsWithLoss: everyone.filter((m) => m.lost > 0).length,
-    clientsWithDuplicates: everyone.filter((m) => m.dup > 0).length,
-    ...(bystanders.length === 0 ? {} : { p99Before: p99(latencyBefore), p99During: p99(latencyDuring) }),
+    clientsWithLoss: members.filter((m) => m.lost > 0).length,
+    clientsWithDuplicates: members.filter((m) => m.dup > 0).length,
     refused,
     retries,
     peakServerCpu: peakCpu,
