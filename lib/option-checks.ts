@@ -78,7 +78,7 @@ export function resolveAdmission (admission: ChatPluginOptions['admission']): Ov
     if (key !== 'maxEventLoopDelay' && key !== 'maxPendingUpgrades' && key !== 'retryAfter') fail(`admission.${key}`, 'is not an admission option (maxEventLoopDelay, maxPendingUpgrades, retryAfter)', (a as Record<string, unknown>)[key])
   }
   return {
-    maxEventLoopDelay: integer('admission.maxEventLoopDelay', a.maxEventLoopDelay, 500, 10, 60_000),
+    maxEventLoopDelay: integer('admission.maxEventLoopDelay', a.maxEventLoopDelay, 100, 10, 60_000),
     maxPendingUpgrades: integer('admission.maxPendingUpgrades', a.maxPendingUpgrades, 1000, 1, 1e6),
     retryAfter: integer('admission.retryAfter', a.retryAfter, 1, 1, 3600)
   }

@@ -1,6 +1,7 @@
 /**
  * Load shedding for upgrades (the `admission` option): while this process's event loop lags past
- * `maxEventLoopDelay`, or more than `maxPendingUpgrades` upgrades are being authenticated and
+ * `maxEventLoopDelay` in two samples running (a lone pause, a GC or a synchronous call, is not
+ * overload and sheds nothing), or more than `maxPendingUpgrades` upgrades are being authenticated and
  * admitted at once, a new upgrade is refused with 503 and `Retry-After` before any token work. A
  * reconnection storm (a deploy, a crash) then turns into clients waiting their turn, with jitter,
  * instead of a process that spends everything on handshakes it cannot finish; connections already
@@ -24,8 +25,9 @@ export class Overload {
   readonly #opts: OverloadOptions | false
   #histogram: IntervalHistogram | undefined
   #timer: NodeJS.Timeout | undefined
-  /** The event loop's worst delay over the last sample, ms. */
+  /** The event loop's worst delay over the last sample, and over the one before it, ms. */
   #lag = 0
+  #lagBefore = 0
   /** When the sampler last ran (performance.now()). */
   #tick = 0
   #pending = 0
@@ -40,6 +42,7 @@ export class Overload {
     h.enable()
     this.#tick = performance.now()
     this.#timer = setInterval(() => {
+      this.#lagBefore = this.#lag
       this.#lag = h.max / 1e6
       this.#tick = performance.now()
       h.reset()
@@ -59,8 +62,15 @@ export class Overload {
   refuse (): number | undefined {
     const o = this.#opts
     if (o === false) return undefined
-    if (this.#pending < o.maxPendingUpgrades && this.lag <= o.maxEventLoopDelay) return undefined
+    if (this.#pending < o.maxPendingUpgrades && !this.#lagging(o.maxEventLoopDelay)) return undefined
     return o.retryAfter
+  }
+
+  /** Two of the last samples (the one running now counts by its lateness) above `max`. */
+  #lagging (max: number): boolean {
+    if (this.#histogram === undefined) return false
+    const now = performance.now() - this.#tick - SAMPLE_MS
+    return (now > max ? 1 : 0) + (this.#lag > max ? 1 : 0) + (this.#lagBefore > max ? 1 : 0) >= 2
   }
 
   /** An upgrade's authentication starts (`end` when it is done, however it ends). */

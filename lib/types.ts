@@ -190,7 +190,8 @@ export interface ChatPluginOptions {
   readReceipts?: boolean
   /**
    * Load shedding, so that a reconnection storm degrades into waiting instead of a collapse: while
-   * this process's event loop lags more than `maxEventLoopDelay` ms (default 500) or more than
+   * this process's event loop lags more than `maxEventLoopDelay` ms (default 100: what the open
+   * connections' deliveries may be held up by a storm's handshakes) or more than
    * `maxPendingUpgrades` upgrades (default 1000) are being authenticated and admitted, a new
    * upgrade gets 503 `FST_CHAT_OVERLOADED` with `Retry-After: retryAfter` seconds (default 1)
    * before any token work; connections already open are not touched. `false`: off.

@@ -53,14 +53,15 @@ t.test('upgrades queued in authentication: the next one waits, 503 with Retry-Af
 t.test('an event loop that lags: new upgrades wait until it recovers; open connections are untouched', async (t) => {
   const app = await build(t, { admission: { maxEventLoopDelay: 100 } })
   const open = await connect(app, token({ sub: 'open' }))
-  // The process is busy for 400 ms at a time (a storm's handshakes, say): an upgrade that comes
-  // meanwhile waits (probed with a bad token: 503 when shed, 401 when let in).
+  // The process is busy for 400 ms at a time, with the timers running in between (a storm's
+  // handshakes, say): an upgrade that comes meanwhile waits (probed with a bad token: 503 when
+  // shed, 401 when let in).
   const probe = { ...upgrade('late'), headers: { ...upgrade('late').headers, authorization: 'Bearer bad' } }
   let refused = await app.inject(probe)
   for (let i = 0; i < 10 && refused.statusCode !== 503; i++) {
-    const until = Date.now() + 400
-    while (Date.now() < until) { /* busy */ }
+    busy(400)
     refused = await app.inject(probe)
+    await new Promise((resolve) => setTimeout(resolve, 1))
   }
   t.equal(refused.statusCode, 503)
   t.equal(refused.headers['retry-after'], '1', 'the default Retry-After')
@@ -75,6 +76,20 @@ t.test('an event loop that lags: new upgrades wait until it recovers; open conne
   t.equal(status, 401, 'let in again (and refused for its bad token, as any upgrade)')
   open.close()
 })
+
+t.test('a lone pause (a GC, a synchronous call) is not overload: nothing is shed', async (t) => {
+  const app = await build(t, { admission: { maxEventLoopDelay: 100 } })
+  const probe = { ...upgrade('late'), headers: { ...upgrade('late').headers, authorization: 'Bearer bad' } }
+  busy(400)
+  t.equal((await app.inject(probe)).statusCode, 401, 'right after the pause')
+  await new Promise((resolve) => setTimeout(resolve, 1))
+  t.equal((await app.inject(probe)).statusCode, 401, 'once the sampler has seen it')
+})
+
+function busy (ms: number): void {
+  const until = Date.now() + ms
+  while (Date.now() < until) { /* busy */ }
+}
 
 t.test('admission: false never sheds; bad admission options are coded errors', async (t) => {
   const gated = gatedAdapter()

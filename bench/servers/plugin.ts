@@ -24,6 +24,8 @@ async function main (): Promise<void> {
     ...(process.env.BENCH_LEAN === '1' ? { presence: false, defaultRoom: false } : {}),
     // BENCH_HISTORY=off: no history kept (seq and epoch still assigned), to measure its cost.
     history: process.env.BENCH_HISTORY === 'off' ? false : undefined,
+    // BENCH_EVENT_LOOP_DELAY (ms): admission control's threshold, to measure what it trades.
+    ...(process.env.BENCH_EVENT_LOOP_DELAY === undefined ? {} : { admission: { maxEventLoopDelay: Number(process.env.BENCH_EVENT_LOOP_DELAY) } }),
     // BENCH_REDIS (a URL) or BENCH_REDIS_CLUSTER (host:port,...): the Redis adapter, for the
     // cluster scenarios (processes share BENCH_PREFIX).
     adapter: redis === undefined ? undefined : redisAdapter({ client: redis, prefix: process.env.BENCH_PREFIX }),
