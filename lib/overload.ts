@@ -1,7 +1,8 @@
 /**
  * Load shedding for upgrades (the `admission` option): while this process's event loop lags past
- * `maxEventLoopDelay` in two samples running (a lone pause, a GC or a synchronous call, is not
- * overload and sheds nothing), or more than `maxPendingUpgrades` upgrades are being authenticated and
+ * `maxEventLoopDelay` in two samples running, or right now while upgrades pour in (a lone pause, a
+ * GC or a synchronous call, with an upgrade or two arriving, is not overload and sheds nothing), or
+ * more than `maxPendingUpgrades` upgrades are being authenticated and
  * admitted at once, a new upgrade is refused with 503 and `Retry-After` before any token work. A
  * reconnection storm (a deploy, a crash) then turns into clients waiting their turn, with jitter,
  * instead of a process that spends everything on handshakes it cannot finish; connections already
@@ -20,6 +21,8 @@ export interface OverloadOptions {
 
 /** How often the event loop's delay is read (and its histogram reset), ms. */
 const SAMPLE_MS = 100
+/** Upgrades within one sample that make a late loop a storm's (at once), not a lone pause's. */
+const STORM_ARRIVALS = 16
 
 export class Overload {
   readonly #opts: OverloadOptions | false
@@ -31,6 +34,8 @@ export class Overload {
   /** When the sampler last ran (performance.now()). */
   #tick = 0
   #pending = 0
+  /** Upgrades asked about since the sampler last ran. */
+  #arrivals = 0
 
   constructor (opts: OverloadOptions | false) {
     this.#opts = opts
@@ -45,6 +50,7 @@ export class Overload {
       this.#lagBefore = this.#lag
       this.#lag = h.max / 1e6
       this.#tick = performance.now()
+      this.#arrivals = 0
       h.reset()
     }, SAMPLE_MS).unref()
   }
@@ -62,14 +68,19 @@ export class Overload {
   refuse (): number | undefined {
     const o = this.#opts
     if (o === false) return undefined
+    this.#arrivals++
     if (this.#pending < o.maxPendingUpgrades && !this.#lagging(o.maxEventLoopDelay)) return undefined
     return o.retryAfter
   }
 
-  /** Two of the last samples (the one running now counts by its lateness) above `max`. */
+  /**
+   * Late now while upgrades pour in (a storm's first long turn), or two of the last samples (the
+   * one running now counts by its lateness) above `max`.
+   */
   #lagging (max: number): boolean {
     if (this.#histogram === undefined) return false
     const now = performance.now() - this.#tick - SAMPLE_MS
+    if (now > max && this.#arrivals > STORM_ARRIVALS) return true
     return (now > max ? 1 : 0) + (this.#lag > max ? 1 : 0) + (this.#lagBefore > max ? 1 : 0) >= 2
   }
 

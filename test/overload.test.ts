@@ -86,6 +86,15 @@ t.test('a lone pause (a GC, a synchronous call) is not overload: nothing is shed
   t.equal((await app.inject(probe)).statusCode, 401, 'once the sampler has seen it')
 })
 
+t.test('a late loop while upgrades pour in sheds at once (a storm\'s first long turn)', async (t) => {
+  const app = await build(t, { admission: { maxEventLoopDelay: 100 } })
+  const probe = { ...upgrade('late'), headers: { ...upgrade('late').headers, authorization: 'Bearer bad' } }
+  busy(400)
+  const codes = (await Promise.all(Array.from({ length: 40 }, async () => await app.inject(probe)))).map((r) => r.statusCode)
+  t.equal(codes.filter((c) => c === 401).length, 16, 'the first 16 are let in (and refused for their bad token)')
+  t.same(codes.slice(16), Array(24).fill(503), 'the rest wait')
+})
+
 function busy (ms: number): void {
   const until = Date.now() + ms
   while (Date.now() < until) { /* busy */ }
