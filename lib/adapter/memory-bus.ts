@@ -19,8 +19,6 @@ const MAX_SEEN = 1_000_000
 
 export class MemoryBus {
   readonly #nodes = new Set<AdapterNode>()
-  /** Which node holds each client, for commands. */
-  readonly #holders = new Map<string, AdapterNode>()
   /** Each user's connections across the nodes: clientId -> until (ms; Infinity once open). */
   readonly #users = new Map<string, SmallMap<string, number>>()
   readonly tickets = memoryTicketStore()
@@ -53,7 +51,6 @@ export class MemoryBus {
   /** A node leaves; with the last one, everything is forgotten. */
   detach (node: AdapterNode): void {
     this.#nodes.delete(node)
-    for (const [clientId, holder] of this.#holders) if (holder === node) this.#holders.delete(clientId)
     const now = Date.now()
     for (const [userId, conns] of this.#users) {
       const before = openCount(conns)
@@ -105,8 +102,7 @@ export class MemoryBus {
     return true
   }
 
-  hold (clientId: string, userId: string, node: AdapterNode): void {
-    this.#holders.set(clientId, node)
+  hold (clientId: string, userId: string): void {
     let conns = this.#users.get(userId)
     if (conns === undefined) this.#users.set(userId, conns = new SmallMap())
     const first = openCount(conns) === 0
@@ -114,8 +110,7 @@ export class MemoryBus {
     if (first) this.#tell(userId, true, undefined)
   }
 
-  release (clientId: string, userId: string, node: AdapterNode): void {
-    if (this.#holders.get(clientId) === node) this.#holders.delete(clientId)
+  release (clientId: string, userId: string): void {
     const conns = this.#users.get(userId)
     const wasOpen = conns?.get(clientId) === Infinity
     conns?.delete(clientId)
@@ -180,8 +175,16 @@ export class MemoryBus {
     return out
   }
 
+  /**
+   * The node a client is on: a clientId starts with its node's id and a dot, so no map from
+   * clients to nodes is kept (the node says whether the client is still there).
+   */
   holder (clientId: string): AdapterNode | undefined {
-    return this.#holders.get(clientId)
+    const dot = clientId.indexOf('.')
+    if (dot === -1) return undefined
+    const id = clientId.slice(0, dot)
+    for (const node of this.#nodes) if (node.id === id) return node
+    return undefined
   }
 
   /** Members of a room across every node. */

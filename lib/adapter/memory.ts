@@ -118,15 +118,15 @@ export class MemoryAdapter implements ChatAdapter {
   }
 
   async cancelAdmission (userId: string, clientId: string): Promise<void> {
-    this.#bus.release(clientId, userId, this.#node)
+    this.#bus.release(clientId, userId)
   }
 
   async connect (clientId: string, userId: string): Promise<void> {
-    this.#bus.hold(clientId, userId, this.#node)
+    this.#bus.hold(clientId, userId)
   }
 
   async disconnect (clientId: string, userId: string): Promise<void> {
-    this.#bus.release(clientId, userId, this.#node)
+    this.#bus.release(clientId, userId)
   }
 
   async join (room: string, member: Member): Promise<RoomState> {

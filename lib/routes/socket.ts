@@ -8,7 +8,7 @@ import { chatClientId, chatRestrictions, chatUser, hasBearerHeader } from '../au
 import { FST_CHAT_TICKET_NEEDS_BEARER } from '../errors.js'
 import type { Dispatcher } from '../dispatcher.js'
 import type { ResolvedOptions } from '../options.js'
-import { Connection } from '../transport/connection.js'
+import { Connection, type ConnectionShared } from '../transport/connection.js'
 import { RateLimiter } from '../transport/rate-limit.js'
 import { routeDocs } from './rooms.js'
 import { performance } from 'node:perf_hooks'
@@ -36,6 +36,7 @@ export async function socketRoute (fastify: FastifyInstance, { opts, dispatcher,
   })
 
   const { rateLimit, maxBufferedAmount } = opts
+  const shared: ConnectionShared = { log: fastify.log, maxBuffered: maxBufferedAmount, highWater: Math.min(opts.slowConsumerHighWaterMark, maxBufferedAmount), events: dispatcher }
   fastify.get(opts.path, { websocket: true }, (socket, request) => {
     const limiter = rateLimit === false
       ? undefined
@@ -44,13 +45,10 @@ export async function socketRoute (fastify: FastifyInstance, { opts, dispatcher,
     const conn = new Connection(socket, {
       id: chatClientId(request),
       user: chatUser(request),
-      log: fastify.log,
       reqId: request.id,
       ip: request.ip ?? '',
       limiter,
-      maxBuffered: maxBufferedAmount,
-      highWater: Math.min(opts.slowConsumerHighWaterMark, maxBufferedAmount),
-      events: dispatcher,
+      shared,
       restrictions: chatRestrictions(request)
     })
     dispatcher.open(conn)

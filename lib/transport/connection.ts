@@ -64,21 +64,26 @@ function onError (this: WebSocket, err: Error): void {
   (this as Tagged)[kConnection].debug({ err }, 'socket error')
 }
 
+/** What every connection of a plugin shares: kept once, pointed at from each connection. */
+export interface ConnectionShared {
+  /** The plugin's logger; a connection's child logger is made on first use. */
+  log: FastifyBaseLogger
+  maxBuffered: number
+  /** The slow-consumer high-water mark, bytes. */
+  highWater: number
+  events: ConnectionEvents
+}
+
 export interface ConnectionOptions {
   /** Unique across every process (the hub makes it: its process id, a dot, random bits). */
   id: string
   user: ChatUser
-  /** The plugin's logger; the connection's child logger is made on first use. */
-  log: FastifyBaseLogger
   /** Id of the upgrade request, for the logs. */
   reqId: string
   /** The client's address (Fastify's `request.ip`, which honours `trustProxy`). */
   ip: string
   limiter: RateLimiter | undefined
-  maxBuffered: number
-  /** The slow-consumer high-water mark, bytes. */
-  highWater: number
-  events: ConnectionEvents
+  shared: ConnectionShared
   /** The user's bans and mutes in force when it was admitted. */
   restrictions?: Restriction[]
 }
@@ -93,7 +98,6 @@ export class Connection extends SerialTasks {
   user: ChatUser
   /** The connection's token bucket, if rate limiting is on. */
   readonly limiter: RateLimiter | undefined
-  readonly events: ConnectionEvents
   /** Whether the peer answered the last ping. */
   alive = true
   /** Set once the socket is closing or closed: nothing more is sent, no task runs. */
@@ -106,14 +110,13 @@ export class Connection extends SerialTasks {
   readonly #socket: WebSocket
   // The transport under ws, written directly with pre-built frames; undefined when ws must frame.
   readonly #raw: Duplex | undefined
-  readonly #maxBuffered: number
-  readonly #highWater: number
+  /** The plugin's logger, limits and event handlers (one object for all connections). */
+  readonly #shared: ConnectionShared
   /** Since when the unsent bytes have been over the high-water mark (undefined: they are not). */
   #overSince: number | undefined
   // This turn's frames: none, one, or several.
   #queue: Frame | Frame[] | undefined
   #log: FastifyBaseLogger | undefined
-  readonly #baseLog: FastifyBaseLogger
   readonly #reqId: string
 
   constructor (socket: WebSocket, options: ConnectionOptions) {
@@ -125,10 +128,7 @@ export class Connection extends SerialTasks {
     this.ip = options.ip
     this.limiter = options.limiter
     if (options.restrictions !== undefined && options.restrictions.length > 0) this.restrictions = new Restrictions(options.restrictions)
-    this.events = options.events
-    this.#maxBuffered = options.maxBuffered
-    this.#highWater = options.highWater
-    this.#baseLog = options.log
+    this.#shared = options.shared
     this.#reqId = options.reqId
     this.#raw = rawTransport(socket)
 
@@ -147,13 +147,17 @@ export class Connection extends SerialTasks {
     this.stopTasks()
   }
 
+  get events (): ConnectionEvents {
+    return this.#shared.events
+  }
+
   protected taskFailed (error: unknown): void {
     this.events.onTaskError(this, error)
   }
 
   /** A child logger with `clientId`, `userId` and `reqId`, made on first use. */
   get log (): FastifyBaseLogger {
-    this.#log ??= this.#baseLog.child({ reqId: this.#reqId, clientId: this.id, userId: this.userId })
+    this.#log ??= this.#shared.log.child({ reqId: this.#reqId, clientId: this.id, userId: this.userId })
     return this.#log
   }
 
@@ -162,8 +166,9 @@ export class Connection extends SerialTasks {
    * in CPU and memory for every connection) when debug is off.
    */
   debug (obj: object, msg: string): void {
-    const isLevelEnabled = (this.#baseLog as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled
-    if (isLevelEnabled !== undefined && !isLevelEnabled.call(this.#baseLog, 'debug')) return
+    const base = this.#shared.log
+    const isLevelEnabled = (base as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled
+    if (isLevelEnabled !== undefined && !isLevelEnabled.call(base, 'debug')) return
     this.log.debug(obj, msg)
   }
 
@@ -184,7 +189,7 @@ export class Connection extends SerialTasks {
     if (socket.readyState !== OPEN) return false
     const raw = this.#raw
     const buffered = bufferedAmount(socket, raw)
-    if (buffered > this.#highWater) {
+    if (buffered > this.#shared.highWater) {
       if (this.#isSlow(buffered)) return false
     } else if (this.#overSince !== undefined) {
       this.#overSince = undefined
@@ -229,7 +234,7 @@ export class Connection extends SerialTasks {
   /** Over the high-water mark: is it a slow consumer yet? (If so, it is being let go.) */
   #isSlow (buffered: number): boolean {
     const now = Date.now()
-    if (buffered <= this.#maxBuffered) {
+    if (buffered <= this.#shared.maxBuffered) {
       if (this.#overSince === undefined) this.#overSince = now
       if (now - this.#overSince <= SLOW_CONSUMER_MS) return false
     }
@@ -248,7 +253,7 @@ export class Connection extends SerialTasks {
   checkSlow (): void {
     if (this.closed || this.#socket.readyState !== OPEN) return
     const buffered = bufferedAmount(this.#socket, this.#raw)
-    if (buffered > this.#highWater) this.#isSlow(buffered)
+    if (buffered > this.#shared.highWater) this.#isSlow(buffered)
     else this.#overSince = undefined
   }
 
