@@ -9,12 +9,14 @@ const log: any = { warn: noop, info: noop, error: noop, debug: noop }
 function setup (history: (seq: number, epoch: string) => Promise<Resume>) {
   const written: Array<number | string> = []
   const calls: number[] = []
+  const gaps: number[] = []
   const feeds = new RoomFeeds({
     write: (_room, text, _except, seq) => { written.push(seq ?? text) },
+    gap: (_room, before) => { gaps.push(before) },
     since: async (_room, seq, epoch) => { calls.push(seq); return await history(seq, epoch) },
     log
   })
-  return { feeds, written, calls }
+  return { feeds, written, calls, gaps }
 }
 const msg = (seq: number) => ({ seq, text: `m${seq}` })
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => msg(from + i))
@@ -57,13 +59,25 @@ t.test('resync reads what every room missed', async (t) => {
 })
 
 t.test('history that no longer has the hole, or a new epoch: delivered as they come', async (t) => {
-  const { feeds, written } = setup(async () => ({ recovered: false }))
+  const { feeds, written, gaps } = setup(async () => ({ recovered: false }))
   feeds.started('r', 1, 'e')
   feeds.deliver('r', 'm5', undefined, 5, 'e')
   await settled()
   t.same(written, [5])
   feeds.deliver('r', 'x1', undefined, 1, 'other')
   t.same(written, [5, 1], 'another epoch starts the count again')
+  // Members' live runs restart after each: a later replay to them still sends 2-4 (were they
+  // still in history) and everything of the new epoch before 1.
+  t.same(gaps, [4, 0], 'the hole and the new epoch are told')
+})
+
+t.test('no gap is told when the hole is read back', async (t) => {
+  const { feeds, written, gaps } = setup(async (seq) => ({ recovered: true, messages: range(seq + 1, 5) }))
+  feeds.started('r', 1, 'e')
+  feeds.deliver('r', 'm5', undefined, 5, 'e')
+  await settled()
+  t.same(written, [2, 3, 4, 5])
+  t.same(gaps, [])
 })
 
 t.test('an unreachable history is retried, then the held frames go', async (t) => {
@@ -78,6 +92,17 @@ t.test('an unreachable history is retried, then the held frames go', async (t) =
   while (written.length < 4 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
   t.same(calls, [1, 1, 1], 'tried again')
   t.same(written, [2, 3, 4, 5])
+})
+
+t.test('a hole that cannot be read: the held frames go, and the gap is told', async (t) => {
+  const { feeds, written, gaps } = setup(async () => { throw new Error('down') })
+  feeds.started('r', 1, 'e')
+  feeds.deliver('r', 'm5', undefined, 5, 'e')
+  feeds.deliver('r', 'm6', undefined, 6, 'e')
+  const deadline = Date.now() + 15_000
+  while (written.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  t.same(written, [5, 6], 'what was held')
+  t.same(gaps, [4], 'members\' live runs start after the hole (2-4 never reached them)')
 })
 
 t.test('a room that empties drops its count', async (t) => {

@@ -40,7 +40,12 @@ export class Delivery {
 
   constructor (membership: Membership<LocalMember>, since: (room: string, seq: number, epoch: string) => Promise<Resume>, log: FastifyBaseLogger) {
     this.#membership = membership
-    this.#feeds = new RoomFeeds({ write: (room, text, except, seq, epoch) => this.#write(room, text, except, seq, epoch), since, log })
+    this.#feeds = new RoomFeeds({
+      write: (room, text, except, seq, epoch) => this.#write(room, text, except, seq, epoch),
+      gap: (room, before) => this.#gap(room, before),
+      since,
+      log
+    })
   }
 
   get feeds (): RoomFeeds {
@@ -60,6 +65,16 @@ export class Delivery {
   /** A room's frame from the adapter: through the room's feed, to every local member but `except`. */
   room (room: string, text: string, except?: string, seq?: number, epoch?: string): void {
     this.#feeds.deliver(room, text, except, seq, epoch)
+  }
+
+  /**
+   * The room's live frames skip a hole (or start a new epoch) after `before`: what a member had
+   * live counts from there, so a later replay to it still sends what the hole kept from it.
+   */
+  #gap (room: string, before: number): void {
+    const members = this.#membership.membersOf(room)
+    if (members === undefined) return
+    for (const member of members.values()) member.from = before
   }
 
   #write (room: string, text: string, except: string | undefined, seq: number | undefined, epoch: string | undefined): void {

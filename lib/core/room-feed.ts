@@ -26,6 +26,11 @@ interface Feed {
 export interface FeedTarget {
   /** Writes a frame to the local members of a room (a message with its seq and epoch). */
   write (room: string, text: string, except: string | undefined, seq: number | undefined, epoch: string | undefined): void
+  /**
+   * What this process delivers in a room from now on follows a hole (messages up to `before` were
+   * never delivered here) or starts a new epoch: a member's run of live messages starts there.
+   */
+  gap (room: string, before: number): void
   /** Reads the messages after `seq` of `epoch` (the adapter's `since`). */
   since (room: string, seq: number, epoch: string): Promise<Resume>
   readonly log: FastifyBaseLogger
@@ -65,6 +70,7 @@ export class RoomFeeds {
       // The room's history was lost and started again: nothing before can be read back.
       feed.epoch = epoch
       feed.seq = seq
+      this.#target.gap(room, seq - 1)
       this.#target.write(room, text, except, seq, epoch)
       return
     }
@@ -132,7 +138,10 @@ export class RoomFeeds {
       this.#target.log.warn({ room, after: feed.seq }, 'fastify-chat: missed messages are no longer in history; members resuming will be told recovered: false')
       // The hole stays: count on from what is held, so it is not read again.
       const first = feed.held?.[0]
-      if (first !== undefined && first.epoch === feed.epoch && first.seq > feed.seq) feed.seq = first.seq - 1
+      if (first !== undefined && first.epoch === feed.epoch && first.seq > feed.seq) {
+        feed.seq = first.seq - 1
+        this.#target.gap(room, feed.seq)
+      }
     }
     this.#release(room, feed)
   }
@@ -150,6 +159,7 @@ export class RoomFeeds {
     if (held.length > 0) {
       feed.seq = held[0].seq - 1
       feed.epoch = held[0].epoch
+      this.#target.gap(room, feed.seq)
     }
     for (const h of held) this.deliver(room, h.text, h.except, h.seq, h.epoch)
   }
