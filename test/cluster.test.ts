@@ -17,6 +17,29 @@ for (const backend of BACKENDS) {
     if (!await backend.ready(t)) return
     const cluster = async (t: any, n: number, options = {}) => await processes(t, backend, n, options)
 
+    t.test('a resume of the default room right after its automatic join: the missed ones once, the live one not again', async (t) => {
+      const [a, b] = await cluster(t, 2)
+      const sender = await connect(a, token({ sub: 'sender' }))
+      const seen = (await sender.request({ action: 'message', room: 'lobby', content: 'seen', ref: 'r0' })).seq
+      for (let i = 1; i <= 3; i++) await sender.request({ action: 'message', room: 'lobby', content: `missed ${i}`, ref: `r${i}` })
+      // A reader back on the other process: put in the lobby at connect, a live message reaches it
+      // before its own resume of the lobby (as the typed client sends it) arrives.
+      const back = await connect(b, token({ sub: 'reader' }), { defaultRoom: false })
+      const joined = await back.next('joined')
+      await sender.request({ action: 'message', room: 'lobby', content: 'live', ref: 'l' })
+      t.match(await back.next('message'), { content: 'live', seq: seen + 4 })
+      back.send({ action: 'join', room: 'lobby', since: { seq: seen, epoch: joined.epoch }, ref: 'resume' })
+      t.match(await back.next((f) => f.ref === 'resume'), { recovered: true })
+      await sender.request({ action: 'message', room: 'lobby', content: 'after', ref: 'a' })
+      const got = []
+      for (let i = 0; i < 4; i++) got.push(await back.next('message'))
+      t.same(got.map((m) => m.content), ['missed 1', 'missed 2', 'missed 3', 'after'])
+      t.same(got.map((m) => m.seq), [seen + 1, seen + 2, seen + 3, seen + 5])
+      await back.barrier()
+      t.equal(back.queue.filter((f) => f.type === 'message').length, 0, 'nothing twice')
+      sender.close(); back.close()
+    })
+
     t.test('messages reach every member on every process exactly once, in order', async (t) => {
       const [a, b] = await cluster(t, 2)
       const alice = await connect(a, token({ sub: 'alice' }))
