@@ -2,8 +2,8 @@
  * Load shedding for upgrades (the `admission` option): while this process's event loop lags past
  * `maxEventLoopDelay` in two samples running, or right now while upgrades pour in (a lone pause, a
  * GC or a synchronous call, with an upgrade or two arriving, is not overload and sheds nothing), or
- * more than `maxPendingUpgrades` upgrades are being authenticated and
- * admitted at once, a new upgrade is refused with 503 and `Retry-After` before any token work. A
+ * more than `maxPendingUpgrades` upgrades are being authenticated and admitted at once, a new
+ * upgrade is refused with 503 and `Retry-After` before any token work. A
  * reconnection storm (a deploy, a crash) then turns into clients waiting their turn, with jitter,
  * instead of a process that spends everything on handshakes it cannot finish; connections already
  * open are not touched.
@@ -11,7 +11,7 @@
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks'
 
 export interface OverloadOptions {
-  /** Refuse new upgrades while the event loop's delay (the worst of the last SAMPLE_MS) is above this, ms. */
+  /** Refuse new upgrades while the event loop's delay (the worst of a SAMPLE_MS) is above this, ms: see #lagging. */
   maxEventLoopDelay: number
   /** Refuse new upgrades while this many are being authenticated and admitted. */
   maxPendingUpgrades: number
@@ -55,15 +55,6 @@ export class Overload {
     }, SAMPLE_MS).unref()
   }
 
-  /**
-   * The event loop's delay, ms: the worst of the last sample, or how late the sampler itself is
-   * now (a loop blocked this very moment has not let it run yet). 0 when not watched.
-   */
-  get lag (): number {
-    if (this.#histogram === undefined) return 0
-    return Math.max(this.#lag, performance.now() - this.#tick - SAMPLE_MS)
-  }
-
   /** Whether a new upgrade must wait: the seconds of its `Retry-After`, or undefined to let it in. */
   refuse (): number | undefined {
     const o = this.#opts
@@ -79,6 +70,7 @@ export class Overload {
    */
   #lagging (max: number): boolean {
     if (this.#histogram === undefined) return false
+    // How late the sampler is now: a loop blocked this very moment has not let it run yet.
     const now = performance.now() - this.#tick - SAMPLE_MS
     if (now > max && this.#arrivals > STORM_ARRIVALS) return true
     return (now > max ? 1 : 0) + (this.#lag > max ? 1 : 0) + (this.#lagBefore > max ? 1 : 0) >= 2

@@ -113,6 +113,8 @@ export class Rooms {
     let last = state.seq
     if (resume?.recovered === true) {
       const seen = had !== undefined && had.epoch === state.epoch ? had : undefined
+      // What it had live is its own already: nothing at or below it is sent again.
+      if (seen !== undefined && seen.upTo > last) last = seen.upTo
       for (const m of resume.messages) {
         if (seen !== undefined && m.seq > seen.after && m.seq <= seen.upTo) continue
         this.#delivery.sendText(conn, m.text)
