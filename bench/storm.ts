@@ -79,6 +79,26 @@ interface Member {
   resolveOpen?: () => void
   /** The default room's seq and epoch from the join at connect (the plugin): resumed too. */
   lobby?: { seq: number, epoch: string }
+  /**
+   * The default room's seqs received (when the server sends messages there, BENCH_STORM_LOBBY):
+   * checked as a set, since live ones may come before the resume's replay on a new socket.
+   */
+  lobbySeen?: Set<number>
+}
+
+/** The last seq of the default room up to which this client has every message. */
+function lobbyContiguous (m: Member): number {
+  let seq = m.lobby!.seq
+  while (m.lobbySeen?.has(seq + 1) === true) seq++
+  return seq
+}
+
+/** The default room's messages a client never got, between its first join and the last it saw. */
+function lobbyLost (m: Member): number {
+  if (m.lobby === undefined || m.lobbySeen === undefined || m.lobbySeen.size === 0) return 0
+  let last = m.lobby.seq
+  for (const seq of m.lobbySeen) if (seq > last) last = seq
+  return last - m.lobby.seq - m.lobbySeen.size
 }
 
 /** Tells the orchestrator (and through it the bystanders) where the storm is. */
@@ -126,6 +146,13 @@ export async function storm (job: StormJob): Promise<StormResult> {
         return
       }
       const f = JSON.parse(payload!.toString()) as { room: string, seq: number, epoch: string }
+      if (f.room === 'lobby' && m.lobby !== undefined && f.epoch === m.lobby.epoch) {
+        checked++
+        const seen = m.lobbySeen ??= new Set()
+        if (seen.has(f.seq)) m.dup++
+        else seen.add(f.seq)
+        return
+      }
       if (f.room !== m.room || m.seq < 0) return
       checkSeq(m, f.seq, f.epoch)
     },
@@ -180,7 +207,7 @@ export async function storm (job: StormJob): Promise<StormResult> {
       if (sio) return // the Engine.IO open, then CONNECT (handlers)
       m.attempt = 0
       // The typed client resumes every room it was in, in the order it joined them.
-      if (m.lobby !== undefined) c.sendText(JSON.stringify({ action: 'join', room: 'lobby', since: m.lobby }))
+      if (m.lobby !== undefined) c.sendText(JSON.stringify({ action: 'join', room: 'lobby', since: { seq: lobbyContiguous(m), epoch: m.lobby.epoch } }))
       c.sendText(m.seq < 0
         ? JSON.stringify({ action: 'join', room: m.room })
         : JSON.stringify({ action: 'join', room: m.room, since: { seq: m.seq, epoch: m.epoch } }))
@@ -258,6 +285,7 @@ export async function storm (job: StormJob): Promise<StormResult> {
   clearInterval(sampler)
   cut = false
   for (const m of members) m.client?.close()
+  for (const m of members) m.lost += lobbyLost(m)
   return {
     name: 'storm',
     clients: members.length,

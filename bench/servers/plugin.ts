@@ -37,6 +37,13 @@ async function main (): Promise<void> {
   // BENCH_STORM_RATE (messages a second) and BENCH_STORM_ROOMS: the storm scenario's flow, from the
   // server (it goes on while every client is away), round-robin over the rooms storm-0..., each
   // stamped with the time it was sent (`m<n>@<ms>`) for the bystanders' latency
+  // BENCH_STORM_LOBBY (messages a second): the default room gets messages too, which every client
+  // is in; its resume after a reconnect is where a message once came twice.
+  const lobbyRate = Number(process.env.BENCH_STORM_LOBBY ?? 0)
+  if (lobbyRate > 0) {
+    let n = 0
+    setInterval(() => { app.chat.broadcast('lobby', `l${n++}@${Date.now()}`).catch(() => {}) }, 1000 / lobbyRate).unref()
+  }
   const rate = Number(process.env.BENCH_STORM_RATE ?? 0)
   if (rate > 0) {
     const rooms = Number(process.env.BENCH_STORM_ROOMS ?? 100)
