@@ -5,6 +5,8 @@ import t from 'tap'
 import { ErrorCode } from '../lib/constants.js'
 import { createCodec } from '../lib/protocol/codec.js'
 import { Membership } from '../lib/core/membership.js'
+import { contentDigest } from '../lib/core/message.js'
+import { createHash } from 'node:crypto'
 import { build, connect, token } from './helpers.js'
 
 const codes = new Set(Object.values(ErrorCode))
@@ -26,6 +28,16 @@ t.test('decode: never throws; a request or one of the error codes', async (t) =>
     return codes.has(r.code) && typeof r.message === 'string'
   }), { numRuns: 3000 })
   t.pass('3000 inputs')
+})
+
+t.test('a message\'s digest is SHA-256 of its content (then a NUL and its meta\'s JSON), as stores kept it before', async (t) => {
+  // Stores keep the digest beside every remembered ref, across restarts: it must never change.
+  fc.assert(fc.property(fc.string({ unit: 'grapheme' }), fc.option(fc.dictionary(fc.string(), fc.jsonValue()), { nil: undefined }), (content, meta) => {
+    const reference = createHash('sha256').update(content)
+    if (meta !== undefined) reference.update('\0').update(JSON.stringify(meta))
+    return contentDigest(content, meta) === reference.digest('base64url').slice(0, 22)
+  }))
+  t.pass('equal for every content and meta tried')
 })
 
 t.test('registry: indexed both ways, whatever the sequence of changes', async (t) => {

@@ -4,6 +4,7 @@
  * store, or else the adapter) fills in; frames rebuilt from what a store kept; and a message's
  * new version after an edit or deletion.
  */
+import * as crypto from 'node:crypto'
 import { createHash, randomUUID } from 'node:crypto'
 import type { MessageDraft } from '../adapter/contract.js'
 import type { ChatUser } from '../model.js'
@@ -106,10 +107,15 @@ export function storedRef (ref: string | number): string {
  * SHA-256, base64url (22 characters): kept beside every remembered ref.
  */
 export function contentDigest (content: string, meta?: unknown): string {
-  const hash = createHash('sha256').update(content)
-  if (meta !== undefined) hash.update('\0').update(JSON.stringify(meta))
-  return hash.digest('base64url').slice(0, 22)
+  const text = meta === undefined ? content : `${content}\0${JSON.stringify(meta)}`
+  return (oneShot === undefined ? createHash('sha256').update(text).digest('base64url') : oneShot('sha256', text, 'base64url')).slice(0, 22)
 }
+
+/**
+ * Node's one-shot hash (20.12 and later): the same digest as a Hash object's, in a third of the
+ * time for a message's few bytes (it is taken for every message sent with a ref).
+ */
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'base64url') => string }).hash
 
 /** The token's `name` claim, when it is a usable display name (a string, cut to 64 characters). */
 export function displayName (user: ChatUser): string | undefined {
