@@ -107,7 +107,7 @@ export function authHook (opts: ResolvedOptions, ownJwt: boolean, admission: Adm
   const hostVerify = Object.freeze({ ...opts.verify, extractToken: storedToken }) as unknown as Partial<VerifyOptions>
   const origins = opts.allowedOrigins
   return async function chatAuth (request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    if (request.headers.upgrade?.toLowerCase() !== 'websocket') return await authenticate(request)
+    if (request.headers.upgrade?.toLowerCase() !== 'websocket') return await authenticate(request, false)
     if (origins !== undefined) {
       const origin = request.headers.origin
       if (origin !== undefined && !origins.has(origin)) throw new FST_CHAT_ORIGIN_FORBIDDEN()
@@ -122,14 +122,13 @@ export function authHook (opts: ResolvedOptions, ownJwt: boolean, admission: Adm
     }
     overload.begin()
     try {
-      await authenticate(request)
+      await authenticate(request, true)
     } finally {
       overload.end()
     }
   }
 
-  async function authenticate (request: FastifyRequest): Promise<void> {
-    const upgrade = request.headers.upgrade?.toLowerCase() === 'websocket'
+  async function authenticate (request: FastifyRequest, upgrade: boolean): Promise<void> {
     const token = findToken(request)
     const state = request as unknown as ChatRequest
     if (token === undefined) {
