@@ -117,7 +117,6 @@ export function contentDigest (content: string, meta?: unknown): string {
   return (oneShot === undefined ? createHash('sha256').update(text).digest('base64url') : oneShot('sha256', text, 'base64url')).slice(0, 22)
 }
 
-
 /** The token's `name` claim, when it is a usable display name (a string, cut to 64 characters). */
 export function displayName (user: ChatUser): string | undefined {
   const name = user.name
