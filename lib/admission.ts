@@ -14,9 +14,8 @@ export interface AdmissionLimits {
 
 export class Admission {
   readonly #limits: AdmissionLimits
-  /** Open sockets per IP, and per user, on this process. */
+  /** Open sockets per IP on this process. */
   readonly #perIp = new Map<string, number>()
-  readonly #perUser = new Map<string, number>()
   /** Upgrade attempts per IP in the current minute (insertion order: oldest window first). */
   readonly #attempts = new Map<string, { since: number, count: number }>()
 
@@ -46,24 +45,16 @@ export class Admission {
     return ++a.count <= maxConnectAttemptsPerIp
   }
 
-  /** Open sockets of a user on this process (what the per-user limit falls back to in an outage). */
-  userConnections (userId: string): number {
-    return this.#perUser.get(userId) ?? 0
-  }
-
-  opened (ip: string, userId: string): void {
+  opened (ip: string): void {
     this.#perIp.set(ip, (this.#perIp.get(ip) ?? 0) + 1)
-    this.#perUser.set(userId, (this.#perUser.get(userId) ?? 0) + 1)
   }
 
-  closed (ip: string, userId: string): void {
+  closed (ip: string): void {
     decrement(this.#perIp, ip)
-    decrement(this.#perUser, userId)
   }
 
   clear (): void {
     this.#perIp.clear()
-    this.#perUser.clear()
     this.#attempts.clear()
   }
 }

@@ -4,7 +4,8 @@
  */
 import type { FastifyJWTOptions, VerifyOptions } from '@fastify/jwt'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { FST_CHAT_BAD_SUBPROTOCOL, FST_CHAT_BANNED, FST_CHAT_FORBIDDEN, FST_CHAT_NO_TOKEN, FST_CHAT_ORIGIN_FORBIDDEN, FST_CHAT_TOKEN_INVALID, FST_CHAT_TOKEN_NO_SUB, FST_CHAT_TOO_MANY_CONNECTIONS, FST_CHAT_BAD_TICKET, FST_CHAT_TOO_MANY_FROM_IP, FST_CHAT_OVERLOADED } from './errors.js'
+import { createVerifier, TokenError } from 'fast-jwt'
+import { FAST_JWT_MISSING_SIGNATURE, FST_JWT_AUTHORIZATION_TOKEN_EXPIRED, FST_JWT_AUTHORIZATION_TOKEN_INVALID, FST_CHAT_BAD_SUBPROTOCOL, FST_CHAT_BANNED, FST_CHAT_FORBIDDEN, FST_CHAT_NO_TOKEN, FST_CHAT_ORIGIN_FORBIDDEN, FST_CHAT_TOKEN_INVALID, FST_CHAT_TOKEN_NO_SUB, FST_CHAT_TOO_MANY_CONNECTIONS, FST_CHAT_BAD_TICKET, FST_CHAT_TOO_MANY_FROM_IP, FST_CHAT_OVERLOADED } from './errors.js'
 import type { TicketStore } from './adapter/tickets.js'
 import type { Admission } from './admission.js'
 import type { ChatUser, Restriction } from './model.js'
@@ -92,6 +93,47 @@ export function jwtPluginOptions (jwt: FastifyJWTOptions, rules: ResolvedOptions
   return { ...jwt, verify: { ...jwt.verify, ...rules, extractToken: storedToken } } as FastifyJWTOptions
 }
 
+/** Options of ours for `@fastify/jwt` that the plugin's own verifier honours as it does. */
+const PLAIN_OPTIONS = new Set(['secret', 'sign', 'verify', 'decode', 'decoratorName'])
+const PLAIN_VERIFY = new Set(['algorithms', 'allowedIss', 'allowedAud', 'allowedSub', 'allowedJti', 'allowedNonce', 'requiredClaims',
+  'clockTolerance', 'ignoreExpiration', 'ignoreNotBefore', 'cache', 'cacheTTL', 'errorCacheTTL'])
+const INVALID = new Set<string>([TokenError.codes.invalidKey, TokenError.codes.invalidSignature, TokenError.codes.invalidClaimValue,
+  TokenError.codes.missingRequiredClaim, TokenError.codes.malformed, TokenError.codes.invalidType])
+
+/**
+ * A verifier of the plugin's own, built once, for the `jwt` options given to the plugin: a token
+ * is decoded once (`request.jwtVerify()` decodes it to find the key, then again to verify) and
+ * nothing is allocated per call for options. Its errors are `@fastify/jwt`'s (same codes, messages
+ * and status). Undefined where only `@fastify/jwt` can do the work: a secret callback, `trusted`,
+ * `formatUser`, custom messages, `maxAge`, any option this list does not know.
+ */
+export function ownVerifier (jwt: FastifyJWTOptions, rules: ResolvedOptions['verify']): ((token: string) => unknown) | undefined {
+  const secret = jwt.secret as unknown
+  const key = typeof secret === 'string' || Buffer.isBuffer(secret)
+    ? secret
+    : (secret as { public?: unknown } | null)?.public
+  if (typeof key !== 'string' && !Buffer.isBuffer(key)) return undefined
+  if (Object.keys(jwt).some((k) => !PLAIN_OPTIONS.has(k))) return undefined
+  if (Object.keys(jwt.verify ?? {}).some((k) => !PLAIN_VERIFY.has(k))) return undefined
+  const verifier = createVerifier({ ...jwt.verify, ...rules, key } as unknown as Parameters<typeof createVerifier>[0]) as (token: string) => unknown
+  return (token) => {
+    try {
+      return verifier(token)
+    } catch (err) {
+      throw jwtError(err as { code?: string, message: string })
+    }
+  }
+}
+
+/** fast-jwt's error as `@fastify/jwt` reports it; what it lets through (a 500) is a 401 of ours. */
+function jwtError (err: { code?: string, message: string }): Error {
+  if (err.code === TokenError.codes.expired) return new FST_JWT_AUTHORIZATION_TOKEN_EXPIRED()
+  if (err.code === TokenError.codes.missingSignature) return new FAST_JWT_MISSING_SIGNATURE()
+  if (err.code !== undefined && INVALID.has(err.code)) return new FST_JWT_AUTHORIZATION_TOKEN_INVALID(err.message)
+  if (err.code?.startsWith('FAST_JWT_') === true) return new FST_CHAT_TOKEN_INVALID(err.message)
+  return err as Error
+}
+
 /**
  * Builds the onRequest hook: find the token, verify it with `request.jwtVerify()`, require a
  * `sub`. Any failure is a 401 with Fastify's error body, before any upgrade.
@@ -101,11 +143,13 @@ export function jwtPluginOptions (jwt: FastifyJWTOptions, rules: ResolvedOptions
  * @param admit reserves a place for one more connection of the user, across every process (its
  * clientId), or undefined when the user has `maxConnectionsPerUser` already
  */
-export function authHook (opts: ResolvedOptions, ownJwt: boolean, admission: Admission, tickets: TicketStore, admit: (userId: string) => Promise<Admitted>, overload: Overload) {
+export function authHook (opts: ResolvedOptions, ownJwt: boolean, own: ((token: string) => unknown) | undefined, admission: Admission, tickets: TicketStore, admit: (userId: string) => Promise<Admitted>, overload: Overload) {
   // The host's own @fastify/jwt gets the plugin's rules and our token on every call (@fastify/jwt
   // honours a per-call `extractToken` at run time; its types only know the global one).
   const hostVerify = Object.freeze({ ...opts.verify, extractToken: storedToken }) as unknown as Partial<VerifyOptions>
   const origins = opts.allowedOrigins
+  // @fastify/jwt sets the claims on the request; so does our own verifier.
+  const decorator = (opts.jwt as { decoratorName?: string } | undefined)?.decoratorName ?? 'user'
   return async function chatAuth (request: FastifyRequest, reply: FastifyReply): Promise<void> {
     if (request.headers.upgrade?.toLowerCase() !== 'websocket') return await authenticate(request, false)
     if (origins !== undefined) {
@@ -142,10 +186,26 @@ export function authHook (opts: ResolvedOptions, ownJwt: boolean, admission: Adm
       state[kUser] = claims
       return
     }
-    state[kToken] = token
     let claims: unknown
+    if (own !== undefined) {
+      claims = own(token)
+      ;(request as unknown as Record<string, unknown>)[decorator] = claims
+    } else {
+      state[kToken] = token
+      claims = await slowVerify(request)
+    }
+    const sub = (claims as { sub?: unknown } | null)?.sub
+    if (typeof sub !== 'string' || sub === '' || sub.includes('\0')) throw new FST_CHAT_TOKEN_NO_SUB()
+    if (upgrade) {
+      admitted(state, await admit(sub))
+    }
+    state[kUser] = claims as ChatUser
+  }
+
+  /** Through `@fastify/jwt` (the host's, or ours with options only it honours). */
+  async function slowVerify (request: FastifyRequest): Promise<unknown> {
     try {
-      claims = ownJwt ? await request.jwtVerify() : await request.jwtVerify(hostVerify)
+      return ownJwt ? await request.jwtVerify() : await request.jwtVerify(hostVerify)
     } catch (err) {
       // @fastify/jwt maps most token errors to 401 but lets some of fast-jwt's through as they
       // are (a disallowed algorithm would be a 500): a bad token is always a 401.
@@ -155,12 +215,6 @@ export function authHook (opts: ResolvedOptions, ownJwt: boolean, admission: Adm
       }
       throw err
     }
-    const sub = (claims as { sub?: unknown } | null)?.sub
-    if (typeof sub !== 'string' || sub === '' || sub.includes('\0')) throw new FST_CHAT_TOKEN_NO_SUB()
-    if (upgrade) {
-      admitted(state, await admit(sub))
-    }
-    state[kUser] = claims as ChatUser
   }
 }
 
@@ -204,9 +258,9 @@ export function adminOnly (isAdmin: (user: ChatUser, request: FastifyRequest) =>
  * Verifies a token sent over the socket (`refresh`) with the same rules as the upgrade's;
  * resolves with its claims or rejects.
  */
-export function tokenVerifier (instance: FastifyInstance, opts: ResolvedOptions, ownJwt: boolean): (token: string) => Promise<ChatUser> {
+export function tokenVerifier (instance: FastifyInstance, opts: ResolvedOptions, ownJwt: boolean, own: ((token: string) => unknown) | undefined): (token: string) => Promise<ChatUser> {
   return async (token) => {
-    const claims = ownJwt ? await instance.jwt.verify(token) : await instance.jwt.verify(token, opts.verify as never)
+    const claims = own !== undefined ? own(token) : ownJwt ? await instance.jwt.verify(token) : await instance.jwt.verify(token, opts.verify as never)
     const sub = (claims as { sub?: unknown } | null)?.sub
     if (typeof sub !== 'string' || sub === '' || sub.includes('\0')) throw new FST_CHAT_TOKEN_NO_SUB()
     return claims as ChatUser

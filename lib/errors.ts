@@ -30,6 +30,26 @@ export const FST_CHAT_TOKEN_INVALID = createError(
   'Invalid token: %s',
   401
 )
+// The same codes, messages and status as `@fastify/jwt`'s own (a client cannot tell which verified
+// its token): raised where the plugin verifies its own tokens without going through it.
+/** The token's `exp` has passed. */
+export const FST_JWT_AUTHORIZATION_TOKEN_EXPIRED = createError(
+  'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED',
+  'Authorization token expired',
+  401
+)
+/** The token is malformed, its signature or key is wrong, or a claim is missing or not allowed. */
+export const FST_JWT_AUTHORIZATION_TOKEN_INVALID = createError(
+  'FST_JWT_AUTHORIZATION_TOKEN_INVALID',
+  'Authorization token is invalid: %s',
+  401
+)
+/** The token has no signature. */
+export const FAST_JWT_MISSING_SIGNATURE = createError(
+  'FAST_JWT_MISSING_SIGNATURE',
+  'Unsigned authorization token',
+  401
+)
 /** The token verified but has no usable `sub` claim to identify the user. */
 export const FST_CHAT_TOKEN_NO_SUB = createError(
   'FST_CHAT_TOKEN_NO_SUB',

@@ -13,7 +13,7 @@ import { memoryAdapter } from './adapter/memory.js'
 import { memoryTicketStore } from './adapter/tickets.js'
 import { Admission } from './admission.js'
 import { Overload } from './overload.js'
-import { authHook, handleProtocols, jwtPluginOptions, tokenVerifier } from './auth.js'
+import { authHook, handleProtocols, jwtPluginOptions, ownVerifier, tokenVerifier } from './auth.js'
 import { createChatApi } from './chat-api.js'
 import { ChatHub } from './core/hub.js'
 import { Dispatcher } from './dispatcher.js'
@@ -78,8 +78,10 @@ const plugin: FastifyPluginAsync<ChatPluginOptions> = async function fastifyChat
   // this wrapper, so it is applied here.
   await fastify.register(async function chatContext (instance: FastifyInstance) {
     if (opts.jwt !== undefined) await instance.register(fastifyJwt, jwtPluginOptions(opts.jwt, opts.verify))
-    instance.addHook('onRequest', authHook(opts, opts.jwt !== undefined, admission, tickets, async (userId) => await hub.admit(userId), overload))
-    verifyToken = tokenVerifier(instance, opts, opts.jwt !== undefined)
+    // Our own tokens verified with one decode, where our options allow it.
+    const own = opts.jwt === undefined ? undefined : ownVerifier(opts.jwt, opts.verify)
+    instance.addHook('onRequest', authHook(opts, opts.jwt !== undefined, own, admission, tickets, async (userId) => await hub.admit(userId), overload))
+    verifyToken = tokenVerifier(instance, opts, opts.jwt !== undefined, own)
     await instance.register(socketRoute, { opts, dispatcher, tickets })
     await instance.register(roomsRoutes, { prefix: opts.roomsPrefix, opts, chat })
     await instance.register(moderationRoutes, { opts, chat })

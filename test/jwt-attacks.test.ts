@@ -1,6 +1,9 @@
 import { createHmac, generateKeyPairSync } from 'node:crypto'
 import t from 'tap'
 import { createSigner } from 'fast-jwt'
+import fastifyJwt from '@fastify/jwt'
+import type { FastifyInstance } from 'fastify'
+import { ownVerifier } from '../lib/auth.js'
 import { build, SECRET } from './helpers.js'
 
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url')
@@ -38,4 +41,74 @@ t.test('JWT attacks are 401s', async (t) => {
     await t.rejects(app.injectWS('/chat', { headers: { authorization: `Bearer ${jwt}` } }), /401/, name)
   }
   t.equal((await app.chat.stats()).connections, 0, 'no socket was opened')
+})
+
+t.test('the plugin\'s own verifier answers every bad token as @fastify/jwt does', async (t) => {
+  const verify = { algorithms: ['HS256'], allowedIss: 'https://issuer.example' }
+  const seen: Record<string, unknown[]> = { own: [], fallback: [], host: [] }
+  const recordUser = (name: string) => (app: FastifyInstance) => {
+    app.addHook('onResponse', async (request) => { seen[name].push((request as unknown as { user?: { sub?: string } }).user?.sub) })
+  }
+  const apps = {
+    // Our @fastify/jwt options only: one decode, by the plugin's own verifier.
+    own: await build(t, { verify, before: recordUser('own') }),
+    // An option only @fastify/jwt honours: its request.jwtVerify() does the work.
+    fallback: await build(t, { verify, jwt: { secret: SECRET, formatUser: (u) => u }, before: recordUser('fallback') }),
+    // The host's own @fastify/jwt.
+    host: await build(t, {
+      verify,
+      noJwt: true,
+      before: async (app) => { recordUser('host')(app); await app.register(fastifyJwt, { secret: SECRET }) }
+    })
+  }
+  const iss = 'https://issuer.example'
+  const sign = (claims: Record<string, unknown>, opts: Record<string, unknown> = {}) => createSigner({ key: SECRET, ...opts })(claims)
+  const cases: Record<string, string> = {
+    good: sign({ sub: 'alice', iss, exp: now() + 600 }),
+    expired: forge({ alg: 'HS256', typ: 'JWT' }, { sub: 'alice', iss, exp: now() - 600 }, SECRET),
+    'bad signature': forge({ alg: 'HS256', typ: 'JWT' }, { sub: 'alice', iss, exp: now() + 600 }, 'another-secret'),
+    malformed: 'not.a.token',
+    'not a JWT at all': 'garbage',
+    'no signature': `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub: 'alice', iss, exp: now() + 600 })}.`,
+    'another algorithm': sign({ sub: 'alice', iss, exp: now() + 600 }, { algorithm: 'HS384' }),
+    'another issuer': sign({ sub: 'alice', iss: 'https://evil.example', exp: now() + 600 }),
+    'no issuer': sign({ sub: 'alice', exp: now() + 600 }),
+    'no exp': sign({ sub: 'alice', iss }),
+    'nbf in the future': sign({ sub: 'alice', iss, exp: now() + 600, nbf: now() + 300 }),
+    'no sub': sign({ iss, exp: now() + 600 })
+  }
+  for (const [name, jwt] of Object.entries(cases)) {
+    const answers = await Promise.all(Object.values(apps).map(async (app) => {
+      const res = await app.inject({ url: '/rooms', headers: { authorization: `Bearer ${jwt}` } })
+      return { statusCode: res.statusCode, body: res.json() }
+    }))
+    if (name === 'good') t.equal(answers[0].statusCode, 200, 'a good token is let in')
+    else t.equal(answers[0].statusCode, 401, `${name}: 401`)
+    t.same(answers[0], answers[2], `${name}: the same answer as the host's @fastify/jwt`)
+    t.same(answers[1], answers[2], `${name}: the same answer through our @fastify/jwt`)
+  }
+  t.same(seen.own[0], 'alice', 'the claims are on request.user, as @fastify/jwt puts them')
+  t.same(seen.own, seen.host, 'request.user on every request as with the host\'s @fastify/jwt')
+  t.match((await apps.own.inject({ url: '/rooms', headers: { authorization: `Bearer ${cases.expired}` } })).json(), { code: 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED' })
+  t.match((await apps.own.inject({ url: '/rooms', headers: { authorization: `Bearer ${cases['bad signature']}` } })).json(), { code: 'FST_JWT_AUTHORIZATION_TOKEN_INVALID' })
+  await t.rejects(apps.own.injectWS('/chat', { headers: { authorization: `Bearer ${cases.expired}` } }), /401/, 'an expired token opens no socket')
+  const ws = await apps.own.injectWS('/chat', { headers: { authorization: `Bearer ${cases.good}` } })
+  t.ok(ws, 'a good token opens a socket')
+  ws.terminate()
+})
+
+t.test('the own verifier is used only for options it honours as @fastify/jwt does', async (t) => {
+  const rules = { algorithms: ['HS256'], requiredClaims: ['exp'] }
+  t.type(ownVerifier({ secret: SECRET }, rules), 'function', 'a string secret')
+  t.type(ownVerifier({ secret: Buffer.from(SECRET) }, rules), 'function', 'a Buffer secret')
+  t.type(ownVerifier({ secret: { public: 'pem', private: 'pem' } }, rules), 'function', 'a key pair (the public key verifies)')
+  t.type(ownVerifier({ secret: SECRET, verify: { allowedSub: 'x' } }, rules), 'function', 'verify options fast-jwt applies alone')
+  t.equal(ownVerifier({ secret: () => SECRET } as never, rules), undefined, 'a secret callback')
+  t.equal(ownVerifier({ secret: SECRET, trusted: () => true }, rules), undefined, 'trusted')
+  t.equal(ownVerifier({ secret: SECRET, formatUser: (u) => u }, rules), undefined, 'formatUser')
+  t.equal(ownVerifier({ secret: SECRET, messages: { authorizationTokenExpiredMessage: 'gone' } }, rules), undefined, 'custom messages')
+  t.equal(ownVerifier({ secret: SECRET, verify: { maxAge: 60 } }, rules), undefined, 'maxAge (converted by @fastify/jwt)')
+  const own = ownVerifier({ secret: SECRET }, rules)!
+  t.match(own(createSigner({ key: SECRET, expiresIn: 60_000 })({ sub: 'alice' })), { sub: 'alice' }, 'verifies')
+  t.throws(() => own('garbage'), { code: 'FST_JWT_AUTHORIZATION_TOKEN_INVALID', statusCode: 401 })
 })

@@ -10,17 +10,27 @@ import type { AdapterNode } from './contract.js'
 import { Dedupe, MemoryHistory } from './memory-history.js'
 import { MemoryRestrictions } from './memory-restrictions.js'
 import { memoryTicketStore } from './tickets.js'
-import { SmallMap } from './small-map.js'
+import { NO_PAIRS, pairDelete, pairEntries, pairGet, pairSet, type Pairs } from './small-map.js'
 
 /** Most remembered (user, room, ref) sends: bounds the dedupe table's memory. */
 const MAX_DEDUPE = 100_000
 /** Most remembered last-seen times (the oldest go first). */
 const MAX_SEEN = 1_000_000
 
+/**
+ * What the bus keeps of one user: its connections across the nodes (clientId -> until, ms;
+ * Infinity once open) and its read markers (room -> seq), as flat pairs: one map entry and one
+ * small object per user, not a map and an object for each.
+ */
+class Person {
+  conns: Pairs = NO_PAIRS
+  markers: Pairs = NO_PAIRS
+}
+
 export class MemoryBus {
   readonly #nodes = new Set<AdapterNode>()
-  /** Each user's connections across the nodes: clientId -> until (ms; Infinity once open). */
-  readonly #users = new Map<string, SmallMap<string, number>>()
+  /** Each user's connections and read markers; a user with neither is not kept. */
+  readonly #people = new Map<string, Person>()
   readonly tickets = memoryTicketStore()
   readonly restrictions = new MemoryRestrictions()
   /** When each user's last connection closed, for this process's life. */
@@ -28,8 +38,6 @@ export class MemoryBus {
   /** Direct conversations: room -> its two participants; user -> room -> the other. */
   readonly #direct = new Map<string, [string, string]>()
   readonly #directOf = new Map<string, Map<string, string>>()
-  /** Each user's read markers: user -> room -> seq, for the bus's life. */
-  readonly markers = new Map<string, SmallMap<string, number>>()
   /** Who hears of each user's presence changes: node -> how many of its watchers. */
   readonly #watchers = new Map<string, Map<AdapterNode, number>>()
   #history: MemoryHistory | undefined
@@ -52,11 +60,13 @@ export class MemoryBus {
   detach (node: AdapterNode): void {
     this.#nodes.delete(node)
     const now = Date.now()
-    for (const [userId, conns] of this.#users) {
-      const before = openCount(conns)
-      for (const clientId of conns.keys()) if (clientId.startsWith(`${node.id}.`)) conns.delete(clientId)
-      if (before > 0 && openCount(conns) === 0) this.#offline(userId, now)
-      if (conns.size === 0) this.#users.delete(userId)
+    for (const [userId, person] of this.#people) {
+      const before = openCount(person.conns)
+      for (const [clientId] of pairEntries<string, number>(person.conns)) {
+        if (clientId.startsWith(`${node.id}.`)) person.conns = pairDelete(person.conns, clientId)
+      }
+      if (before > 0 && openCount(person.conns) === 0) this.#offline(userId, now)
+      this.#forgetIfEmpty(userId, person)
     }
     for (const [userId, nodes] of this.#watchers) if (nodes.delete(node) && nodes.size === 0) this.#watchers.delete(userId)
     if (this.#nodes.size > 0) return
@@ -67,10 +77,9 @@ export class MemoryBus {
     this.restrictions.clear()
     this.#seen.clear()
     this.#watchers.clear()
-    this.markers.clear()
     this.#direct.clear()
     this.#directOf.clear()
-    this.#users.clear()
+    this.#people.clear()
     this.#history = undefined
     this.#dedupe = undefined
   }
@@ -89,38 +98,58 @@ export class MemoryBus {
     return this.#dedupe
   }
 
+  #person (userId: string): Person {
+    let person = this.#people.get(userId)
+    if (person === undefined) this.#people.set(userId, person = new Person())
+    return person
+  }
+
+  #forgetIfEmpty (userId: string, person: Person): void {
+    if (person.conns.length === 0 && person.markers.length === 0) this.#people.delete(userId)
+  }
+
   /** Reserves a connection for a user within `limit` across the nodes, until `until`. */
   admit (userId: string, clientId: string, limit: number, until: number, now: number): boolean {
-    let conns = this.#users.get(userId)
-    if (conns !== undefined) {
-      for (const [id, expires] of conns) if (expires < now) conns.delete(id)
-      if (conns.size >= limit && !conns.has(clientId)) return false
-    } else {
-      this.#users.set(userId, conns = new SmallMap())
+    const person = this.#person(userId)
+    for (const [id, expires] of pairEntries<string, number>(person.conns)) if (expires < now) person.conns = pairDelete(person.conns, id)
+    if (person.conns.length >> 1 >= limit && pairGet(person.conns, clientId) === undefined) {
+      this.#forgetIfEmpty(userId, person)
+      return false
     }
-    conns.set(clientId, until)
+    person.conns = pairSet(person.conns, clientId, until)
     return true
   }
 
   hold (clientId: string, userId: string): void {
-    let conns = this.#users.get(userId)
-    if (conns === undefined) this.#users.set(userId, conns = new SmallMap())
-    const first = openCount(conns) === 0
-    conns.set(clientId, Infinity)
+    const person = this.#person(userId)
+    const first = openCount(person.conns) === 0
+    person.conns = pairSet(person.conns, clientId, Infinity)
     if (first) this.#tell(userId, true, undefined)
   }
 
   release (clientId: string, userId: string): void {
-    const conns = this.#users.get(userId)
-    const wasOpen = conns?.get(clientId) === Infinity
-    conns?.delete(clientId)
-    if (wasOpen && openCount(conns!) === 0) this.#offline(userId, Date.now())
-    if (conns?.size === 0) this.#users.delete(userId)
+    const person = this.#people.get(userId)
+    if (person === undefined) return
+    const wasOpen = pairGet(person.conns, clientId) === Infinity
+    person.conns = pairDelete(person.conns, clientId)
+    if (wasOpen && openCount(person.conns) === 0) this.#offline(userId, Date.now())
+    this.#forgetIfEmpty(userId, person)
+  }
+
+  /** A user's read markers (room -> seq), as pairs. */
+  markersOf (userId: string): Pairs {
+    return this.#people.get(userId)?.markers ?? NO_PAIRS
+  }
+
+  /** Sets a user's marker in a room. */
+  setMarker (userId: string, room: string, seq: number): void {
+    const person = this.#person(userId)
+    person.markers = pairSet(person.markers, room, seq)
   }
 
   /** A user's presence: its open connections on every node, and when its last one closed. */
   presence (userId: string): { online: boolean, connections: number, lastSeen?: number } {
-    const connections = openCount(this.#users.get(userId))
+    const connections = openCount(this.#people.get(userId)?.conns ?? NO_PAIRS)
     if (connections > 0) return { online: true, connections }
     const lastSeen = this.#seen.get(userId)
     return lastSeen === undefined ? { online: false, connections } : { online: false, connections, lastSeen }
@@ -171,7 +200,7 @@ export class MemoryBus {
   /** Every open connection of a user, on any node. */
   clientsOf (userId: string): string[] {
     const out = []
-    for (const [clientId, until] of this.#users.get(userId) ?? []) if (until === Infinity) out.push(clientId)
+    for (const [clientId, until] of pairEntries<string, number>(this.#people.get(userId)?.conns ?? NO_PAIRS)) if (until === Infinity) out.push(clientId)
     return out
   }
 
@@ -223,9 +252,9 @@ export class MemoryBus {
 }
 
 /** Open connections among a user's connections and reservations. */
-function openCount (conns: SmallMap<string, number> | undefined): number {
+function openCount (conns: Pairs): number {
   let n = 0
-  for (const until of conns?.values() ?? []) if (until === Infinity) n++
+  for (let i = 1; i < conns.length; i += 2) if (conns[i] === Infinity) n++
   return n
 }
 

@@ -7,7 +7,7 @@ import type {
 } from './contract.js'
 import { FST_CHAT_INVALID_OPTION } from '../errors.js'
 import { MemoryBus } from './memory-bus.js'
-import { SmallMap } from './small-map.js'
+import { pairEntries, pairGet } from './small-map.js'
 import type { ChatStats, Member, MemberInfo, Restriction, RestrictionKind, RoomInfo } from '../model.js'
 import type { TicketStore } from './tickets.js'
 
@@ -94,22 +94,20 @@ export class MemoryAdapter implements ChatAdapter {
   }
 
   async readMarkers (userId: string, rooms?: string[]): Promise<Map<string, number>> {
-    const mine = this.#bus.markers.get(userId)
-    if (rooms === undefined) return new Map(mine)
+    const mine = this.#bus.markersOf(userId)
+    if (rooms === undefined) return new Map(pairEntries<string, number>(mine))
     const found = new Map<string, number>()
     for (const room of rooms) {
-      const seq = mine?.get(room)
+      const seq = pairGet<number>(mine, room)
       if (seq !== undefined) found.set(room, seq)
     }
     return found
   }
 
   async markRead (userId: string, room: string, seq: number, init = false): Promise<Marker> {
-    let mine = this.#bus.markers.get(userId)
-    if (mine === undefined) this.#bus.markers.set(userId, mine = new SmallMap())
-    const now = mine.get(room)
+    const now = pairGet<number>(this.#bus.markersOf(userId), room)
     if (now !== undefined && (init || now >= seq)) return { seq: now, moved: false }
-    mine.set(room, seq)
+    this.#bus.setMarker(userId, room, seq)
     return { seq, moved: true }
   }
 

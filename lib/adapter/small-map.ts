@@ -1,54 +1,81 @@
 /**
- * A Map for a handful of entries (a user's connections, a user's read markers): one flat array
+ * Maps for a handful of entries (a user's connections, a user's read markers): one flat array
  * `[k0, v0, k1, v1, ...]` of exactly their size. A JS Map costs about 400 bytes even with one entry
- * (and an array grown by push reserves 17 slots), and the memory adapter keeps two per user.
+ * (and an array grown by push reserves 17 slots). The functions work on a bare array, so that one
+ * record can hold several without an object for each; `SmallMap` wraps one.
  */
+
+/** Entries as a flat `[k0, v0, k1, v1, ...]` array; inserts and deletes return a new one. */
+export type Pairs = readonly unknown[]
+
+/** The empty pairs, shared (never written: an insert makes a new array). */
+export const NO_PAIRS: Pairs = Object.freeze([])
+
+function find (e: Pairs, key: unknown): number {
+  for (let i = 0; i < e.length; i += 2) if (e[i] === key) return i
+  return -1
+}
+
+export function pairGet<V> (e: Pairs, key: unknown): V | undefined {
+  const i = find(e, key)
+  return i === -1 ? undefined : e[i + 1] as V
+}
+
+/** Sets `key`: the same array when the key was there (changed in place), else a new one. */
+export function pairSet (e: Pairs, key: unknown, value: unknown): Pairs {
+  const i = find(e, key)
+  if (i !== -1) {
+    (e as unknown[])[i + 1] = value
+    return e
+  }
+  // A new array of the exact size (push and spread reserve more).
+  const next = new Array<unknown>(e.length + 2)
+  for (let j = 0; j < e.length; j++) next[j] = e[j]
+  next[e.length] = key
+  next[e.length + 1] = value
+  return next
+}
+
+/** Deletes `key`: a new array, or the same one when the key was not there. */
+export function pairDelete (e: Pairs, key: unknown): Pairs {
+  const i = find(e, key)
+  if (i === -1) return e
+  if (e.length === 2) return NO_PAIRS
+  const next = new Array<unknown>(e.length - 2)
+  for (let j = 0, k = 0; j < e.length; j++) if (j !== i && j !== i + 1) next[k++] = e[j]
+  return next
+}
+
+/** The entries (deleting while iterating is safe: inserts and deletes make a new array). */
+export function * pairEntries<K, V> (e: Pairs): IterableIterator<[K, V]> {
+  for (let i = 0; i < e.length; i += 2) yield [e[i] as K, e[i + 1] as V]
+}
+
+/** A Map over one flat array of pairs. */
 export class SmallMap<K, V> {
-  #entries: unknown[] = []
+  #entries: Pairs = NO_PAIRS
 
   get size (): number {
     return this.#entries.length >> 1
   }
 
-  #find (key: K): number {
-    const e = this.#entries
-    for (let i = 0; i < e.length; i += 2) if (e[i] === key) return i
-    return -1
-  }
-
   get (key: K): V | undefined {
-    const i = this.#find(key)
-    return i === -1 ? undefined : this.#entries[i + 1] as V
+    return pairGet<V>(this.#entries, key)
   }
 
   has (key: K): boolean {
-    return this.#find(key) !== -1
+    return find(this.#entries, key) !== -1
   }
 
   set (key: K, value: V): this {
-    const i = this.#find(key)
-    // A new array of the exact size on insert (push and spread reserve more).
-    if (i === -1) {
-      const e = this.#entries
-      const next = new Array<unknown>(e.length + 2)
-      for (let j = 0; j < e.length; j++) next[j] = e[j]
-      next[e.length] = key
-      next[e.length + 1] = value
-      this.#entries = next
-    } else {
-      this.#entries[i + 1] = value
-    }
+    this.#entries = pairSet(this.#entries, key, value)
     return this
   }
 
   delete (key: K): boolean {
-    const i = this.#find(key)
-    if (i === -1) return false
-    const e = this.#entries
-    const next = new Array<unknown>(e.length - 2)
-    for (let j = 0, k = 0; j < e.length; j++) if (j !== i && j !== i + 1) next[k++] = e[j]
-    this.#entries = next
-    return true
+    const before = this.#entries
+    this.#entries = pairDelete(before, key)
+    return this.#entries !== before
   }
 
   keys (): K[] {
@@ -59,9 +86,7 @@ export class SmallMap<K, V> {
     return this.#entries.filter((_, i) => i % 2 === 1) as V[]
   }
 
-  /** The entries (deleting while iterating is safe: inserts and deletes make a new array). */
-  * [Symbol.iterator] (): IterableIterator<[K, V]> {
-    const e = this.#entries
-    for (let i = 0; i < e.length; i += 2) yield [e[i] as K, e[i + 1] as V]
+  [Symbol.iterator] (): IterableIterator<[K, V]> {
+    return pairEntries<K, V>(this.#entries)
   }
 }

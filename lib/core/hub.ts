@@ -34,7 +34,7 @@ import { StoreLink } from './store-link.js'
 export class ChatHub implements AdapterNode {
   /** This process's id in the chat: its clientIds start with it, so any process can tell their holder. */
   readonly id = randomBytes(8).toString('base64url')
-  readonly membership = new Membership<LocalMember>()
+  readonly membership = new Membership<LocalMember>((member) => member.conn)
   readonly connections = new Map<string, Connection>()
   readonly expiry: TokenExpiry
   /** The host's `app.chat.on` listeners. */
@@ -169,7 +169,18 @@ export class ChatHub implements AdapterNode {
 
   /** Before an upgrade: see Admitted.admit. */
   async admit (userId: string): Promise<AdmitResult> {
-    return await this.#admitted.admit(userId, this.newClientId(), this.#opts.maxConnectionsPerUser, () => this.#admission.userConnections(userId))
+    return await this.#admitted.admit(userId, this.newClientId(), this.#opts.maxConnectionsPerUser, () => this.#localConnections(userId))
+  }
+
+  /**
+   * A user's open sockets on this process: what the per-user limit falls back to while the backend
+   * is away. Counted when asked (a scan), not kept per user: an outage is rare, a map entry per
+   * connection is not.
+   */
+  #localConnections (userId: string): number {
+    let n = 0
+    for (const conn of this.connections.values()) if (conn.userId === userId) n++
+    return n
   }
 
   /** A newly opened, authenticated connection: welcome it and put it in the default room. */
@@ -180,7 +191,7 @@ export class ChatHub implements AdapterNode {
     }
     this.connections.set(conn.id, conn)
     this.#admitted.opened(conn.id)
-    this.#admission.opened(conn.ip, conn.userId)
+    this.#admission.opened(conn.ip)
     this.send(conn, { type: 'welcome', message: 'Connected to chat server', clientId: conn.id, userId: conn.userId })
     this.events.emit('connected', { clientId: conn.id, userId: conn.userId, user: conn.user })
     this.expiry.arm(conn, conn.user.exp)
@@ -212,10 +223,10 @@ export class ChatHub implements AdapterNode {
   /** A connection is gone (socket closed, or a missed pong): it leaves all its rooms. Idempotent. */
   remove (conn: Connection, reason: 'closed' | 'timeout'): void {
     if (!this.connections.delete(conn.id)) return
-    this.#admission.closed(conn.ip, conn.userId)
+    this.#admission.closed(conn.ip)
     this.expiry.clear(conn)
     this.watches.closed(conn)?.catch((err: unknown) => conn.log.warn({ err }, 'could not stop watching'))
-    const rooms = this.membership.roomsOf(conn.id)
+    const rooms = conn.rooms
     conn.debug({ reason, rooms: rooms.length }, 'disconnected')
     this.events.emit('disconnected', { clientId: conn.id, userId: conn.userId, reason, user: conn.user })
     const leaveAll = async (): Promise<void> => {

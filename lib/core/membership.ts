@@ -11,12 +11,27 @@ import type { Member } from '../model.js'
  * @typeParam M what a membership holds: at least a `Member`; the plugin's own membership also keeps the
  * local connection there, so that a broadcast reaches it without another lookup.
  */
+/** Where a member's client keeps its rooms (the plugin's connection), instead of a map entry here. */
+export interface RoomsHolder {
+  rooms: readonly string[]
+}
+
 export class Membership<M extends Member = Member> {
   readonly #rooms = new Map<string, Map<string, M>>()
-  /** Each client's rooms: an array of exactly their number (a Set costs 150 bytes with two). */
+  /**
+   * Each client's rooms: an array of exactly their number (a Set costs 150 bytes with two), on the
+   * client's holder when there is one (one map entry less per connection), else in this map.
+   */
   readonly #clients = new Map<string, readonly string[]>()
   /** Per room, each user's number of memberships (a user with two tabs is one user, two members). */
   readonly #users = new Map<string, Map<string, number>>()
+  // Typed on Member, so that a Membership<LocalMember> is still a Membership<Member> to the adapters.
+  readonly #holder: ((member: Member) => RoomsHolder) | undefined
+
+  /** @param holder where a member's client keeps its rooms; without it, `roomsOf` answers. */
+  constructor (holder?: (member: M) => RoomsHolder) {
+    this.#holder = holder as ((member: Member) => RoomsHolder) | undefined
+  }
 
   /** Adds a membership; returns false (and changes nothing) if it already exists. */
   add (room: string, member: M): boolean {
@@ -31,6 +46,11 @@ export class Membership<M extends Member = Member> {
     let users = this.#users.get(room)
     if (users === undefined) this.#users.set(room, users = new Map())
     users.set(member.userId, (users.get(member.userId) ?? 0) + 1)
+    const holder = this.#holder?.(member)
+    if (holder !== undefined) {
+      holder.rooms = holder.rooms.concat(room)
+      return true
+    }
     const rooms = this.#clients.get(member.clientId)
     this.#clients.set(member.clientId, rooms === undefined ? [room] : rooms.concat(room))
     return true
@@ -47,6 +67,11 @@ export class Membership<M extends Member = Member> {
     const left = users.get(member.userId)! - 1
     if (left > 0) users.set(member.userId, left)
     else if (users.delete(member.userId) && users.size === 0) this.#users.delete(room)
+    const holder = this.#holder?.(member)
+    if (holder !== undefined) {
+      holder.rooms = holder.rooms.filter((r) => r !== room)
+      return member
+    }
     const rooms = this.#clients.get(clientId)!.filter((r) => r !== room)
     if (rooms.length === 0) this.#clients.delete(clientId)
     else this.#clients.set(clientId, rooms)
@@ -77,13 +102,13 @@ export class Membership<M extends Member = Member> {
     return this.#rooms.get(room)
   }
 
-  /** The rooms a client is in (a copy: safe to leave them while iterating). */
+  /** The rooms a client is in (a copy: safe to leave them while iterating); without a holder only. */
   roomsOf (clientId: string): string[] {
     const rooms = this.#clients.get(clientId)
     return rooms === undefined ? [] : [...rooms]
   }
 
-  /** Number of rooms a client is in. */
+  /** Number of rooms a client is in; without a holder only. */
   roomCountOf (clientId: string): number {
     return this.#clients.get(clientId)?.length ?? 0
   }

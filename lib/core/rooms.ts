@@ -60,7 +60,7 @@ export class Rooms {
     const already = member !== undefined
     let had: { after: number, upTo: number, epoch: string } | undefined
     if (member === undefined) {
-      if (this.#membership.roomCountOf(conn.id) >= this.#opts.maxRoomsPerConnection) return 'too-many-rooms'
+      if (conn.rooms.length >= this.#opts.maxRoomsPerConnection) return 'too-many-rooms'
       const here = this.#membership.count(room)
       if (here === 0 && this.#membership.roomCount >= this.#opts.maxRoomsPerProcess) return 'server-full'
       if (here >= this.#opts.maxMembersPerRoom) return 'room-full'

@@ -65,6 +65,8 @@ function onError (this: WebSocket, err: Error): void {
 }
 
 /** What every connection of a plugin shares: kept once, pointed at from each connection. */
+const NO_ROOMS: readonly string[] = Object.freeze([])
+
 export interface ConnectionShared {
   /** The plugin's logger; a connection's child logger is made on first use. */
   log: FastifyBaseLogger
@@ -106,6 +108,8 @@ export class Connection extends SerialTasks {
   restrictions: Restrictions | undefined
   /** TokenExpiry's: the second (since the epoch) its next deadline falls in; undefined: none. */
   expiryBucket: number | undefined = undefined
+  /** The rooms it is in, kept by the membership (the array is replaced on each change: safe to iterate while leaving). */
+  rooms: readonly string[] = NO_ROOMS
 
   readonly #socket: WebSocket
   // The transport under ws, written directly with pre-built frames; undefined when ws must frame.
