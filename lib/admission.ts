@@ -18,9 +18,15 @@ export class Admission {
   readonly #perIp = new Map<string, number>()
   /** Upgrade attempts per IP in the current minute (insertion order: oldest window first). */
   readonly #attempts = new Map<string, { since: number, count: number }>()
+  /**
+   * Whether any per-IP limit is on. When none is, the client's address is never read: it costs a
+   * system call per upgrade and, cached on the socket, about 80 bytes a connection.
+   */
+  readonly perIp: boolean
 
   constructor (limits: AdmissionLimits) {
     this.#limits = limits
+    this.perIp = limits.maxConnectionsPerIp > 0 || limits.maxConnectAttemptsPerIp > 0
   }
 
   /**
@@ -46,11 +52,11 @@ export class Admission {
   }
 
   opened (ip: string): void {
-    this.#perIp.set(ip, (this.#perIp.get(ip) ?? 0) + 1)
+    if (this.#limits.maxConnectionsPerIp > 0) this.#perIp.set(ip, (this.#perIp.get(ip) ?? 0) + 1)
   }
 
   closed (ip: string): void {
-    decrement(this.#perIp, ip)
+    if (this.#limits.maxConnectionsPerIp > 0) decrement(this.#perIp, ip)
   }
 
   clear (): void {

@@ -157,7 +157,7 @@ export function authHook (opts: ResolvedOptions, ownJwt: boolean, own: ((token: 
       if (origin !== undefined && !origins.has(origin)) throw new FST_CHAT_ORIGIN_FORBIDDEN()
     }
     // Before any token work: a flood from one address costs as little as possible.
-    if (!admission.recordAttempt(request.ip ?? '')) throw new FST_CHAT_TOO_MANY_FROM_IP()
+    if (admission.perIp && !admission.recordAttempt(request.ip ?? '')) throw new FST_CHAT_TOO_MANY_FROM_IP()
     // Overloaded: refused, to come back after Retry-After.
     const wait = overload.refuse()
     if (wait !== undefined) {

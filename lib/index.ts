@@ -65,7 +65,9 @@ const plugin: FastifyPluginAsync<ChatPluginOptions> = async function fastifyChat
   } else {
     // On the host's context, so that the host gets `app.injectWS` to test its app.
     await fastify.register(fastifyWebsocket, {
-      options: { maxPayload: opts.maxPayload, perMessageDeflate: false, handleProtocols },
+      // No client tracking: the hub knows every socket and closes them (ws's Set would cost 40
+      // bytes a connection for nothing).
+      options: { maxPayload: opts.maxPayload, perMessageDeflate: false, handleProtocols, clientTracking: false },
       // The hub's preClose has closed the sockets; only the server is left to close.
       preClose: function (this: FastifyInstance, done: () => void) {
         this.websocketServer.close(() => done())

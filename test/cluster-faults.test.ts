@@ -10,7 +10,7 @@ import Redis from 'ioredis'
 import WebSocket from 'ws'
 import calculateSlot from 'cluster-key-slot'
 import type { Test } from 'tap'
-import chatPlugin, { redisAdapter } from '../lib/index.js'
+import chatPlugin, { redisAdapter, type ChatPluginOptions } from '../lib/index.js'
 import { Client, connect, SECRET, token } from './helpers.js'
 import { spawnNode, type NodeProcess } from './node-process.js'
 import { clusterReady, dropClusterPrefix, dropPrefix, freePort, PrivateRedis, REDIS_CLUSTER_NODES, REDIS_URL, redisReady, testPrefix, until } from './redis-helpers.js'
@@ -41,7 +41,7 @@ function redisOf (target: Target): Redis | InstanceType<typeof Redis.Cluster> {
   return new Redis.Cluster(nodes, { redisOptions: { maxRetriesPerRequest: 1 } })
 }
 
-async function localNode (t: Test, prefix: string, target: Target = single, logs?: string[]): Promise<FastifyInstance> {
+async function localNode (t: Test, prefix: string, target: Target = single, logs?: string[], extra: Partial<ChatPluginOptions> = {}): Promise<FastifyInstance> {
   const client = redisOf(target)
   client.on('error', () => {})
   const app = Fastify({ logger: logs === undefined ? false : { level: 'info', stream: { write: (l: string) => { logs.push(l) } } } })
@@ -49,7 +49,8 @@ async function localNode (t: Test, prefix: string, target: Target = single, logs
   await app.register(chatPlugin, {
     jwt: { secret: SECRET },
     heartbeatInterval: 0,
-    adapter: redisAdapter({ client, prefix, heartbeatInterval: 200, nodeTimeout: 1000, requestTimeout: 1000 })
+    adapter: redisAdapter({ client, prefix, heartbeatInterval: 200, nodeTimeout: 1000, requestTimeout: 1000 }),
+    ...extra
   })
   await app.ready()
   return app
@@ -130,7 +131,7 @@ t.test('cluster faults', async (t) => {
     t.after(() => redis.stop())
     const prefix = testPrefix()
     const logs: string[] = []
-    const a = await localNode(t, prefix, { url: redis.url }, logs)
+    const a = await localNode(t, prefix, { url: redis.url }, logs, { maxConnectionsPerUser: 2 })
     const b = await localNode(t, prefix, { url: redis.url })
     const alice = await connect(a, token({ sub: 'alice' }))
     const bob = await connect(b, token({ sub: 'bob' }))
@@ -154,6 +155,10 @@ t.test('cluster faults', async (t) => {
     t.match(await late.next('error'), { code: 'UNAVAILABLE', message: /default room/ }, 'a new socket is welcomed, and told the default room must wait')
     t.equal(late.ws.readyState, WebSocket.OPEN)
     late.close()
+    // The per-user limit falls back to this process's own sockets: alice has one, may open one more.
+    const second = await connect(a, token({ sub: 'alice' }), { defaultRoom: false })
+    await t.rejects(connect(a, token({ sub: 'alice' }), { defaultRoom: false }), /429/, 'over maxConnectionsPerUser on this process: 429')
+    second.close()
 
     await redis.start() // empty: everything was lost with it
     await until(async () => {

@@ -14,22 +14,52 @@ import type { Connection } from '../transport/connection.js'
 import type { Membership } from './membership.js'
 import { RoomFeeds } from './room-feed.js'
 
-/** A membership of a local connection: the membership keeps the connection for delivery. */
-export interface LocalMember extends Member {
+/** Join times are kept from this base, so that one fits a small integer for the first 24 days (see LocalMember). */
+const JOINED_BASE = Date.now()
+
+/**
+ * A membership of a local connection: the membership keeps the connection for delivery. Its
+ * clientId and userId are read off the connection, and its join time kept as an offset that fits a
+ * small integer (a time in ms since the epoch would be a boxed number): three fields less for each
+ * membership of each idle socket.
+ */
+export class LocalMember implements Member {
   readonly conn: Connection
+  readonly #joined: number
+  /** The user's display name (the token's `name` claim), when it has one. */
+  readonly name: string | undefined
   /**
    * Live frames held while the member is joining (until `joined` and any replay are out), so that
    * nothing overtakes them and the switch from replay to live has no gap and no duplicate.
    */
-  buffer?: Array<{ seq: number | undefined, frame: Frame }>
+  buffer: Array<{ seq: number | undefined, frame: Frame }> | undefined = []
   /**
    * After a join, the last seq the member already has (from the join's state or its replay). Live
    * frames come over another connection than the one that read that state (pub/sub), so some
    * may still arrive after it: those at or below it are copies. Cleared by the first newer one.
    */
-  floor?: { seq: number, epoch: string }
+  floor: { seq: number, epoch: string } | undefined = undefined
   /** The last seq its latest join gave it (the room's or its replay's): live from there on. */
-  from: number
+  from = 0
+
+  constructor (conn: Connection, joinedAt: number, name: string | undefined) {
+    this.conn = conn
+    this.#joined = joinedAt - JOINED_BASE
+    this.name = name
+  }
+
+  get clientId (): string {
+    return this.conn.id
+  }
+
+  get userId (): string {
+    return this.conn.userId
+  }
+
+  /** When it joined, in ms since the epoch. */
+  get joinedAt (): number {
+    return this.#joined + JOINED_BASE
+  }
 }
 
 export class Delivery {

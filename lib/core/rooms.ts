@@ -10,7 +10,7 @@ import type { ResolvedOptions } from '../options.js'
 import type { JoinOutcome } from '../outcomes.js'
 import type { JoinedFrame, LeftFrame, Ref, ServerFrame, UserJoinedFrame, UserLeftFrame } from '../protocol/schemas.js'
 import type { Connection } from '../transport/connection.js'
-import type { Delivery, LocalMember } from './delivery.js'
+import { LocalMember, type Delivery } from './delivery.js'
 import type { ChatEvents } from './events.js'
 import type { Membership } from './membership.js'
 import { isDirect } from './direct.js'
@@ -75,10 +75,7 @@ export class Rooms {
       }
       // Joined meanwhile (the rule was async)? Then it is a member already.
       if (this.#membership.has(room, conn.id)) return await this.join(conn, room, ref, since)
-      // Every field from the start (floor too): one shape for all members, no property added later.
-      member = { clientId: conn.id, userId: conn.userId, joinedAt: Date.now(), conn, buffer: [], floor: undefined, from: 0 }
-      const name = displayName(conn.user)
-      if (name !== undefined) member.name = name
+      member = new LocalMember(conn, Date.now(), displayName(conn.user))
       this.#membership.add(room, member)
     } else if (since !== undefined) {
       // Its socket already had the live frames since its first join (the default room's, made

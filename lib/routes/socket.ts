@@ -36,6 +36,8 @@ export async function socketRoute (fastify: FastifyInstance, { opts, dispatcher,
   })
 
   const { rateLimit, maxBufferedAmount } = opts
+  // The address is read only for a per-IP limit (see Admission.perIp).
+  const perIp = opts.maxConnectionsPerIp > 0 || opts.maxConnectAttemptsPerIp > 0
   const shared: ConnectionShared = { log: fastify.log, maxBuffered: maxBufferedAmount, highWater: Math.min(opts.slowConsumerHighWaterMark, maxBufferedAmount), events: dispatcher }
   fastify.get(opts.path, { websocket: true }, (socket, request) => {
     const limiter = rateLimit === false
@@ -46,7 +48,7 @@ export async function socketRoute (fastify: FastifyInstance, { opts, dispatcher,
       id: chatClientId(request),
       user: chatUser(request),
       reqId: request.id,
-      ip: request.ip ?? '',
+      ip: perIp ? request.ip ?? '' : '',
       limiter,
       shared,
       restrictions: chatRestrictions(request)

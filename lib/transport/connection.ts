@@ -82,7 +82,7 @@ export interface ConnectionOptions {
   user: ChatUser
   /** Id of the upgrade request, for the logs. */
   reqId: string
-  /** The client's address (Fastify's `request.ip`, which honours `trustProxy`). */
+  /** The client's address (Fastify's `request.ip`, which honours `trustProxy`); '' when no per-IP limit is on. */
   ip: string
   limiter: RateLimiter | undefined
   shared: ConnectionShared
@@ -94,7 +94,7 @@ export class Connection extends SerialTasks {
   /** Unique to this connection, also across processes. */
   readonly id: string
   readonly userId: string
-  /** The client's address at the upgrade. */
+  /** The client's address at the upgrade ('' when no per-IP limit is on: it is not read). */
   readonly ip: string
   /** The token's claims; a `refresh` replaces them (same `sub`). */
   user: ChatUser
