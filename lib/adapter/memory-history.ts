@@ -78,13 +78,13 @@ export class MemoryHistory {
   }
 
   /** Assigns the next seq, builds the frame with it and keeps it. */
-  append (room: string, now: number, build: (seq: number, epoch: string) => string, kind?: EventKind): StoredMessage & { epoch: string } {
+  append (room: string, now: number, build: (seq: number, epoch: string) => string, kind?: EventKind): { seq: number, text: string, epoch: string } {
     const h = this.#room(room, now)
     const seq = ++h.seq
     const item = this.#item(seq, now, build(seq, h.epoch), kind)
     h.items.push(item)
     this.#added(room, h, item, now)
-    return { ...item, epoch: h.epoch }
+    return { seq, text: item.text, epoch: h.epoch }
   }
 
   /**
@@ -170,6 +170,7 @@ export class MemoryHistory {
 
   /** Drops whole histories, least recently used first, until within maxBytes. */
   #bound (keep: string): void {
+    if (this.#bytes <= this.#maxBytes) return
     for (const [name, h] of this.#rooms) {
       if (this.#bytes <= this.#maxBytes) return
       if (name === keep) continue

@@ -156,10 +156,9 @@ export class MemoryAdapter implements ChatAdapter {
       }
     }
     const stored = this.#bus.history.append(room, now, (seq, epoch) => draft.head + seq + draft.mid + epoch + draft.tail, { id: draft.id })
-    const published = { id: draft.id, seq: stored.seq, epoch: stored.epoch }
-    if (draft.dedupe !== undefined) dedupe.set(draft.dedupe, { ...published, digest: draft.digest ?? '' }, now)
+    if (draft.dedupe !== undefined) dedupe.set(draft.dedupe, { id: draft.id, seq: stored.seq, epoch: stored.epoch, digest: draft.digest ?? '' }, now)
     this.#bus.deliver(room, stored.text, undefined, stored.seq, stored.epoch)
-    return { status: 'sent', ...published }
+    return { status: 'sent', id: draft.id, seq: stored.seq, epoch: stored.epoch }
   }
 
   async publishStored (room: string, epoch: string, events: StoredFrame[]): Promise<void> {

@@ -114,7 +114,7 @@ export class Delivery {
     const frame = textFrame(text)
     let sent = 0
     for (const member of members.values()) {
-      if (member.clientId === except) continue
+      if (except !== undefined && member.conn.id === except) continue
       const floor = member.floor
       if (floor !== undefined && seq !== undefined) {
         if (epoch === floor.epoch && seq <= floor.seq) continue

@@ -45,12 +45,14 @@ export class Messages {
   }
 
   /** A client's message: the hook's verdict (in the order sent), then published. */
-  async fromClient (conn: Connection, room: string, content: string, meta: Meta | undefined, ref: Ref | undefined, to?: string): Promise<SendResult> {
+  // Not async: without hooks the adapter's promise is handed back as it is (each async layer on a
+  // message's path costs a promise and a turn of the microtask queue).
+  fromClient (conn: Connection, room: string, content: string, meta: Meta | undefined, ref: Ref | undefined, to?: string): Promise<SendResult> {
     const sender = { from: conn.id, userId: conn.userId, name: displayName(conn.user) }
-    if (!this.#hooks.active) return await this.publish(room, sender, content, meta, ref, conn.user, to)
+    if (!this.#hooks.active) return this.publish(room, sender, content, meta, ref, conn.user, to)
     const ctx: MessageContext = { user: conn.user, clientId: conn.id, room, content, meta }
     if (to !== undefined) ctx.to = to
-    return await this.#hooks.inOrder(conn, ctx, async (v) =>
+    return this.#hooks.inOrder(conn, ctx, async (v) =>
       'reject' in v ? { status: 'rejected', reason: v.reject } : await this.publish(room, sender, v.content, v.meta, ref, conn.user, to))
   }
 
@@ -59,7 +61,7 @@ export class Messages {
    * or numbered by the adapter. The call is made at once, so that calls made in order are
    * published in order.
    */
-  async publish (room: string, sender: Sender, content: string, meta: Meta | undefined, ref: Ref | undefined, user: ChatUser | null, to?: string): Promise<Published> {
+  publish (room: string, sender: Sender, content: string, meta: Meta | undefined, ref: Ref | undefined, user: ChatUser | null, to?: string): Promise<Published> {
     const now = Date.now()
     const draft = messageDraft(room, sender, content, meta, ref, now, undefined, to)
     const link = this.#link()
@@ -85,7 +87,7 @@ export class Messages {
         this.#events.emit('message', { ...frame, user })
       }, noop)
     }
-    return await sent
+    return sent
   }
 
   /** The message `id` of `room` at its latest version, from the store or else the hot window (null: none, or deleted). */
