@@ -135,8 +135,9 @@ function jwtError (err: { code?: string, message: string }): Error {
 }
 
 /**
- * Builds the onRequest hook: find the token, verify it with `request.jwtVerify()`, require a
- * `sub`. Any failure is a 401 with Fastify's error body, before any upgrade.
+ * Builds the onRequest hook: find the token, verify it (with our own verifier where `ownVerifier`
+ * made one, else `request.jwtVerify()`), require a `sub`. Any failure is a 401 with Fastify's
+ * error body, before any upgrade.
  * @param ownJwt whether `@fastify/jwt` was registered by the plugin (with `jwtPluginOptions`)
  */
 /**

@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import WebSocket from 'ws'
+import * as errors from '../lib/errors.js'
 import { Client } from './helpers.js'
 import { freePort } from './redis-helpers.js'
 
@@ -48,4 +49,13 @@ t.test("the README's CommonJS snippet runs as written", async (t) => {
   t.equal((await announce(ada)).status, 200)
   t.match(await client.next('message'), { from: 'server', content: 'Deploy in 5 minutes' }, 'the chat hears it')
   client.close()
+})
+
+t.test('every error code of errors.ts is in the README', async (t) => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8')
+  const codes = Object.values(errors)
+    .filter((E) => typeof E === 'function')
+    .map((E) => new (E as new (...a: unknown[]) => { code: string })().code)
+  t.ok(codes.length > 20, `${codes.length} codes`)
+  for (const code of codes) t.ok(readme.includes(`\`${code}\``), code)
 })
