@@ -85,6 +85,7 @@ export async function processes (t: Test, backend: Backend, n: number, options: 
     await app.register(chatPlugin, {
       jwt: { secret: SECRET },
       heartbeatInterval: 0,
+      admission: false,
       adapter: async (node) => {
         const adapter = await factory(node)
         if (backend.redis) adapters.set(app, adapter as RedisAdapter)

@@ -49,6 +49,7 @@ async function localNode (t: Test, prefix: string, target: Target = single, logs
   await app.register(chatPlugin, {
     jwt: { secret: SECRET },
     heartbeatInterval: 0,
+    admission: false,
     adapter: redisAdapter({ client, prefix, heartbeatInterval: 200, nodeTimeout: 1000, requestTimeout: 1000 }),
     ...extra
   })

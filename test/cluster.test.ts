@@ -227,12 +227,12 @@ t.test('host clients: never quit by the adapter; @fastify/redis shared', async (
   const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
   t.after(() => client.disconnect())
   const plain = Fastify({ logger: false })
-  await plain.register(chatPlugin, { jwt: { secret: SECRET }, heartbeatInterval: 0, adapter: redisAdapter({ client, prefix }) })
+  await plain.register(chatPlugin, { jwt: { secret: SECRET }, heartbeatInterval: 0, admission: false, adapter: redisAdapter({ client, prefix }) })
   await plain.ready()
 
   const shared = Fastify({ logger: false })
   await shared.register(fastifyRedis, { url: REDIS_URL })
-  await shared.register(chatPlugin, { jwt: { secret: SECRET }, heartbeatInterval: 0, adapter: redisAdapter({ client: shared.redis, prefix }) })
+  await shared.register(chatPlugin, { jwt: { secret: SECRET }, heartbeatInterval: 0, admission: false, adapter: redisAdapter({ client: shared.redis, prefix }) })
   await shared.ready()
 
   const alice = await connect(plain, token({ sub: 'alice' }))
@@ -256,7 +256,7 @@ t.test('a process that does not answer in time: 504, never a hang', async (t) =>
   t.after(() => client.disconnect())
   const app = Fastify({ logger: false })
   t.after(() => app.close())
-  await app.register(chatPlugin, { jwt: { secret: SECRET }, heartbeatInterval: 0, adapter: redisAdapter({ client, prefix, requestTimeout: 300 }) })
+  await app.register(chatPlugin, { jwt: { secret: SECRET }, heartbeatInterval: 0, admission: false, adapter: redisAdapter({ client, prefix, requestTimeout: 300 }) })
   await app.ready()
   // A "process" alive by its heartbeat, listening on its inbox, that never answers. A clientId
   // names its process ("<node>.<random>"), so that is all it takes to hold one.

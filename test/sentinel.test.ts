@@ -34,6 +34,7 @@ async function node (t: Test, sentinelPort: number, prefix: string): Promise<Fas
   await app.register(chatPlugin, {
     jwt: { secret: SECRET },
     heartbeatInterval: 0,
+    admission: false,
     adapter: redisAdapter({ client, prefix, heartbeatInterval: 200, nodeTimeout: 1500, requestTimeout: 1000 })
   })
   await app.ready()
