@@ -33,20 +33,23 @@ const ADMISSION_MS = 30_000
 
 export class Admitted {
   readonly #adapter: () => ChatAdapter
+  /** This process's open connections (what the per-user limit counts while the backend is away). */
+  readonly #open: () => Iterable<{ userId: string }>
   /** Admitted upgrades not opened yet (insertion order is time order). */
   readonly #waiting = new Map<string, { userId: string, at: number }>()
   #sweep: NodeJS.Timeout | undefined
 
-  constructor (adapter: () => ChatAdapter) {
+  constructor (adapter: () => ChatAdapter, open: () => Iterable<{ userId: string }>) {
     this.#adapter = adapter
+    this.#open = open
   }
 
   /**
    * Reserves a place for `clientId` if the user is under `limit` across every process and not
    * banned from the whole chat (then the place goes back at once).
    */
-  async admit (userId: string, clientId: string, limit: number, local: () => number): Promise<AdmitResult> {
-    const restrictions = await this.#reserve(userId, clientId, limit, local)
+  async admit (userId: string, clientId: string, limit: number): Promise<AdmitResult> {
+    const restrictions = await this.#reserve(userId, clientId, limit)
     if (restrictions === false) return undefined
     const banned = new Restrictions(restrictions).find('ban', undefined)
     if (banned === undefined) return { clientId, restrictions }
@@ -56,9 +59,9 @@ export class Admitted {
 
   /**
    * The reservation, with the user's bans and mutes (false: over the limit). With the backend
-   * away, counts this process's connections only (`local`), and knows of no restriction.
+   * away, counts this process's connections only, and knows of no restriction.
    */
-  async #reserve (userId: string, clientId: string, limit: number, local: () => number): Promise<Restriction[] | false> {
+  async #reserve (userId: string, clientId: string, limit: number): Promise<Restriction[] | false> {
     try {
       const restrictions = await this.#adapter().admit(userId, clientId, limit)
       if (restrictions === false) return false
@@ -68,8 +71,18 @@ export class Admitted {
     } catch (err) {
       if ((err as { code?: string }).code !== 'FST_CHAT_UNAVAILABLE') throw err
       // The backend is away: the chat stays open, counting this process's connections only.
-      return local() < limit && []
+      return this.#localCount(userId) < limit && []
     }
+  }
+
+  /**
+   * A user's open sockets on this process, counted when asked (a scan) rather than kept per user:
+   * an outage is rare, a map entry per connection is not.
+   */
+  #localCount (userId: string): number {
+    let n = 0
+    for (const conn of this.#open()) if (conn.userId === userId) n++
+    return n
   }
 
   /** The upgrade will not happen (the user is banned): its place goes back at once. */

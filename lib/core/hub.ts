@@ -57,7 +57,7 @@ export class ChatHub implements AdapterNode {
   readonly #heartbeat = new Heartbeat()
   #adapter: ChatAdapter | undefined
   #link: StoreLink | undefined
-  readonly #admitted = new Admitted(() => this.adapter)
+  readonly #admitted = new Admitted(() => this.adapter, () => this.connections.values())
   #messagesIn = 0
   #closing = false
   // Removals of closed connections still telling the adapter: close() waits for them, so that a
@@ -169,18 +169,7 @@ export class ChatHub implements AdapterNode {
 
   /** Before an upgrade: see Admitted.admit. */
   async admit (userId: string): Promise<AdmitResult> {
-    return await this.#admitted.admit(userId, this.newClientId(), this.#opts.maxConnectionsPerUser, () => this.#localConnections(userId))
-  }
-
-  /**
-   * A user's open sockets on this process: what the per-user limit falls back to while the backend
-   * is away. Counted when asked (a scan), not kept per user: an outage is rare, a map entry per
-   * connection is not.
-   */
-  #localConnections (userId: string): number {
-    let n = 0
-    for (const conn of this.connections.values()) if (conn.userId === userId) n++
-    return n
+    return await this.#admitted.admit(userId, this.newClientId(), this.#opts.maxConnectionsPerUser)
   }
 
   /** A newly opened, authenticated connection: welcome it and put it in the default room. */
