@@ -70,8 +70,8 @@ async function main (): Promise<void> {
     // The host's own client (a Redis Cluster client, or a single Redis): the plugin duplicates it
     // to subscribe and never quits it.
     const redis = clusterNodes !== ''
-      ? new Redis.Cluster(clusterNodes.split(',').map((hp) => ({ host: hp.slice(0, hp.lastIndexOf(':')), port: Number(hp.slice(hp.lastIndexOf(':') + 1)) })), { redisOptions: { maxRetriesPerRequest: 1 } })
-      : new Redis(redisUrl, { maxRetriesPerRequest: 1 })
+      ? new Redis.Cluster(clusterNodes.split(',').map((hp) => ({ host: hp.slice(0, hp.lastIndexOf(':')), port: Number(hp.slice(hp.lastIndexOf(':') + 1)) })), { redisOptions: { maxRetriesPerRequest: 1 }, enableAutoPipelining: true })
+      : new Redis(redisUrl, { maxRetriesPerRequest: 1, enableAutoPipelining: true })
     redis.on('error', () => {}) // the plugin logs outages once
     app.addHook('onClose', async () => { await redis.quit() })
     adapter = redisAdapter({ client: redis, prefix: process.env.CHAT_PREFIX })

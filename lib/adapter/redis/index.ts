@@ -301,7 +301,9 @@ export function redisAdapter (options: RedisAdapterOptions): AdapterFactory {
   const { client, url, ...rest } = resolveRedisOptions(options)
   return async (node) => {
     const own = client === undefined
-    const redis = client ?? new Redis(url!, { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
+    // Its own client from a URL gets auto-pipelining: a turn's commands (a storm's admissions and
+    // markers, one small script each) go out in one write.
+    const redis = client ?? new Redis(url!, { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: true })
     const adapter = new RedisAdapter({ ...rest, client: redis, ownsClient: own }, node)
     try {
       await adapter.start()
