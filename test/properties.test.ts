@@ -6,6 +6,8 @@ import { ErrorCode } from '../lib/constants.js'
 import { createCodec } from '../lib/protocol/codec.js'
 import { Membership } from '../lib/core/membership.js'
 import { contentDigest } from '../lib/core/message.js'
+import { digest } from '../lib/adapter/redis/keys.js'
+import { newEpoch } from '../lib/adapter/epoch.js'
 import { createHash } from 'node:crypto'
 import { build, connect, token } from './helpers.js'
 
@@ -38,6 +40,23 @@ t.test('a message\'s digest is SHA-256 of its content (then a NUL and its meta\'
     return contentDigest(content, meta) === reference.digest('base64url').slice(0, 22)
   }))
   t.pass('equal for every content and meta tried')
+})
+
+t.test('a Redis key\'s digest of a user id is SHA-1\'s, as every version wrote it (keys outlive processes)', async (t) => {
+  fc.assert(fc.property(fc.string({ unit: 'grapheme' }), (userId) => {
+    return digest(userId) === createHash('sha1').update(userId).digest('base64url').slice(0, 16)
+  }))
+  t.equal(digest('alice'), createHash('sha1').update('alice').digest('base64url').slice(0, 16))
+})
+
+t.test('epochs: 8 base64url characters, none repeated over a few pool refills', async (t) => {
+  const seen = new Set<string>()
+  for (let i = 0; i < 2000; i++) {
+    const e = newEpoch()
+    if (!/^[A-Za-z0-9_-]{8}$/.test(e) || seen.has(e)) t.fail(`epoch ${e}`)
+    seen.add(e)
+  }
+  t.equal(seen.size, 2000)
 })
 
 t.test('registry: indexed both ways, whatever the sequence of changes', async (t) => {
