@@ -1,0 +1,38 @@
+// The Redis command deadline (health.ts): a command that never answers (BLPOP with no timeout, on a
+// real Redis) fails with UNAVAILABLE once its deadline has passed; answers, many at once, and
+// Redis's own errors pass through as they are; a connection that is not ready fails at once.
+import { once } from 'node:events'
+import t from 'tap'
+import Fastify from 'fastify'
+import Redis from 'ioredis'
+import { Health } from '../lib/adapter/redis/health.js'
+import { REDIS_URL, redisReady, testPrefix } from './redis-helpers.js'
+
+t.test('a command that hangs fails with UNAVAILABLE after the timeout; the rest answer as they are', async (t) => {
+  if (!await redisReady(t)) return
+  const log = Fastify({ logger: false }).log
+  const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
+  t.after(() => client.disconnect())
+  if (client.status !== 'ready') await once(client, 'ready')
+  const health = new Health(client, 200, log, () => {})
+  t.after(() => health.close())
+
+  t.equal(await health.run(async (c) => await c.ping()), 'PONG')
+  const failed = await health.run(async (c) => await c.call('NO-SUCH-COMMAND')).then(() => undefined, (err: { code?: string, message: string }) => err)
+  t.match(failed?.message, /unknown command/i, 'an error of the command itself passes through')
+  t.not(failed?.code, 'FST_CHAT_UNAVAILABLE', 'and is not UNAVAILABLE')
+  const many = await Promise.all(Array.from({ length: 100 }, async (_, i) => await health.run(async (c) => await c.echo(String(i)))))
+  t.same(many, Array.from({ length: 100 }, (_, i) => String(i)), '100 commands in flight, every answer to its own')
+
+  const started = Date.now()
+  await t.rejects(health.run(async (c) => await c.blpop(`${testPrefix()}never`, 0)), { code: 'FST_CHAT_UNAVAILABLE', message: /within 200 ms/ }, 'no answer: UNAVAILABLE')
+  t.ok(Date.now() - started >= 190, 'not before its deadline')
+})
+
+t.test('a closed connection: UNAVAILABLE at once', async (t) => {
+  if (!await redisReady(t)) return
+  const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: true })
+  const health = new Health(client, 200, Fastify({ logger: false }).log, () => {})
+  t.after(() => health.close())
+  await t.rejects(health.run(async (c) => await c.ping()), { code: 'FST_CHAT_UNAVAILABLE', message: /Redis is wait/ })
+})
