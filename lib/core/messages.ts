@@ -67,7 +67,13 @@ export class Messages {
     const link = this.#link()
     let sent: Promise<Published>
     if (link === undefined) {
-      sent = this.#adapter().publishMessage(room, draft)
+      // A host's adapter that throws instead of rejecting still fails as a rejection (what the
+      // sender's ack handling expects), as when this method was async.
+      try {
+        sent = this.#adapter().publishMessage(room, draft)
+      } catch (err) {
+        sent = Promise.reject(err)
+      }
     } else {
       const kept: StoreMessage = { room, id: draft.id, userId: sender.userId, from: sender.from, name: sender.name, content, meta, timestamp: now }
       if (to !== undefined) kept.to = to
