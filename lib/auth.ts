@@ -16,12 +16,14 @@ const kToken = Symbol('fastify-chat.token')
 const kUser = Symbol('fastify-chat.user')
 const kClientId = Symbol('fastify-chat.clientId')
 const kRestrictions = Symbol('fastify-chat.restrictions')
+const kIp = Symbol('fastify-chat.ip')
 
 interface ChatRequest {
   [kToken]?: string
   [kUser]?: ChatUser
   [kClientId]?: string
   [kRestrictions]?: Restriction[]
+  [kIp]?: string
 }
 
 const BEARER = /^Bearer +([^ ]+) *$/i
@@ -158,7 +160,11 @@ export function authHook (opts: ResolvedOptions, ownJwt: boolean, own: ((token: 
       if (origin !== undefined && !origins.has(origin)) throw new FST_CHAT_ORIGIN_FORBIDDEN()
     }
     // Before any token work: a flood from one address costs as little as possible.
-    if (admission.perIp && !admission.recordAttempt(request.ip ?? '')) throw new FST_CHAT_TOO_MANY_FROM_IP()
+    // The address is read only for a per-IP limit (see Admission.perIp), and kept for the socket.
+    if (admission.perIp) {
+      const ip = (request as unknown as ChatRequest)[kIp] = request.ip ?? ''
+      if (!admission.recordAttempt(ip)) throw new FST_CHAT_TOO_MANY_FROM_IP()
+    }
     // Overloaded: refused, to come back after Retry-After.
     const wait = overload.refuse()
     if (wait !== undefined) {
@@ -239,6 +245,11 @@ export function chatUser (request: FastifyRequest): ChatUser {
   const user = (request as unknown as ChatRequest)[kUser]
   if (user === undefined) throw new Error('fastify-chat: route reached without authentication')
   return user
+}
+
+/** The client's address as the hook read it for a per-IP limit ('' when none is on: not read). */
+export function chatIp (request: FastifyRequest): string {
+  return (request as unknown as ChatRequest)[kIp] ?? ''
 }
 
 /** The clientId reserved for an upgrade that went through the hook. */

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { RateLimiter } from '../lib/transport/rate-limit.js'
 import { adminToken, build, connect, token } from './helpers.js'
+import { until } from './redis-helpers.js'
 
 t.test('a frame over maxPayload closes its sender with 1009; the others keep chatting', async (t) => {
   const app = await build(t, { maxPayload: 1024 })
@@ -127,7 +128,11 @@ t.test('per-IP limits, off by default: open sockets and attempts a minute (429 b
   const a = await connect(app, token({ sub: 'a' }))
   const b = await connect(app, token({ sub: 'b' }))
   await t.rejects(app.injectWS('/chat', { headers: { authorization: `Bearer ${token({ sub: 'c' })}` } }), /429/, 'a third socket from the same address')
-  a.close(); b.close()
+  a.close()
+  await until(async () => (await app.chat.stats()).connections === 1, 5000, 'the first socket is gone')
+  const c = await connect(app, token({ sub: 'c' }))
+  t.ok(c, 'a closed socket gives its place back')
+  b.close(); c.close()
 
   const tries = await build(t, { maxConnectAttemptsPerIp: 3 })
   for (let i = 0; i < 3; i++) await t.rejects(tries.injectWS('/chat?token=bad'), /401/, `attempt ${i + 1}: an ordinary refusal`)

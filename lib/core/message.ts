@@ -4,9 +4,9 @@
  * store, or else the adapter) fills in; frames rebuilt from what a store kept; and a message's
  * new version after an edit or deletion.
  */
-import * as crypto from 'node:crypto'
-import { createHash, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import type { MessageDraft } from '../adapter/contract.js'
+import { digestBase64url } from '../hash.js'
 import type { ChatUser } from '../model.js'
 import type { Meta, Ref } from '../protocol/schemas.js'
 import type { StoredEvent } from '../store/contract.js'
@@ -103,18 +103,12 @@ export function storedRef (ref: string | number): string {
 }
 
 /**
- * Node's one-shot hash (20.12 and later): the same digest as a Hash object's, in a third of the
- * time for a message's few bytes (it is taken for every message sent with a ref).
- */
-const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'base64url') => string }).hash
-
-/**
  * The digest of what a message says: a resend with the same ref must say the same. 128 bits of
  * SHA-256, base64url (22 characters): kept beside every remembered ref.
  */
 export function contentDigest (content: string, meta?: unknown): string {
   const text = meta === undefined ? content : `${content}\0${JSON.stringify(meta)}`
-  return (oneShot === undefined ? createHash('sha256').update(text).digest('base64url') : oneShot('sha256', text, 'base64url')).slice(0, 22)
+  return digestBase64url('sha256', text).slice(0, 22)
 }
 
 /** The token's `name` claim, when it is a usable display name (a string, cut to 64 characters). */

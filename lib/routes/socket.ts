@@ -4,7 +4,7 @@ import type {} from '@fastify/websocket'
 import { randomBytes } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
 import type { TicketStore } from '../adapter/tickets.js'
-import { chatClientId, chatRestrictions, chatUser, hasBearerHeader } from '../auth.js'
+import { chatClientId, chatIp, chatRestrictions, chatUser, hasBearerHeader } from '../auth.js'
 import { FST_CHAT_TICKET_NEEDS_BEARER } from '../errors.js'
 import type { Dispatcher } from '../dispatcher.js'
 import type { ResolvedOptions } from '../options.js'
@@ -36,8 +36,6 @@ export async function socketRoute (fastify: FastifyInstance, { opts, dispatcher,
   })
 
   const { rateLimit, maxBufferedAmount } = opts
-  // The address is read only for a per-IP limit (see Admission.perIp).
-  const perIp = opts.maxConnectionsPerIp > 0 || opts.maxConnectAttemptsPerIp > 0
   const shared: ConnectionShared = { log: fastify.log, maxBuffered: maxBufferedAmount, highWater: Math.min(opts.slowConsumerHighWaterMark, maxBufferedAmount), events: dispatcher }
   fastify.get(opts.path, { websocket: true }, (socket, request) => {
     const limiter = rateLimit === false
@@ -48,7 +46,7 @@ export async function socketRoute (fastify: FastifyInstance, { opts, dispatcher,
       id: chatClientId(request),
       user: chatUser(request),
       reqId: request.id,
-      ip: perIp ? request.ip ?? '' : '',
+      ip: chatIp(request),
       limiter,
       shared,
       restrictions: chatRestrictions(request)

@@ -31,17 +31,15 @@
  *   {i:K}:rooms      ZSET   room -> 0 (by name)                      room index bucket K of 16
  *   {t:T}            STRING the claims of one-time ticket T
  */
-import crypto, { createHash } from 'node:crypto'
+import { createHash } from 'node:crypto'
+import { digestBase64url } from '../../hash.js'
 
 /** Buckets of the room index: a room's bucket is a function of its name. */
 export const INDEX_BUCKETS = 16
 
-/** Node's one-shot hash (20.12 and later): the same digest as a Hash object's, without the object. */
-const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'base64url') => string }).hash
-
 /** A key's digest of a value. Keys outlive processes: it must never change (a test pins it). */
 export function digest (value: string): string {
-  return (oneShot === undefined ? createHash('sha1').update(value).digest('base64url') : oneShot('sha1', value, 'base64url')).slice(0, 16)
+  return digestBase64url('sha1', value).slice(0, 16)
 }
 
 export class Keys {
