@@ -2,7 +2,8 @@
 // steady rate; then every socket is cut at once (the server stays up) and every client comes back
 // as the typed client does: its default backoff (honouring Retry-After), a rejoin with `since`.
 // Each client checks its room's seqs: a gap is a lost message, a seq seen twice a duplicate. The
-// plugin's clients also resume the default room, as the typed client resumes every room it was in.
+// plugin's clients also resume the default room as the typed client does: when the server's own
+// join of it shows something was missed (BENCH_STORM_RESUME_DEFAULT=always: at once, as before).
 // The phases (everyone in and settled, the cut, all recovered) go to the orchestrator, which tells
 // the bystanders (bystanders.ts) timing deliveries in a process of their own.
 import { readFileSync } from 'node:fs'
@@ -84,6 +85,8 @@ interface Member {
    * checked as a set, since live ones may come before the resume's replay on a new socket.
    */
   lobbySeen?: Set<number>
+  /** Reconnected: the server's join of the default room is awaited, to resume it only if something was missed. */
+  lobbyJoinPending?: boolean
 }
 
 /** The last seq of the default room up to which this client has every message. */
@@ -182,6 +185,11 @@ export async function storm (job: StormJob): Promise<StormResult> {
         return
       }
       if (f.type === 'joined' && f.room === 'lobby' && m.lobby === undefined) m.lobby = { seq: f.seq, epoch: f.epoch }
+      if (f.type === 'joined' && f.room === 'lobby' && m.lobbyJoinPending === true && f.ref === undefined) {
+        m.lobbyJoinPending = false
+        const seq = lobbyContiguous(m)
+        if (f.epoch !== m.lobby!.epoch || f.seq !== seq) c.sendText(JSON.stringify({ action: 'join', room: 'lobby', since: { seq, epoch: m.lobby!.epoch } }))
+      }
       if (f.type !== 'joined' || f.room !== m.room) return
       if (m.seq < 0) {
         m.seq = f.seq
@@ -206,8 +214,11 @@ export async function storm (job: StormJob): Promise<StormResult> {
     c.opened().then(() => {
       if (sio) return // the Engine.IO open, then CONNECT (handlers)
       m.attempt = 0
-      // The typed client resumes every room it was in, in the order it joined them.
-      if (m.lobby !== undefined) c.sendText(JSON.stringify({ action: 'join', room: 'lobby', since: { seq: lobbyContiguous(m), epoch: m.lobby.epoch } }))
+      // The typed client resumes every room it was in; the default room (named by welcome) once
+      // the server's own join of it shows something was missed.
+      // BENCH_STORM_RESUME_DEFAULT=always: as the typed client did before, resume it at once.
+      if (m.lobby !== undefined && process.env.BENCH_STORM_RESUME_DEFAULT === 'always') c.sendText(JSON.stringify({ action: 'join', room: 'lobby', since: { seq: lobbyContiguous(m), epoch: m.lobby.epoch } }))
+      else if (m.lobby !== undefined) m.lobbyJoinPending = true
       c.sendText(m.seq < 0
         ? JSON.stringify({ action: 'join', room: m.room })
         : JSON.stringify({ action: 'join', room: m.room, since: { seq: m.seq, epoch: m.epoch } }))

@@ -271,3 +271,82 @@ t.test('unread counts: from joined, kept by messages, deletions and reads on any
   t.equal(laptop.unread('team'), 0, 'a deleted message seen since the join no longer counts')
   t.equal(laptop.unread('nowhere'), 0)
 })
+
+t.test('after a reconnect the default room is resumed only when its automatic join shows something was missed', async (t) => {
+  // A scripted server: each connection is welcomed with the default room named and joined to it
+  // at the seq the script says (3: nothing missed; 5: two missed; 'fail': the join failed).
+  const { WebSocketServer } = await import('ws')
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => new Promise<void>((resolve) => wss.close(() => resolve())))
+  await new Promise((resolve) => wss.once('listening', resolve))
+  const msg = (seq: number) => JSON.stringify({ type: 'message', room: 'lobby', id: `m${seq}`, seq, epoch: 'e', from: 'c', userId: 'u', content: `m${seq}`, timestamp: 0 })
+  const script: Array<number | 'fail'> = [3, 3, 5, 'fail']
+  const requests: any[][] = []
+  const sockets: any[] = []
+  wss.on('connection', (ws) => {
+    const auto = script[requests.length]
+    const mine: any[] = []
+    requests.push(mine)
+    sockets.push(ws)
+    ws.send(JSON.stringify({ type: 'welcome', message: 'hi', clientId: `c${requests.length}`, userId: 'u', defaultRoom: 'lobby' }))
+    if (auto === 'fail') ws.send(JSON.stringify({ type: 'error', code: 'UNAVAILABLE', message: 'the chat backend is unavailable: join the default room later' }))
+    else ws.send(JSON.stringify({ type: 'joined', room: 'lobby', members: 1, seq: auto, epoch: 'e' }))
+    ws.on('message', (data) => {
+      const req = JSON.parse(data.toString())
+      mine.push(req)
+      if (req.action !== 'join') return
+      if (req.room === 'r') {
+        ws.send(JSON.stringify({ type: 'joined', room: 'r', members: 1, seq: 0, epoch: 'e', ref: req.ref, ...(req.since === undefined ? {} : { recovered: true }) }))
+      } else {
+        ws.send(JSON.stringify({ type: 'joined', room: 'lobby', members: 1, seq: 5, epoch: 'e', recovered: true, ref: req.ref }))
+        for (let seq = req.since.seq + 1; seq <= 5; seq++) ws.send(msg(seq))
+      }
+    })
+  })
+  const { port } = wss.address() as { port: number }
+  const client = createChatClient({ url: `ws://127.0.0.1:${port}/chat`, token: 'x', reconnect: { minDelay: 10, maxDelay: 20 } })
+  t.teardown(() => client.close())
+  const seen: number[] = []
+  client.on('message', (m) => seen.push(m.seq))
+  const joins: any[] = []
+  let waiter: { n: number, resolve: () => void } | undefined
+  client.on('joined', (j) => { joins.push(j); if (waiter !== undefined && joins.length >= waiter.n) waiter.resolve() })
+  const joinsReach = async (n: number): Promise<void> => { if (joins.length < n) await new Promise<void>((resolve) => { waiter = { n, resolve } }) }
+  await client.connect()
+  await client.join('r')
+  await joinsReach(2)
+
+  // Nothing missed in the default room: only the other room is resumed.
+  sockets[0].close(1011, 'boom')
+  await joinsReach(4)
+  t.same(requests[1].map((r) => [r.action, r.room, r.since]), [['join', 'r', { seq: 0, epoch: 'e' }]], 'the default room is not asked again')
+  t.match(joins.find((j, i) => i >= 2 && j.room === 'lobby'), { room: 'lobby', seq: 3, recovered: true }, 'and counts as recovered')
+
+  // Two missed: the default room is resumed from the last seq seen, and they come once.
+  sockets[1].close(1011, 'boom')
+  await joinsReach(7)
+  t.match(requests[2].filter((r) => r.room === 'lobby'), [{ action: 'join', room: 'lobby', since: { seq: 3, epoch: 'e' } }], 'resumed from seq 3')
+  t.same(seen, [4, 5], 'the missed ones, once')
+
+  // The server could not join it: the client resumes it itself.
+  sockets[2].close(1011, 'boom')
+  await joinsReach(9)
+  t.match(requests[3].filter((r) => r.room === 'lobby'), [{ action: 'join', room: 'lobby', since: { seq: 5, epoch: 'e' } }], 'resumed after the failed join')
+  t.same(seen, [4, 5], 'nothing again')
+})
+
+t.test('a reconnect with nothing missed in the default room sends the server no join for it', async (t) => {
+  const { app, url } = await server(t)
+  const reader = createChatClient({ url, token: token({ sub: 'reader' }), reconnect: { minDelay: 20, maxDelay: 100 } })
+  t.teardown(() => reader.close())
+  t.match(await reader.connect(), { defaultRoom: 'lobby' }, 'welcome names the default room')
+  await app.chat.broadcast('lobby', 'seen before')
+  const before = (await app.chat.stats()).messagesIn
+  const resumed = new Promise<any>((resolve) => reader.on('joined', (j) => { if (j.recovered !== undefined) resolve(j) }))
+  await app.chat.disconnect(reader.clientId!, 1011, 'boom')
+  t.match(await resumed, { room: 'lobby', seq: 1, recovered: true })
+  t.equal((await app.chat.stats()).messagesIn, before, 'no frame from the client: its resume of the default room was not needed')
+  const after = new Promise<any>((resolve) => reader.on('message', (m) => resolve(m)))
+  await app.chat.broadcast('lobby', 'live after')
+  t.match(await after, { content: 'live after', seq: 2 }, 'and it gets what comes next')
+})

@@ -17,7 +17,15 @@ interface RoomView {
    * own request for a hole), its ref and the messages that came meanwhile.
    */
   resync?: { ref: string, kind: 'resume' | 'hole', held: RoomEvent[] }
+  /**
+   * After a reconnect, the room the server joins the new connection to itself (its default room):
+   * its resume waits for that join, which tells whether anything was missed at all.
+   */
+  awaitingJoin?: true
 }
+
+/** A `join` with `since` to send: the resume of a room, or the request for a hole. */
+export interface Resync { room: string, ref: string, since: { seq: number, epoch: string } }
 
 export class RoomTracker {
   readonly #rooms = new Map<string, RoomView>()
@@ -28,14 +36,38 @@ export class RoomTracker {
 
   /**
    * Where to resume each room from after a reconnect, with the ref of each resume (a pending
-   * resync is moot then). Messages that come before the answer wait for it.
+   * resync is moot then). Messages that come before the answer wait for it. The server's default
+   * room (`defaultRoom`, from `welcome`) is not resumed yet: the server is joining the connection
+   * to it, and its `joined` says whether anything was missed (see `joined`).
    */
-  resumePoints (newRef: () => string): Array<{ room: string, ref: string, seq: number, epoch: string }> {
+  resumePoints (newRef: () => string, defaultRoom?: string): Resync[] {
     const out = []
     for (const [room, view] of this.#rooms) {
+      if (room === defaultRoom) {
+        view.resync = undefined
+        view.awaitingJoin = true
+        continue
+      }
+      view.awaitingJoin = undefined
       const ref = newRef()
       view.resync = { ref, kind: 'resume', held: [] }
-      out.push({ room, ref, seq: view.seq, epoch: view.epoch })
+      out.push({ room, ref, since: { seq: view.seq, epoch: view.epoch } })
+    }
+    return out
+  }
+
+  /**
+   * The server could not join the new connection to its default room: that room is resumed with
+   * `since` as the others are (the server joins it then).
+   */
+  defaultJoinFailed (newRef: () => string): Resync[] {
+    const out = []
+    for (const [room, view] of this.#rooms) {
+      if (view.awaitingJoin === undefined) continue
+      view.awaitingJoin = undefined
+      const ref = newRef()
+      view.resync = { ref, kind: 'resume', held: [] }
+      out.push({ room, ref, since: { seq: view.seq, epoch: view.epoch } })
     }
     return out
   }
@@ -44,7 +76,7 @@ export class RoomTracker {
    * A message (or an edit or deletion) arrived: the events to show now (none, it, or none while a hole is being filled),
    * and the resync request to send, if it opened a hole.
    */
-  message (frame: RoomEvent, newRef: () => string): { show: RoomEvent[], resync?: { room: string, ref: string, since: { seq: number, epoch: string } } } {
+  message (frame: RoomEvent, newRef: () => string): { show: RoomEvent[], resync?: Resync } {
     const view = this.#rooms.get(frame.room)
     if (view === undefined) return { show: [frame] }
     if (view.resync !== undefined) {
@@ -70,8 +102,17 @@ export class RoomTracker {
    * A `joined`: a first join starts the count; the answer to a resume or a resync releases what
    * it held. `emit` says whether the application hears of it (not of a recovered hole).
    */
-  joined (frame: JoinedFrame): { show: RoomEvent[], emit: boolean } {
+  joined (frame: JoinedFrame, newRef: () => string): { show: RoomEvent[], emit: boolean, recovered?: true, resume?: Resync } {
     const view = this.#rooms.get(frame.room)
+    if (view?.awaitingJoin !== undefined && frame.ref === undefined) {
+      view.awaitingJoin = undefined
+      // The server's join of the default room after a reconnect: at the seq last seen, nothing was
+      // missed (what comes next comes live, as after any join); else the room is resumed from it.
+      if (frame.epoch === view.epoch && frame.seq === view.seq) return { show: [], emit: true, recovered: true }
+      const ref = newRef()
+      view.resync = { ref, kind: 'resume', held: [] }
+      return { show: [], emit: true, resume: { room: frame.room, ref, since: { seq: view.seq, epoch: view.epoch } } }
+    }
     if (view?.resync !== undefined && frame.ref === view.resync.ref) {
       const { held, kind } = view.resync
       view.resync = undefined

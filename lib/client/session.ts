@@ -5,7 +5,7 @@
  */
 import type { ServerFrame, WelcomeFrame } from '../protocol/schemas.js'
 import { Requests } from './requests.js'
-import { RoomTracker, type RoomEvent } from './room-tracker.js'
+import { RoomTracker, type RoomEvent, type Resync } from './room-tracker.js'
 import { TypingDebounce } from './typing.js'
 import { backoffDelay, openSocket, retryable, uuid, type Refusal, type SocketConstructor, type SocketLike } from './socket.js'
 import type { ChatClientEvents, ChatClientOptions, ChatClientStatus } from './types.js'
@@ -107,7 +107,7 @@ export class ChatSession {
           this.#setStatus('open')
           this.#emit('open', { reconnect })
           resolve(frame)
-          this.#resume()
+          this.#resume(frame.defaultRoom)
         }
         this.#frame(frame)
       }
@@ -134,13 +134,23 @@ export class ChatSession {
     }, delay)
   }
 
-  /** After a (re)connect: rejoin every room from the last seq seen, then send what waited. */
-  #resume (): void {
-    for (const { room, ref, seq, epoch } of this.#rooms.resumePoints(uuid)) {
-      this.#raw({ action: 'join', room, since: { seq, epoch }, ref })
-    }
+  /**
+   * After a (re)connect: rejoin every room from the last seq seen (the default room once the
+   * server's own join of it shows something was missed), then send what waited.
+   */
+  #resume (defaultRoom: string | undefined): void {
+    for (const resync of this.#rooms.resumePoints(uuid, defaultRoom)) this.#resync(resync)
     if (this.watched.size > 0) this.#raw({ action: 'watch', users: [...this.watched] })
     this.#requests.opened((text) => this.#socket!.send(text))
+  }
+
+  /** Sends a `join` with `since`; one that cannot be sent shows what it held. */
+  #resync ({ room, ref, since }: Resync): void {
+    try {
+      this.#raw({ action: 'join', room, since, ref })
+    } catch {
+      this.#show(this.#rooms.resyncFailed(ref))
+    }
   }
 
   #frame (frame: ServerFrame): void {
@@ -148,13 +158,7 @@ export class ChatSession {
       // Copies are dropped, and a hole is asked for again before anything after it is shown.
       const { show, resync } = this.#rooms.message(frame, uuid)
       for (const e of show) this.#count(e)
-      if (resync !== undefined) {
-        try {
-          this.#raw({ action: 'join', room: resync.room, since: resync.since, ref: resync.ref })
-        } catch {
-          this.#show(this.#rooms.resyncFailed(resync.ref))
-        }
-      }
+      if (resync !== undefined) this.#resync(resync)
       this.#show(show)
       return
     }
@@ -162,9 +166,10 @@ export class ChatSession {
     if (ref !== undefined) this.#requests.settle(String(ref), frame)
     if (frame.type === 'joined') {
       // The answer to a resume or to the client's own resync releases what it held.
-      const { show, emit } = this.#rooms.joined(frame)
+      const { show, emit, recovered, resume } = this.#rooms.joined(frame, uuid)
       this.unreadCounts.joined(frame)
-      if (emit) this.#emit('joined', frame)
+      if (emit) this.#emit('joined', recovered === true ? { ...frame, recovered } : frame)
+      if (resume !== undefined) this.#resync(resume)
       this.#emit('unread', { room: frame.room, unread: this.unreadCounts.count(frame.room) })
       for (const e of show) this.#count(e)
       this.#show(show)
@@ -172,6 +177,9 @@ export class ChatSession {
     }
     if (frame.type === 'error' && typeof ref === 'string' && this.#rooms.isResync(ref)) {
       this.#show(this.#rooms.resyncFailed(ref))
+    } else if (frame.type === 'error' && ref === undefined && frame.code === 'UNAVAILABLE') {
+      // The server could not join this connection to its default room: resume it ourselves.
+      for (const resync of this.#rooms.defaultJoinFailed(uuid)) this.#resync(resync)
     } else if (frame.type === 'left') {
       this.#rooms.left(frame.room)
       this.unreadCounts.left(frame.room)

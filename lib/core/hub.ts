@@ -12,7 +12,7 @@ import { CloseCode } from '../constants.js'
 import type { ChatStats, HistoryLimits, LeaveReason } from '../model.js'
 import type { ResolvedOptions } from '../options.js'
 import type { JoinOutcome } from '../outcomes.js'
-import type { Ref, ServerFrame } from '../protocol/schemas.js'
+import type { Ref, ServerFrame, WelcomeFrame } from '../protocol/schemas.js'
 import { TokenExpiry } from '../token-expiry.js'
 import type { Connection } from '../transport/connection.js'
 import type { ChatStore } from '../store/contract.js'
@@ -181,7 +181,10 @@ export class ChatHub implements AdapterNode {
     this.connections.set(conn.id, conn)
     this.#admitted.opened(conn.id)
     this.#admission.opened(conn.ip)
-    this.send(conn, { type: 'welcome', message: 'Connected to chat server', clientId: conn.id, userId: conn.userId })
+    const welcome: WelcomeFrame = { type: 'welcome', message: 'Connected to chat server', clientId: conn.id, userId: conn.userId }
+    // Named, so that a reconnecting client resumes it only if this join shows it missed something.
+    if (this.#opts.defaultRoom !== false) welcome.defaultRoom = this.#opts.defaultRoom
+    this.send(conn, welcome)
     this.events.emit('connected', { clientId: conn.id, userId: conn.userId, user: conn.user })
     this.expiry.arm(conn, conn.user.exp)
     conn.debug({}, 'connected')

@@ -146,7 +146,8 @@ export const ServerFrames = {
     type: Type.Literal('welcome'),
     message: Type.String(),
     clientId: Type.String(),
-    userId: Type.String()
+    userId: Type.String(),
+    defaultRoom: Type.Optional(Type.String({ description: 'the room the server is joining this connection to (its joined follows); absent when there is none' }))
   }),
   joined: Type.Object({
     type: Type.Literal('joined'),
