@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
+import { WebSocketServer } from 'ws'
 import { createChatClient, ChatRequestError } from '../lib/client/index.js'
 import { TypingDebounce } from '../lib/client/typing.js'
 import chatPlugin from '../lib/index.js'
@@ -11,6 +12,19 @@ async function server (t: Test, port = 0): Promise<{ app: FastifyInstance, url: 
   await app.listen({ port, host: '127.0.0.1' })
   t.after(() => app.close())
   return { app, url: `ws://127.0.0.1:${(app.server.address() as { port: number }).port}/chat` }
+}
+
+/** A bare `ws` server a test scripts frame by frame (what a real server never does: holes, failures). */
+async function scriptedServer (t: Test): Promise<WebSocketServer> {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => new Promise<void>((resolve) => wss.close(() => resolve())))
+  await new Promise((resolve) => wss.once('listening', resolve))
+  return wss
+}
+
+/** Message `seq` of `room` (epoch 'e'), as the server frames it. */
+function messageFrame (room: string, seq: number): string {
+  return JSON.stringify({ type: 'message', room, id: `m${seq}`, seq, epoch: 'e', from: 'c', userId: 'u', content: `m${seq}`, timestamp: 0 })
 }
 
 t.test('the typed client: join, send, typed events, errors as rejections', async (t) => {
@@ -102,11 +116,8 @@ t.test('a token hook that fails while the server is down does not stop the recon
 t.test('a hole in the seqs: the client asks for it again, shows every message once and in order', async (t) => {
   // A scripted server, because a real one has no holes to show: messages 1, 2, then 5 (3 and 4
   // lost on the way), a copy of 2, then the answer to the client's resync.
-  const { WebSocketServer } = await import('ws')
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' })
-  t.teardown(() => new Promise<void>((resolve) => wss.close(() => resolve())))
-  await new Promise((resolve) => wss.once('listening', resolve))
-  const msg = (seq: number) => JSON.stringify({ type: 'message', room: 'r', id: `m${seq}`, seq, epoch: 'e', from: 'c', userId: 'u', content: `m${seq}`, timestamp: 0 })
+  const wss = await scriptedServer(t)
+  const msg = (seq: number) => messageFrame('r', seq)
   const resyncs: any[] = []
   wss.on('connection', (ws) => {
     ws.send(JSON.stringify({ type: 'welcome', message: 'hi', clientId: 'c1', userId: 'u' }))
@@ -275,11 +286,8 @@ t.test('unread counts: from joined, kept by messages, deletions and reads on any
 t.test('after a reconnect the default room is resumed only when its automatic join shows something was missed', async (t) => {
   // A scripted server: each connection is welcomed with the default room named and joined to it
   // at the seq the script says (3: nothing missed; 5: two missed; 'fail': the join failed).
-  const { WebSocketServer } = await import('ws')
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' })
-  t.teardown(() => new Promise<void>((resolve) => wss.close(() => resolve())))
-  await new Promise((resolve) => wss.once('listening', resolve))
-  const msg = (seq: number) => JSON.stringify({ type: 'message', room: 'lobby', id: `m${seq}`, seq, epoch: 'e', from: 'c', userId: 'u', content: `m${seq}`, timestamp: 0 })
+  const wss = await scriptedServer(t)
+  const msg = (seq: number) => messageFrame('lobby', seq)
   const script: Array<number | 'fail'> = [3, 3, 5, 'fail']
   const requests: any[][] = []
   const sockets: any[] = []
