@@ -27,6 +27,13 @@ interface RoomView {
 /** A `join` with `since` to send: the resume of a room, or the request for a hole. */
 export interface Resync { room: string, ref: string, since: { seq: number, epoch: string } }
 
+/** A resume of `room` from the last seq seen; what comes meanwhile waits for its answer. */
+function resumeOf (room: string, view: RoomView, newRef: () => string): Resync {
+  const ref = newRef()
+  view.resync = { ref, kind: 'resume', held: [] }
+  return { room, ref, since: { seq: view.seq, epoch: view.epoch } }
+}
+
 export class RoomTracker {
   readonly #rooms = new Map<string, RoomView>()
 
@@ -49,9 +56,7 @@ export class RoomTracker {
         continue
       }
       view.awaitingJoin = undefined
-      const ref = newRef()
-      view.resync = { ref, kind: 'resume', held: [] }
-      out.push({ room, ref, since: { seq: view.seq, epoch: view.epoch } })
+      out.push(resumeOf(room, view, newRef))
     }
     return out
   }
@@ -65,9 +70,7 @@ export class RoomTracker {
     for (const [room, view] of this.#rooms) {
       if (view.awaitingJoin === undefined) continue
       view.awaitingJoin = undefined
-      const ref = newRef()
-      view.resync = { ref, kind: 'resume', held: [] }
-      out.push({ room, ref, since: { seq: view.seq, epoch: view.epoch } })
+      out.push(resumeOf(room, view, newRef))
     }
     return out
   }
@@ -109,9 +112,7 @@ export class RoomTracker {
       // The server's join of the default room after a reconnect: at the seq last seen, nothing was
       // missed (what comes next comes live, as after any join); else the room is resumed from it.
       if (frame.epoch === view.epoch && frame.seq === view.seq) return { show: [], emit: true, recovered: true }
-      const ref = newRef()
-      view.resync = { ref, kind: 'resume', held: [] }
-      return { show: [], emit: true, resume: { room: frame.room, ref, since: { seq: view.seq, epoch: view.epoch } } }
+      return { show: [], emit: true, resume: resumeOf(frame.room, view, newRef) }
     }
     if (view?.resync !== undefined && frame.ref === view.resync.ref) {
       const { held, kind } = view.resync
