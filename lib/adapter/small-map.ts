@@ -2,7 +2,7 @@
  * Maps for a handful of entries (a user's connections, a user's read markers): one flat array
  * `[k0, v0, k1, v1, ...]` of exactly their size. A JS Map costs about 400 bytes even with one entry
  * (and an array grown by push reserves 17 slots). The functions work on a bare array, so that one
- * record can hold several without an object for each; `SmallMap` wraps one.
+ * record (the memory bus's per-user one) can hold several without an object for each.
  */
 
 /** Entries as a flat `[k0, v0, k1, v1, ...]` array; inserts and deletes return a new one. */
@@ -49,44 +49,4 @@ export function pairDelete (e: Pairs, key: unknown): Pairs {
 /** The entries (deleting while iterating is safe: inserts and deletes make a new array). */
 export function * pairEntries<K, V> (e: Pairs): IterableIterator<[K, V]> {
   for (let i = 0; i < e.length; i += 2) yield [e[i] as K, e[i + 1] as V]
-}
-
-/** A Map over one flat array of pairs. */
-export class SmallMap<K, V> {
-  #entries: Pairs = NO_PAIRS
-
-  get size (): number {
-    return this.#entries.length >> 1
-  }
-
-  get (key: K): V | undefined {
-    return pairGet<V>(this.#entries, key)
-  }
-
-  has (key: K): boolean {
-    return find(this.#entries, key) !== -1
-  }
-
-  set (key: K, value: V): this {
-    this.#entries = pairSet(this.#entries, key, value)
-    return this
-  }
-
-  delete (key: K): boolean {
-    const before = this.#entries
-    this.#entries = pairDelete(before, key)
-    return this.#entries !== before
-  }
-
-  keys (): K[] {
-    return this.#entries.filter((_, i) => i % 2 === 0) as K[]
-  }
-
-  values (): V[] {
-    return this.#entries.filter((_, i) => i % 2 === 1) as V[]
-  }
-
-  [Symbol.iterator] (): IterableIterator<[K, V]> {
-    return pairEntries<K, V>(this.#entries)
-  }
 }

@@ -7,15 +7,15 @@
 
 import type { Member } from '../model.js'
 
-/**
- * @typeParam M what a membership holds: at least a `Member`; the plugin's own membership also keeps the
- * local connection there, so that a broadcast reaches it without another lookup.
- */
 /** Where a member's client keeps its rooms (the plugin's connection), instead of a map entry here. */
 export interface RoomsHolder {
   rooms: readonly string[]
 }
 
+/**
+ * @typeParam M what a membership holds: at least a `Member`; the plugin's own membership also keeps the
+ * local connection there, so that a broadcast reaches it without another lookup.
+ */
 export class Membership<M extends Member = Member> {
   readonly #rooms = new Map<string, Map<string, M>>()
   /**

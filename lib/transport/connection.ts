@@ -64,9 +64,10 @@ function onError (this: WebSocket, err: Error): void {
   (this as Tagged)[kConnection].debug({ err }, 'socket error')
 }
 
-/** What every connection of a plugin shares: kept once, pointed at from each connection. */
+/** A connection's rooms before its first join (shared, never written: a join makes a new array). */
 const NO_ROOMS: readonly string[] = Object.freeze([])
 
+/** What every connection of a plugin shares: kept once, pointed at from each connection. */
 export interface ConnectionShared {
   /** The plugin's logger; a connection's child logger is made on first use. */
   log: FastifyBaseLogger
