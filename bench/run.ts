@@ -76,6 +76,7 @@ const REDIS_TARGETS: RedisTarget[] = [
 ]
 if (args.compare !== undefined) {
   TARGETS.push({ name: `plugin@${basename(args.compare)}`, script: join(args.compare, 'bench', 'servers', 'plugin.ts'), dialect: 'json' })
+  TARGETS.push({ name: `plugin-lean@${basename(args.compare)}`, script: join(args.compare, 'bench', 'servers', 'plugin.ts'), dialect: 'json', env: { BENCH_LEAN: '1' }, optIn: true })
   REDIS_TARGETS.unshift({ name: `${basename(args.compare)} redis x2`, script: join(args.compare, 'bench', 'servers', 'plugin.ts'), env: { BENCH_REDIS: args.redis! }, spec: args.redis! })
 }
 const targets = args.only === undefined ? TARGETS.filter((t) => t.optIn !== true) : TARGETS.filter((t) => args.only!.split(',').includes(t.name))

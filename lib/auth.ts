@@ -17,6 +17,7 @@ const kUser = Symbol('fastify-chat.user')
 const kClientId = Symbol('fastify-chat.clientId')
 const kRestrictions = Symbol('fastify-chat.restrictions')
 const kIp = Symbol('fastify-chat.ip')
+const kAdmitted = Symbol('fastify-chat.admitted')
 
 interface ChatRequest {
   [kToken]?: string
@@ -177,6 +178,7 @@ export function authHook (opts: ResolvedOptions, ownJwt: boolean, own: ((token: 
     } finally {
       overload.end()
     }
+    ;(request.raw as { [kAdmitted]?: true })[kAdmitted] = true
   }
 
   async function authenticate (request: FastifyRequest, upgrade: boolean): Promise<void> {
@@ -233,6 +235,11 @@ function admitted (state: ChatRequest, a: Admitted): void {
   if ('banned' in a) throw new FST_CHAT_BANNED(a.banned.until === undefined ? 'from this chat' : `from this chat until ${new Date(a.banned.until).toISOString()}`)
   state[kClientId] = a.clientId
   if (a.restrictions.length > 0) state[kRestrictions] = a.restrictions
+}
+
+/** Whether this raw request is an upgrade to our socket route that the hook let through. */
+export function isChatUpgrade (raw: object): boolean {
+  return (raw as { [kAdmitted]?: true })[kAdmitted] === true
 }
 
 /** The user's bans and mutes, as its admission found them. */

@@ -1,5 +1,6 @@
 import { once } from 'node:events'
 import type { IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
 import t from 'tap'
 import WebSocket from 'ws'
 import { build, Client, token } from './helpers.js'
@@ -52,6 +53,59 @@ t.test('over a real port: 1009 for a big frame; a silent peer is cut by the hear
   t.equal(timeout.reason, 'timeout')
   t.equal((await silent.closed).code, 1006)
   t.same((await app.chat.members('lobby')).map((m) => m.userId), ['alice'], 'a, which answers pings, stays')
+  a.ws.close()
+  await a.closed
+})
+
+/** What the server hands to the kernel for each socket upgraded to `path`: one entry per write. */
+function kernelWrites (app: Awaited<ReturnType<typeof build>>, path: string): string[][] {
+  const writes: string[][] = []
+  app.server.prependListener('upgrade', (req: IncomingMessage, socket: Socket) => {
+    if (req.url?.startsWith(path) !== true) return
+    const text = (chunk: unknown): string => Buffer.isBuffer(chunk) ? chunk.toString('latin1') : String(chunk)
+    const s = socket as unknown as { _write: Function, _writev: Function }
+    const write = s._write.bind(socket)
+    const writev = s._writev.bind(socket)
+    s._write = (chunk: unknown, encoding: unknown, cb: unknown) => { writes.push([text(chunk)]); return write(chunk, encoding, cb) }
+    s._writev = (chunks: Array<{ chunk: unknown }>, cb: unknown) => { writes.push([chunks.map((c) => text(c.chunk)).join('')]); return writev(chunks, cb) }
+  })
+  return writes
+}
+
+t.test('over a real port: the 101 response leaves with the welcome, in one write; not for the host\'s own routes', async (t) => {
+  const { app, url } = await listen(t, {
+    after: async (app) => {
+      // A host's own WebSocket route beside the chat, and a host hook that refuses some upgrades
+      // after the chat's auth hook has let them through.
+      app.get('/other', { websocket: true }, (socket) => { socket.send('hello from the host') })
+      app.addHook('preHandler', async (request, reply) => {
+        if (request.headers['x-deny'] !== undefined) await reply.code(403).send({ denied: true })
+      })
+    }
+  })
+  const chat = kernelWrites(app, '/chat')
+  const other = kernelWrites(app, '/other')
+
+  const a = await open(`${url}/chat?token=${token({ sub: 'alice' })}`)
+  t.ok(chat.length >= 1)
+  t.match(chat[0][0], /^HTTP\/1\.1 101 Switching Protocols\r\n/, 'the first write is the 101 response')
+  t.ok(chat[0][0].includes('"type":"welcome"') && chat[0][0].includes(a.id), 'and carries the welcome with it')
+  // The default room's join is answered in the same turn (memory adapter): in that write too.
+  t.ok(chat[0][0].includes('"type":"joined"'), 'and the default room\'s joined')
+  t.match(await a.next('joined'), { room: 'lobby' }, 'which the client reads as usual')
+  a.send({ action: 'message', room: 'lobby', content: 'after the handshake', ref: 'r1' })
+  t.match(await a.next('ack'), { ref: 'r1' })
+
+  const host = new WebSocket(`${url}/other`)
+  const [data] = await once(host, 'message') as [Buffer]
+  t.equal(data.toString(), 'hello from the host')
+  t.match(other[0][0], /^HTTP\/1\.1 101 Switching Protocols\r\n[^]*\r\n\r\n$/, 'the host\'s route writes its 101 alone, at once: not held')
+  host.close()
+
+  const denied = new WebSocket(`${url}/chat?token=${token({ sub: 'carol' })}`, { headers: { 'x-deny': '1' } })
+  const [, res] = await once(denied, 'unexpected-response') as [unknown, IncomingMessage]
+  t.equal(res.statusCode, 403, 'an upgrade the host refuses after the chat\'s auth still gets its answer')
+  res.resume()
   a.ws.close()
   await a.closed
 })

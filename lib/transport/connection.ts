@@ -13,6 +13,7 @@ import type { ChatUser, Restriction } from '../model.js'
 import { payloadOf, textFrame, type Frame } from '../protocol/frame.js'
 import type { RateLimiter } from './rate-limit.js'
 import { SerialTasks } from './task-queue.js'
+import { flushAtEndOfTurn } from './turn.js'
 import { bufferedAmount, rawTransport, releaseUpgrade } from './ws-internals.js'
 
 // ws.readyState values, named here so that nothing else needs ws.
@@ -31,17 +32,6 @@ export interface ConnectionEvents {
   onTaskError (connection: Connection, error: unknown): void
   /** The connection is a slow consumer: it is being closed (1013) and must leave its rooms now. */
   onSlow (connection: Connection): void
-}
-
-// Coalescing: the frames a socket gets in one event-loop turn are held and written together at
-// the end of the turn (setImmediate runs in the same loop iteration): a lone frame with one
-// write, several with one writev. None waits past its turn.
-const queued: Connection[] = []
-let flushScheduled = false
-function flush (): void {
-  flushScheduled = false
-  for (let i = 0; i < queued.length; i++) queued[i].flush()
-  queued.length = 0
 }
 
 // Listeners shared by every socket (`this` is the socket), so that a connection costs no closures.
@@ -205,12 +195,9 @@ export class Connection extends SerialTasks {
     }
     const queue = this.#queue
     if (queue === undefined) {
+      // Coalescing: this turn's frames are written together at its end (turn.ts).
       this.#queue = frame
-      queued.push(this)
-      if (!flushScheduled) {
-        flushScheduled = true
-        setImmediate(flush)
-      }
+      flushAtEndOfTurn(this)
     } else if (Array.isArray(queue)) {
       queue.push(frame)
     } else {
