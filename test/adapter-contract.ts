@@ -202,6 +202,67 @@ export function adapterContract (t: Test, name: string, backend: () => Backend):
     ], 'a resume replays messages at their latest version and the changes in order')
   })
 
+  t.test(`${name}: a deletion empties its message's earlier edits in every replay (without a store)`, async (t) => {
+    const [a] = await nodes(t, backend, 1)
+    await connect(a, 'c2', 'u2')
+    const { epoch } = await join(a, 'x', member('c2', 'u2', 2))
+    await a.adapter.publishMessage('x', draft('m1'))
+    await a.adapter.publishMessage('x', draft('m2'))
+    const edit = (id: string, content: string) => ({ head: `{"type":"edited","room":"x","id":"${id}","seq":`, mid: ',"epoch":"', tail: `","userId":"u2","content":"${content}","meta":{"k":"${content}"},"editedAt":5}` })
+    await a.adapter.revise('x', { seq: 1, epoch, version: '{"id":"m1","v":2}', deleted: false, ...edit('m1', 'first-secret') })
+    await a.adapter.revise('x', { seq: 2, epoch, version: '{"id":"m2","v":2}', deleted: false, ...edit('m2', 'kept') })
+    await a.adapter.revise('x', { seq: 1, epoch, version: '{"id":"m1","v":3}', deleted: false, ...edit('m1', 'second-secret') })
+    await a.adapter.revise('x', { seq: 1, epoch, version: '{"id":"m1","deleted":true}', deleted: true, head: '{"type":"deleted","room":"x","id":"m1","seq":', mid: ',"epoch":"', tail: '","userId":"u2","deletedAt":6}' })
+    const replay = await a.adapter.since('x', 0, epoch)
+    t.ok(replay.recovered)
+    const texts = replay.recovered ? replay.messages.map((m) => m.text) : []
+    t.same(texts.map((text) => JSON.parse(text)), [
+      { id: 'm1', deleted: true },
+      { id: 'm2', v: 2 },
+      { type: 'edited', room: 'x', id: 'm1', seq: 3, epoch, userId: 'u2', content: '', editedAt: 5 },
+      { type: 'edited', room: 'x', id: 'm2', seq: 4, epoch, userId: 'u2', content: 'kept', meta: { k: 'kept' }, editedAt: 5 },
+      { type: 'edited', room: 'x', id: 'm1', seq: 5, epoch, userId: 'u2', content: '', editedAt: 5 },
+      { type: 'deleted', room: 'x', id: 'm1', seq: 6, epoch, userId: 'u2', deletedAt: 6 }
+    ], 'the edits of the deleted message keep their place and seq, without content or meta; the other message\'s edit is untouched')
+    t.notOk(texts.join('').includes('secret'), 'no earlier version of the deleted message is replayed')
+    const fromEdit = await a.adapter.since('x', 3, epoch)
+    t.notOk(fromEdit.recovered && fromEdit.messages.some((m) => m.text.includes('secret')), 'nor from a resume point after the first edit')
+  })
+
+  t.test(`${name}: a deletion a store numbered empties the edits, even one published after it`, async (t) => {
+    const [a] = await nodes(t, backend, 1)
+    await connect(a, 'c2', 'u2')
+    await join(a, 'y', member('c2', 'u2', 2))
+    const msg = (seq: number, id: string) => ({ seq, id, text: `{"type":"message","room":"y","id":"${id}","seq":${seq},"epoch":"E1","content":"original-secret"}` })
+    const edit = (seq: number, of: number, id: string) => ({
+      seq,
+      text: `{"type":"edited","room":"y","id":"${id}","seq":${seq},"epoch":"E1","userId":"u2","content":"edit-secret","meta":{"k":"edit-secret"},"editedAt":5}`,
+      revises: { seq: of, text: `{"type":"message","room":"y","id":"${id}","seq":${of},"epoch":"E1","content":"edit-secret"}`, deleted: false }
+    })
+    const del = (seq: number, of: number, id: string) => ({
+      seq,
+      text: `{"type":"deleted","room":"y","id":"${id}","seq":${seq},"epoch":"E1","userId":"u2","deletedAt":6}`,
+      revises: { seq: of, text: `{"type":"message","room":"y","id":"${id}","seq":${of},"epoch":"E1","content":"","deleted":true}`, deleted: true }
+    })
+    await a.adapter.publishStored('y', 'E1', [msg(1, 'a')])
+    await a.adapter.publishStored('y', 'E1', [edit(2, 1, 'a')])
+    await a.adapter.publishStored('y', 'E1', [del(3, 1, 'a')])
+    const replay = await a.adapter.since('y', 0, 'E1')
+    t.ok(replay.recovered)
+    const texts = replay.recovered ? replay.messages.map((m) => m.text) : []
+    t.same(texts.map((text) => JSON.parse(text).type), ['message', 'edited', 'deleted'])
+    t.same(JSON.parse(texts[1]), { type: 'edited', room: 'y', id: 'a', seq: 2, epoch: 'E1', userId: 'u2', content: '', editedAt: 5 })
+    t.notOk(texts.join('').includes('secret'), 'nothing of the deleted message is replayed')
+    // Two processes: the deletion's commit handed over before the earlier edit's.
+    await a.adapter.publishStored('y', 'E1', [msg(4, 'b')])
+    await a.adapter.publishStored('y', 'E1', [del(6, 4, 'b')])
+    await a.adapter.publishStored('y', 'E1', [edit(5, 4, 'b')])
+    t.match(await a.adapter.find('y', 'b'), { text: /"deleted":true/ }, 'the late edit does not replace the tombstone')
+    const late = await a.adapter.since('y', 3, 'E1')
+    t.notOk(late.recovered && late.messages.some((m) => m.text.includes('secret')), 'nor is it replayed with its text')
+    t.notOk((await a.adapter.history('y', { limit: 10 })).messages.some((m) => m.includes('secret')), 'history: tombstones only')
+  })
+
   t.test(`${name}: events a store numbered (publishStored)`, async (t) => {
     const [a] = await nodes(t, backend, 1)
     await connect(a, 'c2', 'u2')

@@ -121,5 +121,35 @@ for (const variant of VARIANTS) {
       t.notOk(JSON.stringify(replay).includes('"two"'), 'the deleted text is not replayed')
       alice.close(); bob.close()
     })
+
+    for (const window of ['the hot window', 'the store'].slice(0, variant.name.includes('store') ? 2 : 1)) {
+      t.test(`a deleted message's earlier versions are in no replay, to anyone (served by ${window})`, async (t) => {
+        // A hot window of at most 2 events: a resume from 0 then comes from the store.
+        const app = await build(t, { ...variant.options(t), ...(window === 'the store' ? { history: { size: 1 } } : {}) })
+        const alice = await connect(app, token({ sub: 'alice' }))
+        const m = await alice.request({ action: 'message', room: 'lobby', content: 'original secret', meta: { note: 'meta secret' } })
+        const first = await alice.next((f) => f.type === 'message' && f.id === m.id)
+        await alice.request({ action: 'edit', room: 'lobby', id: m.id, content: 'edited secret', meta: { note: 'edited meta secret' } })
+        await alice.request({ action: 'message', room: 'lobby', content: 'still here' })
+        await alice.request({ action: 'delete', room: 'lobby', id: m.id })
+        alice.close()
+
+        // Someone who was never in the room, from the start; then from before the edit.
+        for (const [sub, since] of [['mallory', 0], ['bob', 1]] as const) {
+          const ws = await connect(app, token({ sub }))
+          const joined = await ws.request({ action: 'join', room: 'lobby', since: { seq: since, epoch: first.epoch } })
+          t.match(joined, { type: 'joined', recovered: true, seq: 4 }, `${sub}: resumed from ${since}`)
+          const replay = []
+          for (let seq = since + 1; seq <= 4; seq++) replay.push(await ws.next((f) => f.seq === seq && f.room === 'lobby'))
+          t.notOk(JSON.stringify(replay).includes('secret'), `${sub}: nothing of any version of the deleted message`)
+          const edited = replay.find((f) => f.type === 'edited')
+          t.same({ ...edited, editedAt: 0 }, { type: 'edited', room: 'lobby', id: m.id, seq: 2, epoch: first.epoch, userId: 'alice', content: '', editedAt: 0 }, `${sub}: the edit keeps its place, emptied`)
+          t.match(replay[replay.length - 1], { type: 'deleted', id: m.id, seq: 4 })
+          if (since === 0) t.match(replay[0], { type: 'message', id: m.id, content: '', deleted: true })
+          ws.close()
+        }
+        t.notOk(JSON.stringify(await app.chat.history('lobby')).includes('secret'), 'history: the tombstone')
+      })
+    }
   })
 }

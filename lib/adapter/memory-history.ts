@@ -7,6 +7,7 @@
  * the rooms that have gone longest without a message are dropped whole. A room whose history is
  * dropped, or that stays empty and idle for `ttl`, starts again with a new epoch at seq 1.
  */
+import { scrubbedEdit } from '../core/message.js'
 import { newEpoch } from './epoch.js'
 
 export interface StoredMessage {
@@ -20,12 +21,14 @@ export interface StoredMessage {
   id?: string
   /** An edit or deletion event, not a message: replayed on resume, left out of history pages. */
   change?: true
+  /** A change's message: its seq (a deletion empties the message's earlier edits). */
+  of?: number
   /** A message that was deleted (its text is the tombstone). */
   deleted?: true
 }
 
-/** What a new event is: a message (with its id) or a change. */
-export type EventKind = { id: string } | { change: true }
+/** What a new event is: a message (with its id) or a change (of the message at seq `of`). */
+export type EventKind = { id: string } | { change: true, of: number }
 
 interface RoomHistory {
   epoch: string
@@ -101,7 +104,11 @@ export class MemoryHistory {
     let at = h.items.length
     while (at > 0 && h.items[at - 1].seq >= seq) at--
     if (h.items[at]?.seq === seq) return
-    const item = this.#item(seq, now, text, kind)
+    // An edit that comes after its message's deletion (another process published it later) is
+    // kept emptied, as the deletion left the others.
+    const of = kind !== undefined && 'of' in kind ? kind.of : undefined
+    const gone = of !== undefined && h.items.some((m) => m.seq === of && m.deleted === true)
+    const item = this.#item(seq, now, gone ? scrubbedEdit(text) : text, kind)
     h.items.splice(at, 0, item)
     if (seq > h.seq) h.seq = seq
     this.#added(room, h, item, now)
@@ -109,8 +116,12 @@ export class MemoryHistory {
 
   #item (seq: number, now: number, text: string, kind: EventKind | undefined): StoredMessage {
     const item: StoredMessage = { seq, at: now, text, bytes: Buffer.byteLength(text) }
-    if (kind !== undefined && 'id' in kind) item.id = kind.id
-    else if (kind !== undefined) item.change = true
+    if (kind !== undefined && 'id' in kind) {
+      item.id = kind.id
+    } else if (kind !== undefined) {
+      item.change = true
+      item.of = kind.of
+    }
     return item
   }
 
@@ -135,21 +146,29 @@ export class MemoryHistory {
   }
 
   /**
-   * The message at `seq` of `epoch` becomes `text` (its new version, or its tombstone). False
-   * when it is not held (trimmed, another epoch) or already deleted.
+   * The message at `seq` of `epoch` becomes `text` (its new version, or its tombstone); a deletion
+   * also empties the edits of it that the history holds, so that no replay serves its old text.
+   * False when it is not held (trimmed, another epoch) or already deleted.
    */
   revise (room: string, epoch: string, seq: number, text: string, deleted: boolean): boolean {
     const h = this.#rooms.get(room)
     if (h === undefined || h.epoch !== epoch) return false
     const item = h.items.find((m) => m.seq === seq)
     if (item === undefined || item.deleted === true || item.id === undefined) return false
+    this.#rewrite(h, item, text)
+    if (deleted) {
+      item.deleted = true
+      for (const m of h.items) if (m.of === seq) this.#rewrite(h, m, scrubbedEdit(m.text))
+    }
+    return true
+  }
+
+  #rewrite (h: RoomHistory, item: StoredMessage, text: string): void {
     const bytes = Buffer.byteLength(text)
     h.bytes += bytes - item.bytes
     this.#bytes += bytes - item.bytes
     item.text = text
     item.bytes = bytes
-    if (deleted) item.deleted = true
-    return true
   }
 
   #drop (h: RoomHistory, count: number): void {

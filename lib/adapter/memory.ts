@@ -165,7 +165,7 @@ export class MemoryAdapter implements ChatAdapter {
     const now = Date.now()
     const history = this.#bus.history
     for (const e of events) {
-      history.put(room, epoch, e.seq, e.text, now, e.id === undefined ? { change: true } : { id: e.id })
+      history.put(room, epoch, e.seq, e.text, now, e.id !== undefined ? { id: e.id } : { change: true, of: e.revises?.seq ?? 0 })
       if (e.revises !== undefined) history.revise(room, epoch, e.revises.seq, e.revises.text, e.revises.deleted)
     }
     for (const e of events) this.#bus.deliver(room, e.text, undefined, e.seq, epoch)
@@ -175,7 +175,7 @@ export class MemoryAdapter implements ChatAdapter {
     const history = this.#bus.history
     const now = Date.now()
     if (!history.revise(room, r.epoch, r.seq, r.version, r.deleted)) return null
-    const stored = history.append(room, now, (seq, epoch) => r.head + seq + r.mid + epoch + r.tail, { change: true })
+    const stored = history.append(room, now, (seq, epoch) => r.head + seq + r.mid + epoch + r.tail, { change: true, of: r.seq })
     this.#bus.deliver(room, stored.text, undefined, stored.seq, stored.epoch)
     return { status: 'sent', id: '', seq: stored.seq, epoch: stored.epoch }
   }

@@ -72,6 +72,18 @@ export function revisedMessage (text: string, change: { content: string, meta?: 
   return JSON.stringify({ ...rest, timestamp, editedAt: at })
 }
 
+/**
+ * An `edited` frame with its content and meta gone (its message was deleted since): what every
+ * history serves of it from then on, as the store does. Any other frame comes back as it is.
+ */
+export function scrubbedEdit (text: string): string {
+  if (!text.startsWith('{"type":"edited"')) return text
+  const m = JSON.parse(text) as Record<string, unknown>
+  m.content = ''
+  delete m.meta
+  return JSON.stringify(m)
+}
+
 /** The frame of an event a store kept: a message at its latest version, an `edited` or a `deleted`. */
 export function eventFrame (e: StoredEvent): string {
   if (e.kind === 'message') {

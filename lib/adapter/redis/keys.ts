@@ -11,8 +11,9 @@
  *   {r:R}:un         HASH   userId -> display name                  their names, while they are in the room
  *   {r:R}:meta       HASH   s (newest seq), e (epoch)
  *   {r:R}:h          STREAM <seq>-0 -> t (ms), f (frame), i (a message's id) or k (an edit or deletion)
- *                                                                    the history (at most 2 x size)
- *   {r:R}:v          HASH   seq -> "e" or "d" (deleted) + frame     edited and deleted messages' latest versions
+ *                                   and r (the seq of its message)   the history (at most 2 x size)
+ *   {r:R}:v          HASH   seq -> "e" or "d" (deleted) + frame     edited and deleted messages' latest versions,
+ *                           seq -> "x"                              and edits of deleted messages (served emptied)
  *   {r:R}:d:<sha1>   STRING "<id> <seq> <epoch> <digest>"            an effectively-once ref
  *   {r:R}:c          channel: the room's frames ("<except>\n<seq>\n<epoch>\n<frame>")
  *   {n:N}:rooms      SET    rooms where the process has members

@@ -3,6 +3,7 @@
  * rooms (merged from the index buckets, sorted by name) and of a room's members (in join order),
  * page by page.
  */
+import { scrubbedEdit } from '../../core/message.js'
 import type { AdapterNode, HeldMessage, MemberPage, Page, Resume, RoomPage } from '../contract.js'
 import type { MemberInfo, RoomInfo } from '../../model.js'
 import type { Health } from './health.js'
@@ -19,11 +20,14 @@ function entries (raw: Array<[string, string[]]>, ttl: number): Entry[] {
     let at = 0
     let text = ''
     let change = false
+    let scrub = false
     for (let i = 0; i < fields.length; i += 2) {
       if (fields[i] === 't') at = Number(fields[i + 1])
       else if (fields[i] === 'f') text = fields[i + 1]
       else if (fields[i] === 'k') change = true
+      else if (fields[i] === 'x') scrub = true
     }
+    if (scrub) text = scrubbedEdit(text)
     if (at >= oldest) out.push({ seq: Number(id.slice(0, id.indexOf('-'))), text, change })
   }
   return out
