@@ -11,6 +11,7 @@ import type { Admission } from './admission.js'
 import type { ChatUser, Restriction } from './model.js'
 import type { ResolvedOptions } from './options.js'
 import type { Overload } from './overload.js'
+import { inForce, Restrictions } from './core/restrictions.js'
 
 const kToken = Symbol('fastify-chat.token')
 const kUser = Symbol('fastify-chat.user')
@@ -147,7 +148,12 @@ function jwtError (err: { code?: string, message: string }): Error {
  * @param admit reserves a place for one more connection of the user, across every process (its
  * clientId), or undefined when the user has `maxConnectionsPerUser` already
  */
-export function authHook (opts: ResolvedOptions, ownJwt: boolean, own: ((token: string) => unknown) | undefined, admission: Admission, tickets: TicketStore, admit: (userId: string) => Promise<Admitted>, overload: Overload) {
+/**
+ * @param restrictionsOf a user's bans and mutes in force (a REST request's user is checked against
+ * them: a chat-wide ban is refused here, a room's by the routes of that room)
+ */
+export function authHook (opts: ResolvedOptions, ownJwt: boolean, own: ((token: string) => unknown) | undefined, admission: Admission, tickets: TicketStore,
+  admit: (userId: string) => Promise<Admitted>, overload: Overload, restrictionsOf: (userId: string) => Promise<Restriction[]>) {
   // The host's own @fastify/jwt gets the plugin's rules and our token on every call (@fastify/jwt
   // honours a per-call `extractToken` at run time; its types only know the global one).
   const hostVerify = Object.freeze({ ...opts.verify, extractToken: storedToken }) as unknown as Partial<VerifyOptions>
@@ -155,7 +161,17 @@ export function authHook (opts: ResolvedOptions, ownJwt: boolean, own: ((token: 
   // @fastify/jwt sets the claims on the request; so does our own verifier.
   const decorator = (opts.jwt as { decoratorName?: string } | undefined)?.decoratorName ?? 'user'
   return async function chatAuth (request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    if (request.headers.upgrade?.toLowerCase() !== 'websocket') return await authenticate(request, false)
+    if (request.headers.upgrade?.toLowerCase() !== 'websocket') {
+      await authenticate(request, false)
+      // A ban applies to every way in: the whole chat's to every route, a room's to its routes.
+      const state = request as unknown as ChatRequest
+      const restrictions = await restrictionsOf(state[kUser]!.sub)
+      if (restrictions.length === 0) return
+      const banned = new Restrictions(restrictions).find('ban', undefined)
+      if (banned !== undefined) throw bannedError(banned)
+      state[kRestrictions] = restrictions
+      return
+    }
     if (origins !== undefined) {
       const origin = request.headers.origin
       if (origin !== undefined && !origins.has(origin)) throw new FST_CHAT_ORIGIN_FORBIDDEN()
@@ -230,9 +246,15 @@ export function authHook (opts: ResolvedOptions, ownJwt: boolean, own: ((token: 
 /** What admission answers: a place (with the user's restrictions), a chat-wide ban, or none (too many connections). */
 export type Admitted = { clientId: string, restrictions: Restriction[] } | { banned: Restriction } | undefined
 
+/** FST_CHAT_BANNED for a ban in force: from the whole chat or from a room, until when. */
+function bannedError (r: Restriction): Error {
+  const where = r.room === undefined ? 'from this chat' : `from room ${JSON.stringify(r.room)}`
+  return new FST_CHAT_BANNED(r.until === undefined ? where : `${where} until ${new Date(r.until).toISOString()}`)
+}
+
 function admitted (state: ChatRequest, a: Admitted): void {
   if (a === undefined) throw new FST_CHAT_TOO_MANY_CONNECTIONS()
-  if ('banned' in a) throw new FST_CHAT_BANNED(a.banned.until === undefined ? 'from this chat' : `from this chat until ${new Date(a.banned.until).toISOString()}`)
+  if ('banned' in a) throw bannedError(a.banned)
   state[kClientId] = a.clientId
   if (a.restrictions.length > 0) state[kRestrictions] = a.restrictions
 }
@@ -242,9 +264,23 @@ export function isChatUpgrade (raw: object): boolean {
   return (raw as { [kAdmitted]?: true })[kAdmitted] === true
 }
 
-/** The user's bans and mutes, as its admission found them. */
+/** The user's bans and mutes, as its admission (or, for a REST request, the hook) found them. */
 export function chatRestrictions (request: FastifyRequest): Restriction[] | undefined {
   return (request as unknown as ChatRequest)[kRestrictions]
+}
+
+/** The ban in force of the request's user from `room` (a REST request: the chat-wide one was refused by the hook). */
+export function roomBan (request: FastifyRequest, room: string): Restriction | undefined {
+  const list = (request as unknown as ChatRequest)[kRestrictions]
+  if (list === undefined) return undefined
+  const now = Date.now()
+  return list.find((r) => r.kind === 'ban' && r.room === room && inForce(r, now))
+}
+
+/** FST_CHAT_BANNED if the request's user is banned from `room`. */
+export function refuseIfBanned (request: FastifyRequest, room: string): void {
+  const ban = roomBan(request, room)
+  if (ban !== undefined) throw bannedError(ban)
 }
 
 /** The verified claims of a request that went through the hook. */
@@ -266,10 +302,15 @@ export function chatClientId (request: FastifyRequest): string {
   return id
 }
 
-/** A preHandler for the changing REST endpoints: `isAdmin(user)` or 403. */
+/**
+ * A preHandler for the changing REST endpoints: `isAdmin(user)` or 403, and on a room's routes
+ * (a `room` parameter) an admin banned from that room is no admin there (403 FST_CHAT_BANNED).
+ */
 export function adminOnly (isAdmin: (user: ChatUser, request: FastifyRequest) => boolean | Promise<boolean>) {
   return async function chatAdminOnly (request: FastifyRequest): Promise<void> {
     if (await isAdmin(chatUser(request), request) !== true) throw new FST_CHAT_FORBIDDEN()
+    const room = (request.params as { room?: unknown } | undefined)?.room
+    if (typeof room === 'string') refuseIfBanned(request, room)
   }
 }
 

@@ -11,6 +11,7 @@ import {
   FST_CHAT_INVALID_ARGUMENT, FST_CHAT_INVALID_CONTENT, FST_CHAT_INVALID_HISTORY_QUERY, FST_CHAT_INVALID_RESTRICTION, FST_CHAT_INVALID_META, FST_CHAT_INVALID_PAGE, FST_CHAT_INVALID_ROOM, FST_CHAT_TIMEOUT
 } from './errors.js'
 import type { HistoryPage, RoomUser } from './model.js'
+import { MAX_PAGE, unwrapCursor, wrapCursor, type Listing } from './page-cursor.js'
 import type { UnreadRoom } from './core/reads.js'
 import type { ResolvedOptions } from './options.js'
 import { refusal } from './outcomes.js'
@@ -31,15 +32,19 @@ function isCloseCode (code: unknown): code is number {
     (typeof code === 'number' && Number.isInteger(code) && code >= 3000 && code <= 4999)
 }
 
-/** Most items of one page. */
-export const MAX_PAGE = 1000
+export { MAX_PAGE }
 /** Most messages of one history page. */
 export const MAX_HISTORY_PAGE = 100
 
-function page ({ cursor, limit = 100 }: { cursor?: string, limit?: number }): Page {
-  if (cursor !== undefined && (typeof cursor !== 'string' || cursor === '' || cursor.length > 256)) throw new FST_CHAT_INVALID_PAGE(MAX_PAGE)
+/** The adapter's page for a caller's cursor and limit of `listing` (of `room`'s members). */
+function page (listing: Listing, room: string, { cursor, limit = 100 }: { cursor?: string, limit?: number }): Page {
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new FST_CHAT_INVALID_PAGE(MAX_PAGE)
-  return cursor === undefined ? { limit } : { cursor, limit }
+  return cursor === undefined ? { limit } : { cursor: unwrapCursor(listing, room, cursor), limit }
+}
+
+/** A page with its next cursor wrapped for callers. */
+function wrapped<P extends { cursor?: string }> (listing: Listing, room: string, p: P): P {
+  return p.cursor === undefined ? p : { ...p, cursor: wrapCursor(listing, room, p.cursor) }
 }
 
 /** Every item of a listing, page by page. */
@@ -83,12 +88,12 @@ export function createChatApi (hub: ChatHub, opts: ResolvedOptions): ChatApi {
   }
 
   async function roomPage (options: { cursor?: string, limit?: number } = {}): Promise<RoomPage> {
-    return await adapter().rooms(page(options))
+    return wrapped('rooms', '', await adapter().rooms(page('rooms', '', options)))
   }
 
   async function memberPage (name: string, options: { cursor?: string, limit?: number } = {}): Promise<MemberPage & { users: RoomUser[] }> {
     checkRoom(name)
-    const members = await adapter().members(name, page(options))
+    const members = wrapped('members', name, await adapter().members(name, page('members', name, options)))
     // The page's users, each once, where its first connection on the page stands.
     const users = new Map<string, RoomUser>()
     for (const m of members.members) {

@@ -187,7 +187,7 @@ export const FST_CHAT_BANNED = createError(
 /** A direct conversation read over REST by someone else than its two participants (and no `canReadDirect`). */
 export const FST_CHAT_DIRECT_FORBIDDEN = createError(
   'FST_CHAT_DIRECT_FORBIDDEN',
-  'Room %s is a direct conversation: only its two participants may read it',
+  'Room %s is a direct conversation: only its two participants write in it (app.chat.sendToUser writes to a user\'s own)',
   403
 )
 /** `canSeePresence` refused a user's presence to the viewer. */

@@ -82,7 +82,8 @@ const plugin: FastifyPluginAsync<ChatPluginOptions> = async function fastifyChat
     if (opts.jwt !== undefined) await instance.register(fastifyJwt, jwtPluginOptions(opts.jwt, opts.verify))
     // Our own tokens verified with one decode, where our options allow it.
     const own = opts.jwt === undefined ? undefined : ownVerifier(opts.jwt, opts.verify)
-    instance.addHook('onRequest', authHook(opts, opts.jwt !== undefined, own, admission, tickets, async (userId) => await hub.admit(userId), overload))
+    instance.addHook('onRequest', authHook(opts, opts.jwt !== undefined, own, admission, tickets, async (userId) => await hub.admit(userId), overload,
+      async (userId) => await hub.adapter.userRestrictions(userId)))
     verifyToken = tokenVerifier(instance, opts, opts.jwt !== undefined, own)
     await instance.register(socketRoute, { opts, dispatcher, tickets })
     await instance.register(roomsRoutes, { prefix: opts.roomsPrefix, opts, chat })

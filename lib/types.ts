@@ -135,8 +135,9 @@ export interface ChatPluginOptions {
   history?: HistoryOptions | false
   /**
    * Who may join a room (sync or async). A refusal is `{"type":"error","code":"FORBIDDEN"}`; the
-   * same rule guards the admin REST join (403), and reading a room's members over REST (a user
-   * may list the members of rooms they may join). Default: anyone, anywhere.
+   * same rule guards the admin REST join (403), and reading a room over REST: its info, members
+   * and history, and whether `GET /rooms` lists it (a user reads the rooms they may join; admins
+   * read every room). Called for each room of a `GET /rooms` page. Default: anyone, anywhere.
    */
   canJoin?: (user: ChatUser, room: string) => boolean | Promise<boolean>
   /** Who may send to a room they are a member of (sync or async); a refusal is `FORBIDDEN`. Default: every member. */

@@ -348,6 +348,12 @@ export function adapterContract (t: Test, name: string, backend: () => Backend):
     } while (cursor !== undefined && pages < 20)
     t.same(got, (await membersOf(a.adapter, 'big')).map((m) => m.clientId), 'every member once, in join order, even with equal join times')
     t.equal(new Set(got).size, 25)
+    for (const bad of ['garbage', 'x:1', '12:', ':12', '1.5:2', 'big', '-1:1']) {
+      await t.rejects(a.adapter.members('big', { cursor: bad, limit: 4 }), { code: 'FST_CHAT_INVALID_PAGE', statusCode: 400 }, `a members cursor it did not write (${bad}) is a bad page, not a backend error`)
+    }
+    for (const bad of ['not a room!', 'a\nb', 'x'.repeat(65)]) {
+      await t.rejects(a.adapter.rooms({ cursor: bad, limit: 4 }), { code: 'FST_CHAT_INVALID_PAGE', statusCode: 400 }, 'a rooms cursor that is no room name is a bad page')
+    }
   })
 
   t.test(`${name}: connections per user`, async (t) => {
@@ -407,11 +413,15 @@ export function adapterContract (t: Test, name: string, backend: () => Backend):
     t.ok(admitted !== false, 'admitted')
     t.same((admitted as any[]).map((r) => [r.kind, r.room ?? '*']).sort(), [['ban', 'r'], ['mute', '*']], 'admission brings the user\'s restrictions, from any node')
     t.same(await a.adapter.admit('nobody', `${a.node.id}.x2`, 10), [], 'none for others')
+    t.same((await a.adapter.userRestrictions('bob')).map((r) => [r.kind, r.room ?? '*', r.reason]).sort(), [['ban', 'r', 'spam'], ['mute', '*', undefined]], 'a user\'s restrictions, read without an admission')
+    t.same(await b.adapter.userRestrictions('old'), [], 'not the expired ones')
+    t.same(await b.adapter.userRestrictions('nobody'), [])
     t.same((await b.adapter.restrictions('ban', 'r')).map((r) => r.userId), ['bob', 'eve'], 'a room\'s bans in force, oldest first (not the expired one)')
     t.same(await a.adapter.restrictions('mute', 'r'), [], 'a chat-wide mute is not a room\'s')
     await eventually(() => false, 200)
     t.same((await a.adapter.restrictions('ban', 'r')).map((r) => r.userId), ['bob'], 'a ttl ends it by itself')
     t.same(await a.adapter.admit('eve', `${a.node.id}.x3`, 10), [], 'for admissions too')
+    t.same(await a.adapter.userRestrictions('eve'), [], 'and a user\'s list')
     await a.adapter.restrict({ kind: 'ban', userId: 'bob', room: 'r', at: now + 1, until: now + 60_000 })
     t.match(await b.adapter.restrictions('ban', 'r'), [{ userId: 'bob', until: now + 60_000 }], 'the same kind, user and room: replaced')
     t.equal(await b.adapter.lift('ban', 'bob', 'r'), true)

@@ -1,36 +1,9 @@
 // Edit and delete: by the author, by an admin, or as canEdit/canDelete say; each a new event of
 // the room with its own seq, replayed on resume; history gives each message once at its latest
 // version, a deleted one as a tombstone. With every history: memory, Redis, the store.
-import Redis from 'ioredis'
 import t from 'tap'
-import type { Test } from 'tap'
-import { memoryAdapter, postgresStore, redisAdapter, type ChatPluginOptions } from '../lib/index.js'
 import { build, connect, token } from './helpers.js'
-import { DATABASE_URL, pgReady, testSchema } from './pg-helpers.js'
-import { dropPrefix, REDIS_URL, redisReady, testPrefix } from './redis-helpers.js'
-
-interface Variant {
-  name: string
-  ready: (t: Test) => Promise<boolean>
-  options: (t: Test) => Partial<ChatPluginOptions>
-}
-
-function redis (t: Test): Partial<ChatPluginOptions> {
-  const prefix = testPrefix()
-  const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
-  client.on('error', () => {})
-  t.after(async () => { client.disconnect(); await dropPrefix(prefix) })
-  return { adapter: redisAdapter({ client, prefix }) }
-}
-
-const store = (t: Test): Partial<ChatPluginOptions> => ({ store: postgresStore({ connectionString: DATABASE_URL }, { schema: testSchema(t) }) })
-
-const VARIANTS: Variant[] = [
-  { name: 'memory', ready: async () => true, options: () => ({ adapter: memoryAdapter() }) },
-  { name: 'redis', ready: redisReady, options: redis },
-  { name: 'memory + store', ready: pgReady, options: store },
-  { name: 'redis + store', ready: async (t) => await redisReady(t) && await pgReady(t), options: (t) => ({ ...redis(t), ...store(t) }) }
-]
+import { VARIANTS } from './variants.js'
 
 for (const variant of VARIANTS) {
   t.test(variant.name, async (t) => {
@@ -122,7 +95,7 @@ for (const variant of VARIANTS) {
       alice.close(); bob.close()
     })
 
-    for (const window of ['the hot window', 'the store'].slice(0, variant.name.includes('store') ? 2 : 1)) {
+    for (const window of ['the hot window', 'the store'].slice(0, variant.store ? 2 : 1)) {
       t.test(`a deleted message's earlier versions are in no replay, to anyone (served by ${window})`, async (t) => {
         // A hot window of at most 2 events: a resume from 0 then comes from the store.
         const app = await build(t, { ...variant.options(t), ...(window === 'the store' ? { history: { size: 1 } } : {}) })

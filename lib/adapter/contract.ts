@@ -159,6 +159,8 @@ export interface ChatAdapter {
   lift (kind: RestrictionKind, userId: string, room: string | undefined): Promise<boolean>
   /** A room's bans (or mutes) in force. */
   restrictions (kind: RestrictionKind, room: string): Promise<Restriction[]>
+  /** A user's bans and mutes in force, chat-wide and in every room (what a REST request is checked against). */
+  userRestrictions (userId: string): Promise<Restriction[]>
   /** Every open connection of a user, on any process. */
   clientsOf (userId: string): Promise<string[]>
   /**

@@ -5,7 +5,9 @@
 import type {
   AdapterFactory, AdapterNode, ChatAdapter, HeldMessage, LeaveState, Marker, MemberPage, Unread, UserPresence, MessageDraft, Page, Published, RemoteCommand, RemoteResult, Resume, Revision, RoomPage, RoomState, StoredFrame
 } from './contract.js'
-import { FST_CHAT_INVALID_OPTION } from '../errors.js'
+import { ROOM_REGEXP } from '../constants.js'
+import { FST_CHAT_INVALID_OPTION, FST_CHAT_INVALID_PAGE } from '../errors.js'
+import { MAX_PAGE } from '../page-cursor.js'
 import { MemoryBus } from './memory-bus.js'
 import { pairEntries, pairGet } from './small-map.js'
 import type { ChatStats, Member, MemberInfo, Restriction, RestrictionKind, RoomInfo } from '../model.js'
@@ -24,6 +26,7 @@ function afterMember (list: MemberInfo[], cursor: string): number {
   const at = cursor.indexOf(':')
   const joinedAt = Number(cursor.slice(0, at))
   const clientId = cursor.slice(at + 1)
+  if (at < 1 || !Number.isSafeInteger(joinedAt) || joinedAt < 0 || clientId === '') throw new FST_CHAT_INVALID_PAGE(MAX_PAGE)
   const i = list.findIndex((m) => m.joinedAt > joinedAt || (m.joinedAt === joinedAt && m.clientId === clientId))
   if (i === -1) return list.length
   return list[i].clientId === clientId ? i + 1 : i
@@ -62,6 +65,10 @@ export class MemoryAdapter implements ChatAdapter {
 
   async restrictions (kind: RestrictionKind, room: string): Promise<Restriction[]> {
     return this.#bus.restrictions.inRoom(kind, room)
+  }
+
+  async userRestrictions (userId: string): Promise<Restriction[]> {
+    return this.#bus.restrictions.of(userId)
   }
 
   async clientsOf (userId: string): Promise<string[]> {
@@ -196,6 +203,7 @@ export class MemoryAdapter implements ChatAdapter {
   }
 
   async rooms ({ cursor, limit }: Page): Promise<RoomPage> {
+    if (cursor !== undefined && !ROOM_REGEXP.test(cursor)) throw new FST_CHAT_INVALID_PAGE(MAX_PAGE)
     const counts = new Map<string, number>()
     for (const node of this.#bus.nodes) {
       for (const [name, members] of node.membership.rooms()) {

@@ -124,7 +124,11 @@ export type Resume =
   | { recovered: true, messages: Array<{ seq: number, text: string }> }
   | { recovered: false }
 
-/** Where a listing starts (`cursor`, from the previous page; none for the first) and how much it takes. */
+/**
+ * Where a listing starts (`cursor`, from the previous page; none for the first) and how much it
+ * takes. A cursor the adapter did not write (the plugin checks that a caller's comes from the same
+ * listing, but its inside can be forged) rejects with `FST_CHAT_INVALID_PAGE`.
+ */
 export interface Page {
   cursor?: string
   limit: number

@@ -60,16 +60,18 @@ export class Rooms {
     const already = member !== undefined
     let had: { after: number, upTo: number, epoch: string } | undefined
     if (member === undefined) {
+      // A direct conversation: its two participants only (canJoin is not asked, admins are not let
+      // in), and first, so that to anyone else it looks the same whether it exists or not.
+      if (isDirect(room)) {
+        const pair = await this.#core.participants(room)
+        if (pair === null || !pair.includes(conn.userId)) return 'forbidden'
+      }
       if (conn.rooms.length >= this.#opts.maxRoomsPerConnection) return 'too-many-rooms'
       const here = this.#membership.count(room)
       if (here === 0 && this.#membership.roomCount >= this.#opts.maxRoomsPerProcess) return 'server-full'
       if (here >= this.#opts.maxMembersPerRoom) return 'room-full'
       if (conn.restrictions?.find('ban', room) !== undefined) return 'banned'
-      if (isDirect(room)) {
-        // A direct conversation: its two participants only (canJoin is not asked, admins are not let in).
-        const pair = await this.#core.participants(room)
-        if (pair === null || !pair.includes(conn.userId)) return 'forbidden'
-      } else {
+      if (!isDirect(room)) {
         const canJoin = this.#opts.canJoin
         if (canJoin !== undefined && await canJoin(conn.user, room) !== true) return 'forbidden'
       }

@@ -2,15 +2,17 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { Value } from '@sinclair/typebox/value'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import type { FastifyRouteSchemaDef } from 'fastify/types/schema.js'
-import { adminOnly, chatUser } from '../auth.js'
+import { adminOnly } from '../auth.js'
 import { isDirect } from '../core/direct.js'
-import { FST_CHAT_DIRECT_FORBIDDEN, FST_CHAT_JOIN_FORBIDDEN, FST_CHAT_NOT_A_MEMBER, FST_CHAT_ROOM_NOT_FOUND } from '../errors.js'
+import { FST_CHAT_DIRECT_FORBIDDEN, FST_CHAT_NOT_A_MEMBER, FST_CHAT_ROOM_NOT_FOUND } from '../errors.js'
 import type { ResolvedOptions } from '../options.js'
+import { MAX_CURSOR, MAX_PAGE } from '../page-cursor.js'
 import { Meta, RoomName } from '../protocol/schemas.js'
-import { MAX_HISTORY_PAGE, MAX_PAGE } from '../chat-api.js'
+import { MAX_HISTORY_PAGE } from '../chat-api.js'
 import type { ChatApi } from '../types.js'
+import { RoomAccess } from './access.js'
 
 export const RoomParams = Type.Object({ room: RoomName })
 export const MemberParams = Type.Object({
@@ -27,7 +29,7 @@ export const RoomList = Type.Object({ rooms: Type.Array(RoomInfoSchema), cursor:
 const TokenParam = Type.Optional(Type.String({ description: 'the token, when it cannot travel in the Authorization header' }))
 export const PageQuery = Type.Object({
   token: TokenParam,
-  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'the cursor of the previous page' })),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_CURSOR, description: 'the cursor the previous page of this listing gave' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, description: 'default 100' }))
 }, { additionalProperties: false })
 export const MemberList = Type.Object({
@@ -105,43 +107,30 @@ export function typeboxValidator ({ schema, httpPart }: FastifyRouteSchemaDef<TS
 }
 
 export async function roomsRoutes (fastify: FastifyInstance, { opts, chat }: RoomsRouteOptions): Promise<void> {
-  /** A direct conversation is read by its two participants, and by an admin only if canReadDirect says so. */
-  async function mayRead (request: FastifyRequest, room: string): Promise<void> {
-    const user = chatUser(request)
-    const pair = await chat.participants(room)
-    if (pair !== null && pair.includes(user.sub)) return
-    const canRead = opts.canReadDirect
-    if (pair !== null && canRead !== undefined && await opts.isAdmin(user, request) === true && await canRead(user, room, pair) === true) return
-    throw new FST_CHAT_DIRECT_FORBIDDEN(JSON.stringify(room))
-  }
-
+  const access = new RoomAccess(opts, chat)
   fastify.setValidatorCompiler(typeboxValidator)
   const doc = routeDocs(opts.openapiSecurityScheme)
   const admin = adminOnly(opts.isAdmin)
-  const errors = { 400: ERROR, 401: ERROR }
+  const errors = { 400: ERROR, 401: ERROR, 403: ERROR }
 
   fastify.get<{ Querystring: Static<typeof PageQuery> }>('/', {
-    schema: doc('A page of the rooms with members, sorted by name', { querystring: PageQuery, response: { 200: RoomList, ...errors } })
-  }, async (request) => await chat.roomPage({ cursor: request.query.cursor, limit: request.query.limit }))
+    schema: doc('A page of the rooms with members that the caller may read, sorted by name', { querystring: PageQuery, response: { 200: RoomList, ...errors } })
+  }, async (request) => await access.roomPage(request, request.query.cursor, request.query.limit ?? 100))
 
   fastify.get<{ Params: Static<typeof RoomParams> }>('/:room', {
     schema: doc('One room and its member count', { params: RoomParams, response: { 200: RoomInfoSchema, 404: ERROR, ...errors } })
   }, async (request) => {
+    await access.check(request, request.params.room)
     const room = await chat.room(request.params.room)
     if (room === null) throw new FST_CHAT_ROOM_NOT_FOUND(JSON.stringify(request.params.room))
     return room
   })
 
   fastify.get<{ Params: Static<typeof RoomParams>, Querystring: Static<typeof PageQuery> }>('/:room/members', {
-    schema: doc('A page of a room\'s members, in join order', { params: RoomParams, querystring: PageQuery, response: { 200: MemberList, 403: ERROR, 404: ERROR, ...errors } })
+    schema: doc('A page of a room\'s members, in join order', { params: RoomParams, querystring: PageQuery, response: { 200: MemberList, 404: ERROR, ...errors } })
   }, async (request) => {
     const { room } = request.params
-    // A user may list the members of rooms they may join (admins: any; a direct conversation: see mayRead).
-    const canJoin = opts.canJoin
-    if (isDirect(room)) await mayRead(request, room)
-    else if (canJoin !== undefined && await canJoin(chatUser(request), room) !== true && await opts.isAdmin(chatUser(request), request) !== true) {
-      throw new FST_CHAT_JOIN_FORBIDDEN(JSON.stringify(room))
-    }
+    await access.check(request, room)
     const page = await chat.memberPage(room, { cursor: request.query.cursor, limit: request.query.limit })
     if (page.members.length === 0 && request.query.cursor === undefined) throw new FST_CHAT_ROOM_NOT_FOUND(JSON.stringify(room))
     return { room, ...page }
@@ -149,10 +138,10 @@ export async function roomsRoutes (fastify: FastifyInstance, { opts, chat }: Roo
 
   const historyQuery = HistoryQuery(opts.store !== undefined ? MAX_HISTORY_PAGE : Math.max(1, Math.min(MAX_HISTORY_PAGE, opts.history.size)))
   fastify.get<{ Params: Static<typeof RoomParams>, Querystring: Static<typeof historyQuery> }>('/:room/messages', {
-    schema: doc('A page of the room\'s message history', { params: RoomParams, querystring: historyQuery, response: { 200: HistoryBody, ...errors } })
+    schema: doc('A page of the room\'s message history', { params: RoomParams, querystring: historyQuery, response: { 200: HistoryBody, 404: ERROR, ...errors } })
   }, async (request) => {
     const { after, before, limit } = request.query
-    if (isDirect(request.params.room)) await mayRead(request, request.params.room)
+    await access.check(request, request.params.room)
     return await chat.history(request.params.room, { after, before, limit })
   })
 
@@ -160,7 +149,7 @@ export async function roomsRoutes (fastify: FastifyInstance, { opts, chat }: Roo
     preHandler: admin,
     schema: doc('Join a connected client to a room (admin)', {
       params: MemberParams,
-      response: { 204: Type.Null(), 403: ERROR, 404: ERROR, 409: ERROR, ...errors }
+      response: { 204: Type.Null(), 404: ERROR, 409: ERROR, ...errors }
     })
   }, async (request, reply) => {
     await chat.join(request.params.clientId, request.params.room)
@@ -171,7 +160,7 @@ export async function roomsRoutes (fastify: FastifyInstance, { opts, chat }: Roo
     preHandler: admin,
     schema: doc('Remove a client from a room (admin)', {
       params: MemberParams,
-      response: { 204: Type.Null(), 403: ERROR, 404: ERROR, ...errors }
+      response: { 204: Type.Null(), 404: ERROR, ...errors }
     })
   }, async (request, reply) => {
     const { room, clientId } = request.params
@@ -185,7 +174,7 @@ export async function roomsRoutes (fastify: FastifyInstance, { opts, chat }: Roo
     schema: doc('Send a server message to a room (admin)', {
       params: RoomParams,
       body,
-      response: { 202: MessageAccepted, 403: ERROR, ...errors }
+      response: { 202: MessageAccepted, ...errors }
     })
   }, async (request, reply) => {
     // A direct conversation is its two participants' (app.chat.sendToUser writes to a user's own).

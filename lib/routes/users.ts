@@ -1,7 +1,7 @@
 /** The REST endpoints about people: a user's online status, my conversations, my unread counts. */
 import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
-import { chatUser } from '../auth.js'
+import { chatUser, roomBan } from '../auth.js'
 import { FST_CHAT_PRESENCE_FORBIDDEN } from '../errors.js'
 import { UserId } from '../protocol/schemas.js'
 import { ERROR, routeDocs, typeboxValidator, type RoomsRouteOptions } from './rooms.js'
@@ -36,11 +36,11 @@ export async function usersRoutes (fastify: FastifyInstance, { opts, chat }: Roo
   const doc = routeDocs(opts.openapiSecurityScheme)
   fastify.get('/users/me/conversations', {
     schema: doc('The caller\'s direct conversations, with each one\'s newest seq', { response: { 200: Conversations, 401: ERROR } })
-  }, async (request) => ({ conversations: await chat.conversations(chatUser(request).sub) }))
+  }, async (request) => ({ conversations: (await chat.conversations(chatUser(request).sub)).filter((c) => roomBan(request, c.room) === undefined) }))
 
   fastify.get('/users/me/unread', {
-    schema: doc('Every room the caller has a read marker in (set on its first join) and every direct conversation it has: newest seq, marker and unread count', { response: { 200: Unread, 401: ERROR } })
-  }, async (request) => ({ rooms: await chat.unread(chatUser(request).sub) }))
+    schema: doc('Every room the caller has a read marker in (set on its first join) and every direct conversation it has, but those it is banned from: newest seq, marker and unread count', { response: { 200: Unread, 401: ERROR } })
+  }, async (request) => ({ rooms: (await chat.unread(chatUser(request).sub)).filter((r) => roomBan(request, r.room) === undefined) }))
 
   fastify.get<{ Params: Static<typeof UserParams> }>('/users/:userId/presence', {
     schema: doc('Whether a user is online anywhere in the chat, and when it was last seen', {

@@ -190,6 +190,7 @@ export class RedisAdapter implements ChatAdapter {
   readonly restrict = async (restriction: Restriction): Promise<void> => { await this.#restrictions.restrict(restriction) }
   readonly lift = async (kind: RestrictionKind, userId: string, room: string | undefined): Promise<boolean> => await this.#restrictions.lift(kind, userId, room)
   readonly restrictions = async (kind: RestrictionKind, room: string): Promise<Restriction[]> => await this.#restrictions.inRoom(kind, room)
+  readonly userRestrictions = async (userId: string): Promise<Restriction[]> => await this.#restrictions.ofUser(userId)
   async join (room: string, member: Member): Promise<RoomState> {
     return await this.#writes.join(room, member)
   }

@@ -4,11 +4,17 @@
  * page by page.
  */
 import { scrubbedEdit } from '../../core/message.js'
+import { ROOM_REGEXP } from '../../constants.js'
+import { FST_CHAT_INVALID_PAGE } from '../../errors.js'
+import { MAX_PAGE } from '../../page-cursor.js'
 import type { AdapterNode, HeldMessage, MemberPage, Page, Resume, RoomPage } from '../contract.js'
 import type { MemberInfo, RoomInfo } from '../../model.js'
 import type { Health } from './health.js'
 import { INDEX_BUCKETS, type Keys } from './keys.js'
 import { scripts } from './scripts.js'
+
+/** A members cursor as this adapter writes it: a join time, and how many members with it were given. */
+const MEMBER_CURSOR = /^(\d{1,16}):(\d{1,9})$/
 
 interface Entry { seq: number, text: string, change: boolean }
 
@@ -85,6 +91,7 @@ export class Reads {
   }
 
   async rooms ({ cursor, limit }: Page): Promise<RoomPage> {
+    if (cursor !== undefined && !ROOM_REGEXP.test(cursor)) throw new FST_CHAT_INVALID_PAGE(MAX_PAGE)
     const from = cursor === undefined ? '-' : `(${cursor}`
     // Each bucket's next names, merged: a page sorted by name across all of them.
     const lists = await Promise.all(Array.from({ length: INDEX_BUCKETS }, async (_, k) =>
@@ -118,7 +125,9 @@ export class Reads {
 
   async members (name: string, { cursor, limit }: Page): Promise<MemberPage> {
     // The cursor is "<joinedAt>:<how many with that joinedAt were given>".
-    const [score, skip] = cursor === undefined ? ['-inf', 0] : [cursor.slice(0, cursor.indexOf(':')), Number(cursor.slice(cursor.indexOf(':') + 1))]
+    const at = cursor === undefined ? undefined : MEMBER_CURSOR.exec(cursor)
+    if (at === null) throw new FST_CHAT_INVALID_PAGE(MAX_PAGE)
+    const [score, skip] = at === undefined ? ['-inf', 0] : [at[1], Number(at[2])]
     const flat = await this.#health.run(async (c) => await c.zrangebyscore(this.#keys.members(name), score, '+inf', 'WITHSCORES', 'LIMIT', skip, limit + 1))
     const members: MemberInfo[] = []
     for (let i = 0; i < flat.length && members.length < limit; i += 2) {

@@ -60,6 +60,12 @@ export class RedisRestrictions {
     return was !== null && restrictionsOf(['', was]).length === 1
   }
 
+  async ofUser (userId: string): Promise<Restriction[]> {
+    const key = this.#keys.userRestrictions(this.#keys.userTag(userId))
+    const flat = await this.#health.run(async (c) => await c.hgetall(key))
+    return restrictionsOf(Object.entries(flat).flat())
+  }
+
   async inRoom (kind: RestrictionKind, room: string): Promise<Restriction[]> {
     const key = this.#keys.roomRestrictions(room, kind)
     const flat = await this.#health.run(async (c) => await c.hgetall(key))
