@@ -100,7 +100,9 @@ async function main (): Promise<void> {
   })
   const appJs = bundle.outputFiles[0].text
   app.get('/demo/app.js', { schema: { hide: true } }, async (_req, reply) => reply.type('text/javascript').send(appJs))
-  await app.register(fastifyStatic, { root: join(__dirname, 'public') })
+  // A route per file, not a `/*` wildcard: a wildcard would also catch the chat's paths that the
+  // router refuses (a parameter over maxParamLength is its 414) and answer them 404.
+  await app.register(fastifyStatic, { root: join(__dirname, 'public'), wildcard: false })
 
   // Development tokens for the demo page and /docs: only while the example runs on its
   // development secret. A real host signs its users' tokens after its own login.

@@ -5,13 +5,14 @@
 import type { FastifyJWTOptions, VerifyOptions } from '@fastify/jwt'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { createVerifier, TokenError } from 'fast-jwt'
-import { FAST_JWT_MISSING_SIGNATURE, FST_JWT_AUTHORIZATION_TOKEN_EXPIRED, FST_JWT_AUTHORIZATION_TOKEN_INVALID, FST_CHAT_BAD_SUBPROTOCOL, FST_CHAT_BANNED, FST_CHAT_FORBIDDEN, FST_CHAT_NO_TOKEN, FST_CHAT_ORIGIN_FORBIDDEN, FST_CHAT_TOKEN_INVALID, FST_CHAT_TOKEN_NO_SUB, FST_CHAT_TOO_MANY_CONNECTIONS, FST_CHAT_BAD_TICKET, FST_CHAT_TOO_MANY_FROM_IP, FST_CHAT_OVERLOADED } from './errors.js'
+import { FAST_JWT_MISSING_SIGNATURE, FST_JWT_AUTHORIZATION_TOKEN_EXPIRED, FST_JWT_AUTHORIZATION_TOKEN_INVALID, FST_CHAT_BAD_SUBPROTOCOL, FST_CHAT_BANNED, FST_CHAT_FORBIDDEN, FST_CHAT_NO_TOKEN, FST_CHAT_ORIGIN_FORBIDDEN, FST_CHAT_TOKEN_INVALID, FST_CHAT_TOKEN_NO_SUB, FST_CHAT_TOKEN_BAD_SUB, FST_CHAT_TOO_MANY_CONNECTIONS, FST_CHAT_BAD_TICKET, FST_CHAT_TOO_MANY_FROM_IP, FST_CHAT_OVERLOADED } from './errors.js'
 import type { TicketStore } from './adapter/tickets.js'
 import type { Admission } from './admission.js'
 import type { ChatUser, Restriction } from './model.js'
 import type { ResolvedOptions } from './options.js'
 import type { Overload } from './overload.js'
 import { inForce, Restrictions } from './core/restrictions.js'
+import { userIdProblem } from './user-id.js'
 
 const kToken = Symbol('fastify-chat.token')
 const kUser = Symbol('fastify-chat.user')
@@ -219,8 +220,7 @@ export function authHook (opts: ResolvedOptions, ownJwt: boolean, own: ((token: 
       state[kToken] = token
       claims = await slowVerify(request)
     }
-    const sub = (claims as { sub?: unknown } | null)?.sub
-    if (typeof sub !== 'string' || sub === '' || sub.includes('\0')) throw new FST_CHAT_TOKEN_NO_SUB()
+    const sub = subOf(claims, opts.userIdMax)
     if (upgrade) {
       admitted(state, await admit(sub))
     }
@@ -241,6 +241,15 @@ export function authHook (opts: ResolvedOptions, ownJwt: boolean, own: ((token: 
       throw err
     }
   }
+}
+
+/** The claims' `sub`, if it is a usable user id (401 otherwise: none, or FST_CHAT_TOKEN_BAD_SUB saying why). */
+function subOf (claims: unknown, max: number): string {
+  const sub = (claims as { sub?: unknown } | null)?.sub
+  if (typeof sub !== 'string' || sub === '') throw new FST_CHAT_TOKEN_NO_SUB()
+  const bad = userIdProblem(sub, max)
+  if (bad !== undefined) throw new FST_CHAT_TOKEN_BAD_SUB(bad)
+  return sub
 }
 
 /** What admission answers: a place (with the user's restrictions), a chat-wide ban, or none (too many connections). */
@@ -321,8 +330,7 @@ export function adminOnly (isAdmin: (user: ChatUser, request: FastifyRequest) =>
 export function tokenVerifier (instance: FastifyInstance, opts: ResolvedOptions, ownJwt: boolean, own: ((token: string) => unknown) | undefined): (token: string) => Promise<ChatUser> {
   return async (token) => {
     const claims = own !== undefined ? own(token) : ownJwt ? await instance.jwt.verify(token) : await instance.jwt.verify(token, opts.verify as never)
-    const sub = (claims as { sub?: unknown } | null)?.sub
-    if (typeof sub !== 'string' || sub === '' || sub.includes('\0')) throw new FST_CHAT_TOKEN_NO_SUB()
+    subOf(claims, opts.userIdMax)
     return claims as ChatUser
   }
 }

@@ -17,6 +17,7 @@ import type { ResolvedOptions } from './options.js'
 import { refusal } from './outcomes.js'
 import { SERVER_PARTY } from './core/direct.js'
 import { createModeration } from './moderation.js'
+import { userIdProblem } from './user-id.js'
 import type { ChatApi } from './types.js'
 
 /** A user-supplied value, made short and safe for an error message. */
@@ -59,10 +60,6 @@ async function everyPage<P extends { cursor?: string }, T> (next: (cursor: strin
   return all
 }
 
-function checkUser (userId: unknown): asserts userId is string {
-  if (typeof userId !== 'string' || userId === '' || userId.length > 1024) throw new FST_CHAT_INVALID_ARGUMENT('userId', 'must be a non-empty string (a token\'s sub)')
-}
-
 function checkRoom (room: unknown): asserts room is string {
   if (typeof room !== 'string' || !ROOM_REGEXP.test(room)) throw new FST_CHAT_INVALID_ROOM(shown(room))
 }
@@ -70,6 +67,12 @@ function checkRoom (room: unknown): asserts room is string {
 /** Builds `app.chat` over the hub and its adapter. */
 export function createChatApi (hub: ChatHub, opts: ResolvedOptions): ChatApi {
   const adapter = (): ChatAdapter => hub.adapter
+
+  /** A user id, checked as everywhere (user-id.ts): FST_CHAT_INVALID_ARGUMENT, or `Err` where a method always threw that. */
+  function checkUser (userId: unknown, Err: new (what: string, why: string) => Error = FST_CHAT_INVALID_ARGUMENT): asserts userId is string {
+    const bad = userIdProblem(userId, opts.userIdMax)
+    if (bad !== undefined) throw new Err('userId', `a user id (a token's sub) ${bad}`)
+  }
 
   function checkContent (content: unknown, meta: unknown): void {
     if (typeof content !== 'string' || content.length === 0 || content.length > opts.maxMessageLength || content.includes('\0')) {
@@ -109,7 +112,7 @@ export function createChatApi (hub: ChatHub, opts: ResolvedOptions): ChatApi {
   }
 
   return Object.freeze({
-    ...createModeration(adapter, () => hub.closing, command),
+    ...createModeration(adapter, () => hub.closing, command, opts.userIdMax),
     rooms: async () => await everyPage(async (cursor) => await roomPage({ cursor, limit: MAX_PAGE }), (p) => p.rooms),
     roomPage,
     room: async (name: string) => { checkRoom(name); return await adapter().room(name) },
@@ -141,10 +144,10 @@ export function createChatApi (hub: ChatHub, opts: ResolvedOptions): ChatApi {
     },
 
     async sendToUser (userId: string, content: string, options: { meta?: Record<string, unknown> } = {}): Promise<{ id: string, seq: number, room: string }> {
-      if (typeof userId !== 'string' || userId === '' || userId.length > 1024 || userId.includes('\0')) throw new FST_CHAT_INVALID_RESTRICTION('userId', 'must be a non-empty string (a token\'s sub)')
+      checkUser(userId, FST_CHAT_INVALID_RESTRICTION)
       checkContent(content, options?.meta)
       if (hub.closing) throw new FST_CHAT_CLOSING()
-      const room = await hub.direct.open(userId, SERVER_PARTY)
+      const room = (await hub.direct.open(userId, SERVER_PARTY))!
       await hub.direct.reach(room, [userId])
       const { id, seq } = await hub.messages.publish(room, { from: SERVER_SENDER, userId: SERVER_SENDER }, content, options?.meta, undefined, null, userId)
       return { id, seq, room }
@@ -192,7 +195,7 @@ export function createChatApi (hub: ChatHub, opts: ResolvedOptions): ChatApi {
     stats: async () => await adapter().stats(hub.stats()),
 
     async presence (userId: string): Promise<{ userId: string } & UserPresence> {
-      if (typeof userId !== 'string' || userId === '' || userId.length > 1024) throw new FST_CHAT_INVALID_RESTRICTION('userId', 'must be a non-empty string (a token\'s sub)')
+      checkUser(userId, FST_CHAT_INVALID_RESTRICTION)
       const [p] = await adapter().presence([userId])
       return { userId, ...p }
     },

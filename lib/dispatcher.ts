@@ -171,17 +171,26 @@ export class Dispatcher implements ConnectionEvents {
 
   /** A direct message: the conversation ready (every connection of both users in it), then sent with `to`. */
   async #dm (conn: Connection, to: string, content: string, meta: Meta | undefined, ref: Ref | undefined): Promise<void> {
+    if (to === conn.userId) {
+      this.#error(conn, ErrorCode.BAD_REQUEST, 'a direct message goes to another user, not to yourself', ref)
+      return
+    }
     if (conn.restrictions !== undefined && this.#people.muted(conn, directRoom(conn.userId, to), ref)) return
     const canMessage = this.#opts.canMessage
     if (canMessage !== undefined && await canMessage(conn.user, to) !== true) {
       this.#error(conn, ErrorCode.FORBIDDEN, `you may not write to user ${JSON.stringify(to).slice(0, 80)}`, ref)
       return
     }
-    let room: string
+    let room: string | undefined
+    const perMinute = this.#opts.maxNewConversationsPerMinute
     try {
-      room = await this.#hub.direct.prepare(conn, to)
+      room = await this.#hub.direct.prepare(conn, to, perMinute)
     } catch (err) {
       this.#unavailable(conn, err, ref)
+      return
+    }
+    if (room === undefined) {
+      this.#error(conn, ErrorCode.RATE_LIMITED, `you started ${perMinute} new conversations within a minute: write to someone new later (nothing was sent)`, ref)
       return
     }
     this.#send(conn, room, content, meta, ref, to)

@@ -56,6 +56,13 @@ export const FST_CHAT_TOKEN_NO_SUB = createError(
   'The token has no "sub" claim (a non-empty string naming the user)',
   401
 )
+
+/** A token whose `sub` is no usable user id (see user-id.ts): too long for this chat, control characters, reserved. */
+export const FST_CHAT_TOKEN_BAD_SUB = createError(
+  'FST_CHAT_TOKEN_BAD_SUB',
+  'The token\'s "sub" is not a usable user id: it %s',
+  401
+)
 /** A changing REST endpoint was called by a user that `isAdmin` refused. */
 export const FST_CHAT_FORBIDDEN = createError(
   'FST_CHAT_FORBIDDEN',

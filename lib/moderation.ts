@@ -8,6 +8,7 @@ import type { ChatAdapter, RemoteCommand, RemoteResult } from './adapter/contrac
 import { ROOM_REGEXP } from './constants.js'
 import { FST_CHAT_CLOSING, FST_CHAT_INVALID_RESTRICTION } from './errors.js'
 import type { Restriction, RestrictionKind } from './model.js'
+import { userIdProblem } from './user-id.js'
 
 /** The longest reason kept, characters. */
 const MAX_REASON = 500
@@ -23,10 +24,9 @@ export interface RestrictOptions {
   reason?: string
 }
 
-function check (userId: unknown, options: unknown): asserts options is RestrictOptions {
-  if (typeof userId !== 'string' || userId === '' || userId.length > 1024 || userId.includes('\0')) {
-    throw new FST_CHAT_INVALID_RESTRICTION('userId', 'must be a non-empty string (a token\'s sub)')
-  }
+function check (userId: unknown, options: unknown, userIdMax: number): asserts options is RestrictOptions {
+  const bad = userIdProblem(userId, userIdMax)
+  if (bad !== undefined) throw new FST_CHAT_INVALID_RESTRICTION('userId', `a user id (a token's sub) ${bad}`)
   if (options === null || typeof options !== 'object') throw new FST_CHAT_INVALID_RESTRICTION('options', 'must be an object: { room?, ttl?, reason? }')
   const { room, ttl, reason } = options as Record<string, unknown>
   if (room !== undefined && (typeof room !== 'string' || !ROOM_REGEXP.test(room))) throw new FST_CHAT_INVALID_RESTRICTION('room', 'must be a room name')
@@ -47,7 +47,7 @@ export interface Moderation {
   mutes: (room: string) => Promise<Restriction[]>
 }
 
-export function createModeration (adapter: () => ChatAdapter, closing: () => boolean, command: (clientId: string, cmd: RemoteCommand) => Promise<RemoteResult>): Moderation {
+export function createModeration (adapter: () => ChatAdapter, closing: () => boolean, command: (clientId: string, cmd: RemoteCommand) => Promise<RemoteResult>, userIdMax: number): Moderation {
   /** Tells every open connection of the user, wherever it is; one that went away meanwhile does not matter. */
   async function tell (userId: string, cmd: RemoteCommand): Promise<void> {
     const clients = await adapter().clientsOf(userId)
@@ -55,7 +55,7 @@ export function createModeration (adapter: () => ChatAdapter, closing: () => boo
   }
 
   async function restrict (kind: RestrictionKind, userId: string, options: RestrictOptions = {}): Promise<Restriction> {
-    check(userId, options)
+    check(userId, options, userIdMax)
     if (closing()) throw new FST_CHAT_CLOSING()
     const at = Date.now()
     const r: Restriction = { kind, userId, at }
@@ -68,7 +68,7 @@ export function createModeration (adapter: () => ChatAdapter, closing: () => boo
   }
 
   async function lift (kind: RestrictionKind, userId: string, options: { room?: string } = {}): Promise<boolean> {
-    check(userId, options)
+    check(userId, options, userIdMax)
     if (closing()) throw new FST_CHAT_CLOSING()
     const had = await adapter().lift(kind, userId, options.room)
     const cmd: RemoteCommand = options.room === undefined ? { op: 'lift', kind } : { op: 'lift', kind, room: options.room }

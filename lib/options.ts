@@ -8,6 +8,7 @@ import type { ChatUser, HistoryLimits } from './model.js'
 import type { ChatPluginOptions } from './types.js'
 import { fail, flag, integer, MAX_TIMER_MS, number, resolveAdmission, resolvePresence, routePath } from './option-checks.js'
 import type { OverloadOptions } from './overload.js'
+import { MAX_USER_ID, routerParamLimit } from './user-id.js'
 
 /** The options after defaults and validation: what every module reads. Frozen. */
 export interface ResolvedOptions {
@@ -59,6 +60,9 @@ export interface ResolvedOptions {
   readonly canEdit: ChatPluginOptions['canEdit']
   readonly canSeePresence: ChatPluginOptions['canSeePresence']
   readonly canMessage: ChatPluginOptions['canMessage']
+  readonly maxNewConversationsPerMinute: number
+  /** The longest user id: 256, or the router's maxParamLength when lower (see user-id.ts). */
+  readonly userIdMax: number
   readonly canReadDirect: ChatPluginOptions['canReadDirect']
   readonly canDelete: ChatPluginOptions['canDelete']
   readonly store: StoreFactory | undefined
@@ -71,7 +75,7 @@ export interface ResolvedOptions {
 const KNOWN = new Set([
   'jwt', 'path', 'roomsPrefix', 'defaultRoom', 'maxPayload', 'maxMessageLength',
   'maxRoomsPerConnection', 'rateLimit', 'heartbeatInterval', 'maxBufferedAmount', 'slowConsumerHighWaterMark', 'presence', 'history', 'verify', 'allowedOrigins', 'tokenExpiringLead', 'expiryGrace', 'canJoin', 'canSend', 'maxConnectionsPerUser', 'maxConnectionsPerIp', 'maxConnectAttemptsPerIp', 'maxRoomsPerProcess', 'maxMembersPerRoom', 'metrics', 'isAdmin',
-  'adapter', 'prefix', 'openapi', 'onMessage', 'hookTimeout', 'typingTtl', 'typingRate', 'maxMetaBytes', 'metaSchema', 'canEdit', 'canDelete', 'canSeePresence', 'canMessage', 'canReadDirect', 'store', 'readReceipts', 'admission',
+  'adapter', 'prefix', 'openapi', 'onMessage', 'hookTimeout', 'typingTtl', 'typingRate', 'maxMetaBytes', 'metaSchema', 'canEdit', 'canDelete', 'canSeePresence', 'canMessage', 'canReadDirect', 'maxNewConversationsPerMinute', 'store', 'readReceipts', 'admission',
   // Fastify's own register options, passed along with ours
   'logLevel', 'logSerializers'
 ])
@@ -235,6 +239,8 @@ export function resolveOptions (fastify: FastifyInstance, opts: ChatPluginOption
     canEdit: opts.canEdit,
     canSeePresence: opts.canSeePresence,
     canMessage: opts.canMessage,
+    maxNewConversationsPerMinute: integer('maxNewConversationsPerMinute', opts.maxNewConversationsPerMinute, 20, 1, 1e6),
+    userIdMax: Math.min(MAX_USER_ID, routerParamLimit(fastify.initialConfig)),
     canReadDirect: opts.canReadDirect,
     canDelete: opts.canDelete,
     store: opts.store,

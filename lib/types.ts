@@ -210,6 +210,11 @@ export interface ChatPluginOptions {
    */
   canMessage?: (from: ChatUser, to: string) => boolean | Promise<boolean>
   /**
+   * How many new direct conversations a user may start a minute, across every process (writing in
+   * one it has is not counted); past it, a `dm` that would start one is `RATE_LIMITED`. Default 20.
+   */
+  maxNewConversationsPerMinute?: number
+  /**
    * Whether an admin may read a direct conversation over REST (`GET /rooms/:room/messages` and
    * `/members` of a `dm:` room; its two participants always may). Default: no.
    */

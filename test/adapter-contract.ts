@@ -439,6 +439,24 @@ export function adapterContract (t: Test, name: string, backend: () => Backend):
     t.same(await b.adapter.clientsOf('stranger'), [])
   })
 
+  t.test(`${name}: direct conversations, and new ones per user and minute capped across nodes`, async (t) => {
+    const [a, b] = await nodes(t, backend, 2)
+    t.equal(await a.adapter.startConversation('dm:ab', 'alice', 'bob'), true)
+    t.equal(await b.adapter.startConversation('dm:ab', 'bob', 'alice'), true, 'idempotent, either way round')
+    t.same(await b.adapter.participants('dm:ab'), ['alice', 'bob'], 'sorted')
+    t.equal(await a.adapter.participants('dm:none'), null)
+    t.same((await b.adapter.conversations('bob')).map((c) => [c.room, c.with]), [['dm:ab', 'alice']])
+    t.equal(await a.adapter.startConversation('dm:c1', 'carl', 'u1', 2), true)
+    t.equal(await b.adapter.startConversation('dm:c2', 'carl', 'u2', 2), true)
+    t.equal(await a.adapter.startConversation('dm:c3', 'carl', 'u3', 2), false, 'the third new one within a minute, on any node')
+    t.equal(await b.adapter.participants('dm:c3'), null, 'nothing recorded past the cap')
+    t.same((await b.adapter.conversations('u3')), [], 'nor in the other one\'s list')
+    t.equal(await b.adapter.startConversation('dm:c1', 'carl', 'u1', 2), true, 'one it has is not counted')
+    t.equal(await a.adapter.startConversation('dm:c1', 'u1', 'carl', 2), true, 'nor for the other participant')
+    t.equal(await a.adapter.startConversation('dm:c4', 'dana', 'u4', 2), true, 'each user has a cap of its own')
+    t.equal(await a.adapter.startConversation('dm:c5', 'carl', 'u5'), true, 'without a cap, none applies')
+  })
+
   t.test(`${name}: read markers move forward only, per user; unread counts others' messages, not deleted ones`, async (t) => {
     const [a, b] = await nodes(t, backend, 2)
     t.same(await a.adapter.readMarkers('ann'), new Map(), 'none at first')

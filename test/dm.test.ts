@@ -93,6 +93,41 @@ t.test('canMessage, mutes, bad recipients, and both writing at the same moment',
   for (const c of [spammer, a, b]) c.close()
 })
 
+t.test('a dm to oneself is refused and records nothing; one to a user who never connected waits for them', async (t) => {
+  const app = await build(t)
+  const alice = await connect(app, token({ sub: 'alice' }))
+  t.match(await alice.request({ action: 'dm', to: 'alice', content: 'note to self' }), { type: 'error', code: 'BAD_REQUEST', message: /yourself/ })
+  t.same(await app.chat.conversations('alice'), [], 'no conversation recorded')
+  t.equal(await app.chat.participants(directRoom('alice', 'alice')), null)
+  t.match(await alice.request({ action: 'dm', to: 'newcomer', content: 'welcome' }), { type: 'ack' })
+  const newcomer = await connect(app, token({ sub: 'newcomer' }))
+  t.same(await app.chat.conversations('newcomer'), [{ room: directRoom('alice', 'newcomer'), with: 'alice', seq: 1 }], 'found on its first connection')
+  alice.close(); newcomer.close()
+})
+
+for (const backend of BACKENDS) {
+  t.test(`new conversations per user and minute are capped across processes (${backend.name}); writing in one's own is not`, async (t) => {
+    if (!await backend.ready(t)) return
+    const [a, b] = await processes(t, backend, 2, { maxNewConversationsPerMinute: 3, rateLimit: false })
+    const tab1 = await connect(a, token({ sub: 'spammer' }))
+    const tab2 = await connect(b, token({ sub: 'spammer' }))
+    t.match(await tab1.request({ action: 'dm', to: 'u1', content: 'x' }), { type: 'ack' })
+    t.match(await tab2.request({ action: 'dm', to: 'u2', content: 'x' }), { type: 'ack' })
+    t.match(await tab1.request({ action: 'dm', to: 'u3', content: 'x' }), { type: 'ack' })
+    for (const [tab, to] of [[tab2, 'u4'], [tab1, 'u5']] as const) {
+      t.match(await tab.request({ action: 'dm', to, content: 'x' }), { type: 'error', code: 'RATE_LIMITED', message: /3 new conversations/ }, `the 4th new one, on either process (${to})`)
+    }
+    t.same((await a.chat.conversations('spammer')).map((c) => c.with).sort(), ['u1', 'u2', 'u3'], 'nothing recorded past the cap')
+    t.equal(await b.chat.participants(directRoom('spammer', 'u4')), null)
+    t.match(await tab2.request({ action: 'dm', to: 'u1', content: 'again' }), { type: 'ack' }, 'an existing conversation is not counted')
+    const u1 = await connect(b, token({ sub: 'u1' }))
+    t.match(await u1.request({ action: 'dm', to: 'spammer', content: 'reply' }), { type: 'ack' }, 'nor is a reply, for the recipient')
+    const other = await connect(a, token({ sub: 'other' }))
+    t.match(await other.request({ action: 'dm', to: 'u5', content: 'x' }), { type: 'ack' }, 'another user has a cap of its own')
+    for (const c of [tab1, tab2, u1, other]) c.close()
+  })
+}
+
 t.test('sendToUser: a notice to every connection of a user, kept in its server conversation', async (t) => {
   const app = await build(t)
   const bob1 = await connect(app, token({ sub: 'bob' }))

@@ -67,6 +67,10 @@ t.test('without it, the example warns and serves the demo with development token
   const rooms = await fetch(`${base}/rooms`, { headers: { authorization: `Bearer ${token}` } })
   t.equal(rooms.status, 200, 'the development token works on the chat')
   t.match(await (await fetch(`${base}/`)).text(), /data-testid="connect"/, 'the demo page')
+  const long = await fetch(`${base}/rooms/${'r'.repeat(200)}/messages`, { headers: { authorization: `Bearer ${token}` } })
+  t.equal(long.status, 414, 'a parameter over maxParamLength is the router\'s 414, as the README says')
+  t.match(await long.json(), { code: 'FST_ERR_MAX_PARAM_LENGTH' })
+  t.equal((await fetch(`${base}/nothing-here`)).status, 404)
 })
 
 t.test('the example, as a newcomer meets it: docs that authorize, an admin token, short log lines, slow clients cut', async (t) => {

@@ -23,7 +23,7 @@ const frame = fc.oneof(
 ).map((v) => (typeof v === 'string' ? v : JSON.stringify(v)))
 
 t.test('decode: never throws; a request or one of the error codes', async (t) => {
-  const codec = createCodec({ maxMessageLength: 20, maxMetaBytes: 64 })
+  const codec = createCodec({ maxMessageLength: 20, maxMetaBytes: 64, userIdMax: 256 })
   fc.assert(fc.property(fc.oneof(fc.string(), frame, fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b).toString('latin1'))), fc.boolean(), (text, binary) => {
     const r = codec.decode(Buffer.from(text), binary)
     if (r.ok) return !binary && typeof r.request === 'object' && r.request !== null

@@ -144,3 +144,18 @@ t.test('room names: 65 characters up to the router maxParamLength are a 400; lon
     t.equal(long.json().code, 'FST_ERR_MAX_PARAM_LENGTH')
   }
 })
+
+t.test('query integers are whole numbers as written: 1.9, 1e3, 0x10 or " 5" are a 400, never read as another number', async (t) => {
+  const app = await build(t)
+  const headers = { authorization: `Bearer ${token()}` }
+  for (const bad of ['1.9', '1.0', '1e3', '0x10', '%205', '+3', '05', '', 'abc', '99999999999999999999']) {
+    for (const param of ['after', 'before', 'limit']) {
+      const res = await app.inject({ url: `/rooms/lobby/messages?${param}=${bad}`, headers })
+      t.equal(res.statusCode, 400, `${param}=${bad}`)
+      t.match(res.json(), { code: 'FST_ERR_VALIDATION', message: new RegExp(param) })
+    }
+    t.equal((await app.inject({ url: `/rooms?limit=${bad}`, headers })).statusCode, 400, `GET /rooms?limit=${bad}`)
+  }
+  for (const good of ['0', '5', '10']) t.equal((await app.inject({ url: `/rooms/lobby/messages?after=${good}&limit=5`, headers })).statusCode, 200, `after=${good}`)
+  t.equal((await app.inject({ url: '/rooms?limit=2', headers })).statusCode, 200)
+})

@@ -172,8 +172,12 @@ export interface ChatAdapter {
   watch (userId: string): Promise<void>
   /** This process stops hearing of them (when its last watcher of the user stops). */
   unwatch (userId: string): Promise<void>
-  /** Records a direct conversation (idempotent): its room's two participants, and the room in each one's list. */
-  startConversation (room: string, a: string, b: string): Promise<void>
+  /**
+   * Records a direct conversation (idempotent): its room's two participants, and the room in each
+   * one's list. With `perMinute`, `a` may start at most that many new ones in a minute, across
+   * every process: past it, resolves false and records nothing (one `a` has already is not counted).
+   */
+  startConversation (room: string, a: string, b: string, perMinute?: number): Promise<boolean>
   /** A direct conversation's two participants (sorted), or null when the room is not one. */
   participants (room: string): Promise<[string, string] | null>
   /** A user's direct conversations: each room, the other participant, and the room's newest seq (0: none held). */

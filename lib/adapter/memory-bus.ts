@@ -38,6 +38,8 @@ export class MemoryBus {
   /** Direct conversations: room -> its two participants; user -> room -> the other. */
   readonly #direct = new Map<string, [string, string]>()
   readonly #directOf = new Map<string, Map<string, string>>()
+  /** New conversations each user started in the minute since the first of them (for `perMinute`). */
+  readonly #started = new Map<string, { since: number, n: number }>()
   /** Who hears of each user's presence changes: node -> how many of its watchers. */
   readonly #watchers = new Map<string, Map<AdapterNode, number>>()
   #history: MemoryHistory | undefined
@@ -79,6 +81,7 @@ export class MemoryBus {
     this.#watchers.clear()
     this.#direct.clear()
     this.#directOf.clear()
+    this.#started.clear()
     this.#people.clear()
     this.#history = undefined
     this.#dedupe = undefined
@@ -168,14 +171,25 @@ export class MemoryBus {
     else if (nodes?.delete(node) === true && nodes.size === 0) this.#watchers.delete(userId)
   }
 
-  startConversation (room: string, a: string, b: string): void {
-    if (this.#direct.has(room)) return
-    this.#direct.set(room, a < b ? [a, b] : [b, a])
+  /** Records a conversation, unless `a` started `perMinute` new ones in the minute since its first of them (false). */
+  startConversation (room: string, a: string, b: string, perMinute: number | undefined, now: number): boolean {
+    if (this.#directOf.get(a)?.has(room) === true) return true
+    if (perMinute !== undefined) {
+      const window = this.#started.get(a)
+      const current = window !== undefined && window.since > now - 60_000 ? window : { since: now, n: 0 }
+      if (++current.n > perMinute) return false
+      // Re-inserted: the oldest windows stay at the front, where the bound drops them.
+      this.#started.delete(a)
+      this.#started.set(a, current)
+      if (this.#started.size > MAX_SEEN) this.#started.delete(this.#started.keys().next().value as string)
+    }
+    if (!this.#direct.has(room)) this.#direct.set(room, a < b ? [a, b] : [b, a])
     for (const [me, other] of [[a, b], [b, a]]) {
       let mine = this.#directOf.get(me)
       if (mine === undefined) this.#directOf.set(me, mine = new Map())
       mine.set(room, other)
     }
+    return true
   }
 
   participants (room: string): [string, string] | null {

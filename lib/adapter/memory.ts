@@ -87,8 +87,8 @@ export class MemoryAdapter implements ChatAdapter {
     this.#bus.unwatch(userId, this.#node)
   }
 
-  async startConversation (room: string, a: string, b: string): Promise<void> {
-    this.#bus.startConversation(room, a, b)
+  async startConversation (room: string, a: string, b: string, perMinute?: number): Promise<boolean> {
+    return this.#bus.startConversation(room, a, b, perMinute, Date.now())
   }
 
   async participants (room: string): Promise<[string, string] | null> {

@@ -52,10 +52,12 @@ export class Direct {
 
   /**
    * Before `conn` writes to user `to`: the conversation recorded, `conn` in it (joined here, in
-   * its own request, unless it is already), then every other connection of both users. Resolves the room.
+   * its own request, unless it is already), then every other connection of both users. Resolves
+   * the room, or undefined when it would be a new conversation past the user's `perMinute`.
    */
-  async prepare (conn: Connection, to: string): Promise<string> {
-    const room = await this.open(conn.userId, to)
+  async prepare (conn: Connection, to: string, perMinute: number): Promise<string | undefined> {
+    const room = await this.open(conn.userId, to, perMinute)
+    if (room === undefined) return undefined
     await this.#join(conn, room)
     await this.reach(room, [conn.userId, to])
     return room
@@ -70,11 +72,14 @@ export class Direct {
     return pair
   }
 
-  /** The conversation between `a` and `b`: recorded the first time, its room always. */
-  async open (a: string, b: string): Promise<string> {
+  /**
+   * The conversation between `a` and `b`: recorded the first time (unless `a` started `perMinute`
+   * new ones this minute: undefined), its room always.
+   */
+  async open (a: string, b: string, perMinute?: number): Promise<string | undefined> {
     const room = directRoom(a, b)
     if (!this.#known.has(room)) {
-      await this.#adapter().startConversation(room, a, b)
+      if (!await this.#adapter().startConversation(room, a, b, perMinute)) return undefined
       this.#remember(room, a < b ? [a, b] : [b, a])
     }
     return room

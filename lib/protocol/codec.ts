@@ -5,6 +5,7 @@
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import type { TSchema } from '@sinclair/typebox'
 import { ErrorCode } from '../constants.js'
+import { userIdProblem } from '../user-id.js'
 import { clientSchemas, Ref, type ClientRequest, type ServerFrame } from './schemas.js'
 
 export type Decoded =
@@ -31,6 +32,8 @@ function toText (data: Buffer | ArrayBuffer | Buffer[]): string {
 
 export interface CodecOptions {
   maxMessageLength: number
+  /** The longest user id (see user-id.ts). */
+  userIdMax: number
   /** Most bytes of a message's `meta`, serialized. */
   maxMetaBytes: number
   /** The host's schema for `meta` (TypeBox), if any. */
@@ -42,7 +45,7 @@ const NUL_IN_JSON = /(?:^|[^\\])(?:\\\\)*\\u0000/
 
 /** Builds the decoder for one plugin instance (the limits are options). */
 export function createCodec (options: CodecOptions): Codec {
-  const schemas = clientSchemas(options.maxMessageLength)
+  const schemas = clientSchemas(options.maxMessageLength, options.userIdMax)
   // A Map, not an object: `action` is user input ("__proto__" must be just an unknown action).
   const byAction = new Map<unknown, TypeCheck<TSchema>>([
     ['join', TypeCompiler.Compile(schemas.join)],
@@ -100,8 +103,12 @@ export function createCodec (options: CodecOptions): Codec {
       if ((typeof record.content === 'string' && record.content.includes('\0')) || (typeof ref === 'string' && ref.includes('\0'))) {
         return withRef({ ok: false, code: ErrorCode.BAD_REQUEST, message: 'content and ref may not contain U+0000' }, ref)
       }
-      if ((typeof record.to === 'string' && record.to.includes('\0')) || (Array.isArray(record.users) && record.users.some((u) => typeof u === 'string' && u.includes('\0')))) {
-        return withRef({ ok: false, code: ErrorCode.BAD_REQUEST, message: 'user ids may not contain U+0000' }, ref)
+      // What a schema does not say of a user id (reserved ids, unpaired surrogates), the same check
+      // as everywhere else.
+      const ids = typeof record.to === 'string' ? [record.to] : Array.isArray(record.users) ? record.users as string[] : []
+      for (const id of ids) {
+        const bad = userIdProblem(id, options.userIdMax)
+        if (bad !== undefined) return withRef({ ok: false, code: ErrorCode.BAD_REQUEST, message: `${typeof record.to === 'string' ? 'to' : 'users'}: a user id ${bad}` }, ref)
       }
       const problem = metaProblem(record.meta)
       if (problem !== undefined) return withRef({ ok: false, code: ErrorCode.BAD_REQUEST, message: problem }, ref)

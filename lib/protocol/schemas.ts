@@ -5,6 +5,7 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { MAX_REF_LENGTH, ROOM_PATTERN } from '../constants.js'
+import { MAX_USER_ID, userIdSchema } from '../user-id.js'
 
 export const Ref = Type.Union([
   Type.String({ maxLength: MAX_REF_LENGTH }),
@@ -26,14 +27,15 @@ function content (maxMessageLength: number) {
 export const Meta = Type.Record(Type.String(), Type.Unknown(), { description: 'a JSON object (not an array or a scalar)' })
 export type Meta = Static<typeof Meta>
 
-/** A user id (a token's sub). */
-export const UserId = Type.String({ minLength: 1, maxLength: 1024 })
+/** A user id (a token's sub), at its longest (see user-id.ts: a router may make it shorter). */
+export const UserId = userIdSchema(MAX_USER_ID)
 
 /** A message's id, as the server gave it. */
 export const MessageId = Type.String({ minLength: 1, maxLength: 64 })
 
 /** Client-to-server requests, keyed by `action` (`''` is the seed's plain `{"content"}` message). */
-export function clientSchemas (maxMessageLength: number) {
+export function clientSchemas (maxMessageLength: number, maxUserId = MAX_USER_ID) {
+  const UserId = userIdSchema(maxUserId)
   return {
     join: Type.Object({
       action: Type.Literal('join'),

@@ -9,11 +9,9 @@ import { adminOnly } from '../auth.js'
 import { FST_CHAT_NO_RESTRICTION } from '../errors.js'
 import type { RestrictionKind } from '../model.js'
 import { RoomName } from '../protocol/schemas.js'
+import { userIdSchema } from '../user-id.js'
 import { ERROR, routeDocs, typeboxValidator, type RoomsRouteOptions } from './rooms.js'
 
-const UserId = Type.String({ minLength: 1, maxLength: 1024, description: 'the user id (a token\'s sub)' })
-const RoomUserParams = Type.Object({ room: RoomName, userId: UserId })
-const UserParams = Type.Object({ userId: UserId })
 const RoomParams = Type.Object({ room: RoomName })
 const RestrictBody = Type.Object({
   ttl: Type.Optional(Type.Integer({ minimum: 1, description: 'how long it lasts, ms (default: until lifted)' })),
@@ -29,6 +27,9 @@ const RestrictionSchema = Type.Object({
 })
 
 export async function moderationRoutes (fastify: FastifyInstance, { opts, chat }: RoomsRouteOptions): Promise<void> {
+  const UserId = userIdSchema(opts.userIdMax, 'the user id (a token\'s sub)')
+  const RoomUserParams = Type.Object({ room: RoomName, userId: UserId })
+  const UserParams = Type.Object({ userId: UserId })
   fastify.setValidatorCompiler(typeboxValidator)
   const doc = routeDocs(opts.openapiSecurityScheme)
   const preHandler = adminOnly(opts.isAdmin)

@@ -1,7 +1,6 @@
 /** The REST room endpoints: HTTP in, `app.chat` calls, JSON out. Every route has its schemas. */
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
-import { Value } from '@sinclair/typebox/value'
 import type { FastifyInstance } from 'fastify'
 import type { FastifyRouteSchemaDef } from 'fastify/types/schema.js'
 import { adminOnly } from '../auth.js'
@@ -89,16 +88,33 @@ export interface RoomsRouteOptions {
   chat: ChatApi
 }
 
+/** A whole number as a query string writes it: no sign but minus, no leading zeros, no fraction or exponent. */
+const INTEGER_TEXT = /^(0|-?[1-9][0-9]{0,15})$/
+
+/**
+ * A query string's integers as numbers ("5" -> 5), and nothing else: "1.9", "1e3", " 5" or "0x10"
+ * stay strings, which the schema then refuses (TypeBox's own conversion reads "1.9" as 1).
+ */
+function queryIntegers (schema: TSchema, input: unknown): unknown {
+  const properties = (schema as { properties?: Record<string, TSchema> }).properties
+  if (properties === undefined || input === null || typeof input !== 'object') return input
+  const out: Record<string, unknown> = { ...input }
+  for (const [key, value] of Object.entries(out)) {
+    if (typeof value === 'string' && Object.hasOwn(properties, key) && properties[key].type === 'integer' && INTEGER_TEXT.test(value)) out[key] = Number(value)
+  }
+  return out
+}
+
 /**
  * Validates with TypeBox's compiler instead of the host's Ajv, whose defaults (type coercion,
  * removal of unknown properties) would turn `{"content":1}` into `"1"` and accept anything.
  */
 export function typeboxValidator ({ schema, httpPart }: FastifyRouteSchemaDef<TSchema>) {
   const check = TypeCompiler.Compile(schema)
-  // A query string arrives as strings: convert ("5" -> 5) there and nowhere else.
+  // A query string arrives as strings: its integers are read there and nowhere else.
   const convert = httpPart === 'querystring'
   return (input: unknown) => {
-    const data = convert ? Value.Convert(schema, input) : input
+    const data = convert ? queryIntegers(schema, input) : input
     if (check.Check(data)) return { value: data }
     const first = check.Errors(data).First()
     const where = first === undefined || first.path === '' ? '' : first.path

@@ -3,10 +3,9 @@ import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { chatUser, roomBan } from '../auth.js'
 import { FST_CHAT_PRESENCE_FORBIDDEN } from '../errors.js'
-import { UserId } from '../protocol/schemas.js'
+import { userIdSchema } from '../user-id.js'
 import { ERROR, routeDocs, typeboxValidator, type RoomsRouteOptions } from './rooms.js'
 
-const UserParams = Type.Object({ userId: UserId })
 const PresenceBody = Type.Object({
   userId: Type.String(),
   online: Type.Boolean(),
@@ -32,6 +31,7 @@ const Unread = Type.Object({
 })
 
 export async function usersRoutes (fastify: FastifyInstance, { opts, chat }: RoomsRouteOptions): Promise<void> {
+  const UserParams = Type.Object({ userId: userIdSchema(opts.userIdMax) })
   fastify.setValidatorCompiler(typeboxValidator)
   const doc = routeDocs(opts.openapiSecurityScheme)
   fastify.get('/users/me/conversations', {

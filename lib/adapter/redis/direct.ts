@@ -4,6 +4,22 @@
  */
 import type { Health } from './health.js'
 import type { Keys } from './keys.js'
+import { Script } from './script.js'
+
+/**
+ * A conversation in its starter's list, unless it is a new one past the starter's limit this
+ * minute. KEYS: 1 the starter's conversations, 2 its count of new ones this minute. ARGV: 1 the
+ * room, 2 the other participant, 3 the limit ('' for none). Returns 1 (listed) or 0 (over it).
+ */
+const START = new Script(2, `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 1 end
+if ARGV[3] ~= '' then
+  local n = redis.call('INCR', KEYS[2])
+  if n == 1 then redis.call('PEXPIRE', KEYS[2], 60000) end
+  if n > tonumber(ARGV[3]) then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1`)
 
 export class RedisDirect {
   readonly #keys: Keys
@@ -14,14 +30,18 @@ export class RedisDirect {
     this.#health = health
   }
 
-  async start (room: string, a: string, b: string): Promise<void> {
+  async start (room: string, a: string, b: string, perMinute: number | undefined): Promise<boolean> {
     const keys = this.#keys
+    const tag = keys.userTag(a)
+    // The starter's list first, within its limit: nothing else is written past it.
+    const started = await this.#health.run(async (c) => await START.run(c, [keys.userDirect(tag), keys.userNewDirect(tag)], [room, b, perMinute ?? ''])) as number
+    if (started === 0) return false
     const [x, y] = a < b ? [a, b] : [b, a]
     await Promise.all([
       this.#health.run(async (c) => await c.set(keys.participants(room), `${x}\n${y}`, 'NX')),
-      this.#health.run(async (c) => await c.hset(keys.userDirect(keys.userTag(a)), room, b)),
       a === b ? undefined : this.#health.run(async (c) => await c.hset(keys.userDirect(keys.userTag(b)), room, a))
     ])
+    return true
   }
 
   async participants (room: string): Promise<[string, string] | null> {

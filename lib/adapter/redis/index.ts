@@ -181,7 +181,7 @@ export class RedisAdapter implements ChatAdapter {
   readonly presence = async (userIds: string[]): Promise<UserPresence[]> => await this.#users.presence(userIds)
   readonly watch = async (userId: string): Promise<void> => { await this.#users.watch(userId) }
   readonly unwatch = async (userId: string): Promise<void> => { await this.#users.unwatch(userId) }
-  readonly startConversation = async (room: string, a: string, b: string): Promise<void> => { await this.#direct.start(room, a, b) }
+  readonly startConversation = async (room: string, a: string, b: string, perMinute?: number): Promise<boolean> => await this.#direct.start(room, a, b, perMinute)
   readonly participants = async (room: string): Promise<[string, string] | null> => await this.#direct.participants(room)
   readonly conversations = async (userId: string): Promise<Array<{ room: string, with: string, seq: number }>> => await this.#direct.of(userId)
   readonly readMarkers = async (userId: string, rooms?: string[]): Promise<Map<string, number>> => await this.#markers.read(userId, rooms)

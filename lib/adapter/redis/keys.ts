@@ -27,6 +27,7 @@
  *   {u:U}:rd         HASH   room -> seq                             the user's read markers (presenceTtl after the last change)
  *   {r:R}:dm         STRING "<a>\n<b>"                              a direct conversation's participants (sorted)
  *   {u:U}:dm         HASH   room -> the other participant            the user's direct conversations
+ *   {u:U}:dn         STRING count                                   new conversations the user started this minute
  *   {r:R}:x:<kind>   HASH   userId -> restriction (JSON)            the room's bans (or mutes), for listings
  *   nodes            ZSET   node id -> heartbeat deadline (ms)       the live processes
  *   {i:K}:rooms      ZSET   room -> 0 (by name)                      room index bucket K of 16
@@ -76,6 +77,7 @@ export class Keys {
   roomRestrictions (room: string, kind: string): string { return `${this.#room(room)}:x:${kind}` }
   participants (room: string): string { return `${this.#room(room)}:dm` }
   userDirect (userTag: string): string { return `${this.#p}{u:${userTag}}:dm` }
+  userNewDirect (userTag: string): string { return `${this.#p}{u:${userTag}}:dn` }
   userReads (userTag: string): string { return `${this.#p}{u:${userTag}}:rd` }
 
   nodes (): string { return `${this.#p}nodes` }
