@@ -85,7 +85,7 @@ export function createChatApi (hub: ChatHub, opts: ResolvedOptions): ChatApi {
   async function command (clientId: string, cmd: RemoteCommand): Promise<RemoteResult> {
     if (hub.closing) throw new FST_CHAT_CLOSING()
     if (typeof clientId !== 'string' || clientId === '') return 'not-found'
-    const result = hub.connections.has(clientId) ? await hub.execute(clientId, cmd) : await adapter().command(clientId, cmd)
+    const result = await hub.command(clientId, cmd)
     if (result === 'timeout') throw new FST_CHAT_TIMEOUT(shown(clientId))
     return result
   }

@@ -428,7 +428,11 @@ export function adapterContract (t: Test, name: string, backend: () => Backend):
     t.equal(await a.adapter.lift('ban', 'bob', 'r'), false, 'lifted once')
     t.equal(await a.adapter.lift('mute', 'bob', undefined), true)
     t.same(await a.adapter.admit('bob', `${a.node.id}.x4`, 10), [], 'nothing left')
-    // Every open connection of a user, wherever it is (admitted, then connected, as the plugin does).
+    // Every connection of a user, wherever it is: admitted and still opening, then connected.
+    await a.adapter.admit('dave', `${a.node.id}.d1`, 10)
+    t.same(await b.adapter.clientsOf('dave'), [`${a.node.id}.d1`], 'an admitted connection counts from its admission, before it connects')
+    await a.adapter.cancelAdmission('dave', `${a.node.id}.d1`)
+    t.same(await b.adapter.clientsOf('dave'), [], 'not after it gave its place back')
     for (const [n, id] of [[a, `${a.node.id}.c1`], [b, `${b.node.id}.c2`]] as const) {
       await n.adapter.admit('carl', id, 10)
       await connect(n, id, 'carl')

@@ -71,8 +71,12 @@ export const BACKENDS: Backend[] = [
 /** The Redis adapter of each app `processes` made (its nodeId names its subscriber). */
 export const adapters = new WeakMap<FastifyInstance, RedisAdapter>()
 
-/** `n` Fastify instances with the plugin on one backend, closed when the test ends. */
-export async function processes (t: Test, backend: Backend, n: number, options: Partial<ChatPluginOptions> = {}): Promise<FastifyInstance[]> {
+/**
+ * `n` Fastify instances with the plugin on one backend, closed when the test ends; `before` runs
+ * on each before the plugin is registered (a host's hooks).
+ */
+export async function processes (t: Test, backend: Backend, n: number, options: Partial<ChatPluginOptions> = {},
+  before?: (app: FastifyInstance, i: number) => void): Promise<FastifyInstance[]> {
   const shared = backend.open()
   const apps: FastifyInstance[] = []
   t.after(async () => {
@@ -82,6 +86,7 @@ export async function processes (t: Test, backend: Backend, n: number, options: 
   for (let i = 0; i < n; i++) {
     const app = Fastify({ logger: false })
     apps.push(app)
+    before?.(app, i)
     const factory = shared.adapter()
     await app.register(chatPlugin, {
       jwt: { secret: SECRET },

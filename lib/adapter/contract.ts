@@ -161,7 +161,10 @@ export interface ChatAdapter {
   restrictions (kind: RestrictionKind, room: string): Promise<Restriction[]>
   /** A user's bans and mutes in force, chat-wide and in every room (what a REST request is checked against). */
   userRestrictions (userId: string): Promise<Restriction[]>
-  /** Every open connection of a user, on any process. */
+  /**
+   * Every connection of a user, on any process: open ones, and admitted ones still opening (from
+   * the moment `admit` has reserved their place), so that a ban told to them all reaches every one.
+   */
   clientsOf (userId: string): Promise<string[]>
   /**
    * Users' presence: online (an open connection anywhere), how many, and when the last one closed

@@ -211,10 +211,10 @@ export class MemoryBus {
     for (const node of this.#watchers.get(userId)?.keys() ?? []) node.presenceChanged(userId, online, lastSeen)
   }
 
-  /** Every open connection of a user, on any node. */
-  clientsOf (userId: string): string[] {
+  /** Every connection of a user on any node: open, or admitted and still opening (a ban must reach those too). */
+  clientsOf (userId: string, now = Date.now()): string[] {
     const out = []
-    for (const [clientId, until] of pairEntries<string, number>(this.#people.get(userId)?.conns ?? NO_PAIRS)) if (until === Infinity) out.push(clientId)
+    for (const [clientId, until] of pairEntries<string, number>(this.#people.get(userId)?.conns ?? NO_PAIRS)) if (until >= now) out.push(clientId)
     return out
   }
 

@@ -2,9 +2,14 @@
  * Admitted upgrades: a user's place is reserved (across every process, by the adapter) before
  * the upgrade, and confirmed when the connection opens. A place whose upgrade never opened (the
  * client went away meanwhile) is given back after ADMISSION_MS.
+ *
+ * Between its admission and its open, a connection already counts as the user's (the adapter
+ * lists it among the user's clients): a ban or mute made meanwhile is told to it here, kept, and
+ * applied when it opens, before anything else. So no restriction can fall between the one its
+ * admission read and the ones told to open connections.
  */
 import { randomFillSync } from 'node:crypto'
-import type { ChatAdapter } from '../adapter/contract.js'
+import type { ChatAdapter, RemoteCommand } from '../adapter/contract.js'
 import type { Restriction } from '../model.js'
 import { Restrictions } from './restrictions.js'
 
@@ -28,6 +33,9 @@ export function random96 (): string {
  */
 export type AdmitResult = { clientId: string, restrictions: Restriction[] } | { banned: Restriction } | undefined
 
+/** A command about the user's bans and mutes. */
+export type RestrictionCommand = Extract<RemoteCommand, { op: 'restrict' | 'lift' }>
+
 /** How long an admitted upgrade may take to open before its place is given back, ms. */
 const ADMISSION_MS = 30_000
 
@@ -35,8 +43,8 @@ export class Admitted {
   readonly #adapter: () => ChatAdapter
   /** This process's open connections (what the per-user limit counts while the backend is away). */
   readonly #open: () => Iterable<{ userId: string }>
-  /** Admitted upgrades not opened yet (insertion order is time order). */
-  readonly #waiting = new Map<string, { userId: string, at: number }>()
+  /** Admitted upgrades not opened yet (insertion order is time order), with the restrictions told to them meanwhile. */
+  readonly #waiting = new Map<string, { userId: string, at: number, told?: RestrictionCommand[] }>()
   #sweep: NodeJS.Timeout | undefined
 
   constructor (adapter: () => ChatAdapter, open: () => Iterable<{ userId: string }>) {
@@ -62,13 +70,19 @@ export class Admitted {
    * away, counts this process's connections only, and knows of no restriction.
    */
   async #reserve (userId: string, clientId: string, limit: number): Promise<Restriction[] | false> {
+    // Waiting from before the adapter reserves the place: a ban told to the user's clients as
+    // soon as the place exists finds it here, whichever of the answers comes first.
+    this.#waiting.set(clientId, { userId, at: Date.now() })
     try {
       const restrictions = await this.#adapter().admit(userId, clientId, limit)
-      if (restrictions === false) return false
-      this.#waiting.set(clientId, { userId, at: Date.now() })
+      if (restrictions === false) {
+        this.#waiting.delete(clientId)
+        return false
+      }
       this.#sweep ??= setInterval(() => this.#expire(), ADMISSION_MS).unref()
       return restrictions
     } catch (err) {
+      this.#waiting.delete(clientId)
       if ((err as { code?: string }).code !== 'FST_CHAT_UNAVAILABLE') throw err
       // The backend is away: the chat stays open, counting this process's connections only.
       return this.#localCount(userId) < limit && []
@@ -91,9 +105,24 @@ export class Admitted {
     this.#adapter().cancelAdmission(userId, clientId).catch(() => {})
   }
 
-  /** The upgrade opened: its place is a connection now. */
-  opened (clientId: string): void {
+  /** Whether `clientId` was admitted here and has not opened (nor given its place back) yet. */
+  has (clientId: string): boolean {
+    return this.#waiting.has(clientId)
+  }
+
+  /** A ban or mute (or its lifting) of the user of a connection still opening: kept for its open. */
+  tell (clientId: string, command: RestrictionCommand): boolean {
+    const waiting = this.#waiting.get(clientId)
+    if (waiting === undefined) return false
+    ;(waiting.told ??= []).push(command)
+    return true
+  }
+
+  /** The upgrade opened: its place is a connection now. Returns what was told to it meanwhile, in order. */
+  opened (clientId: string): RestrictionCommand[] | undefined {
+    const told = this.#waiting.get(clientId)?.told
     this.#waiting.delete(clientId)
+    return told
   }
 
   #expire (): void {

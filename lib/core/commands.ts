@@ -57,6 +57,20 @@ async function runCommand (target: CommandTarget, conn: Connection, command: Rem
   }
 }
 
+/**
+ * What a connection was told while it was opening (admitted.ts), applied in order when it opens,
+ * before anything else: false when that leaves its user banned from the whole chat (it is closed).
+ */
+export function applyTold (conn: Connection, told: Array<Extract<RemoteCommand, { op: 'restrict' | 'lift' }>>): boolean {
+  for (const cmd of told) {
+    if (cmd.op === 'restrict') (conn.restrictions ??= new Restrictions()).add(cmd.restriction)
+    else conn.restrictions?.lift(cmd.kind, cmd.room)
+  }
+  if (conn.restrictions?.find('ban', undefined) === undefined) return true
+  conn.close(CloseCode.BANNED, 'banned')
+  return false
+}
+
 async function restrict (target: CommandTarget, conn: Connection, r: Restriction): Promise<RemoteResult> {
   (conn.restrictions ??= new Restrictions()).add(r)
   if (r.kind !== 'ban') return 'done'

@@ -17,7 +17,7 @@ import { TokenExpiry } from '../token-expiry.js'
 import type { Connection } from '../transport/connection.js'
 import type { ChatStore } from '../store/contract.js'
 import { Admitted, random96, type AdmitResult } from './admitted.js'
-import { inQueue } from './commands.js'
+import { applyTold, inQueue } from './commands.js'
 import { Watches } from './watches.js'
 import { Direct } from './direct.js'
 import { Typing } from './typing.js'
@@ -72,7 +72,7 @@ export class ChatHub implements AdapterNode {
     this.messages = new Messages(opts, () => this.adapter, () => this.#link, this.events, new Hooks(opts, log))
     this.#delivery = new Delivery(this.membership, async (room, seq, epoch) => await this.since(room, seq, epoch), log)
     this.direct = new Direct(() => this.adapter,
-      async (clientId, cmd) => this.connections.has(clientId) ? await this.execute(clientId, cmd) : await this.adapter.command(clientId, cmd),
+      async (clientId, cmd) => await this.command(clientId, cmd),
       async (conn, room) => { if (!this.membership.has(room, conn.id)) await this.joinRoom(conn, room) })
     this.typing = new Typing({ ttl: opts.typingTtl, presenceLimit: opts.presenceLimit, adapter: () => this.adapter, membership: this.membership, send: (conn, text) => this.#delivery.sendText(conn, text) })
     this.reads = new ReadMarkers(this, opts)
@@ -179,8 +179,11 @@ export class ChatHub implements AdapterNode {
       return
     }
     this.connections.set(conn.id, conn)
-    this.#admitted.opened(conn.id)
+    const told = this.#admitted.opened(conn.id)
     this.#admission.opened(conn.ip)
+    // Bans and mutes made since its admission, before it says or joins anything: a ban of the
+    // whole chat closes it (its removal gives the place back).
+    if (told !== undefined && !applyTold(conn, told)) return
     const welcome: WelcomeFrame = { type: 'welcome', message: 'Connected to chat server', clientId: conn.id, userId: conn.userId }
     // Named, so that a reconnecting client resumes it only if this join shows it missed something.
     if (this.#opts.defaultRoom !== false) welcome.defaultRoom = this.#opts.defaultRoom
@@ -280,11 +283,21 @@ export class ChatHub implements AdapterNode {
     await this.#adapter?.close()
   }
 
-  /** AdapterNode: a command on a local client, run in its queue after its own requests. */
+  /**
+   * AdapterNode: a command on a local client, run in its queue after its own requests. A client
+   * admitted here but still opening keeps a ban or mute (or its lifting) for its open.
+   */
   async execute (clientId: string, command: RemoteCommand): Promise<RemoteResult> {
+    if (this.#closing) return 'not-found'
     const conn = this.connections.get(clientId)
-    if (conn === undefined || this.#closing) return 'not-found'
-    return await inQueue(this, conn, command)
+    if (conn !== undefined) return await inQueue(this, conn, command)
+    if ((command.op === 'restrict' || command.op === 'lift') && this.#admitted.tell(clientId, command)) return 'done'
+    return 'not-found'
+  }
+
+  /** A command on any client: run here if this process holds it (open, or admitted and opening), else through the adapter. */
+  async command (clientId: string, command: RemoteCommand): Promise<RemoteResult> {
+    return this.connections.has(clientId) || this.#admitted.has(clientId) ? await this.execute(clientId, command) : await this.adapter.command(clientId, command)
   }
 
   /** AdapterNode: every local client. */
