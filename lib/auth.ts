@@ -5,13 +5,13 @@
 import type { FastifyJWTOptions, VerifyOptions } from '@fastify/jwt'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { createVerifier, TokenError } from 'fast-jwt'
-import { FAST_JWT_MISSING_SIGNATURE, FST_JWT_AUTHORIZATION_TOKEN_EXPIRED, FST_JWT_AUTHORIZATION_TOKEN_INVALID, FST_CHAT_BAD_SUBPROTOCOL, FST_CHAT_BANNED, FST_CHAT_FORBIDDEN, FST_CHAT_NO_TOKEN, FST_CHAT_ORIGIN_FORBIDDEN, FST_CHAT_TOKEN_INVALID, FST_CHAT_TOKEN_NO_SUB, FST_CHAT_TOKEN_BAD_SUB, FST_CHAT_TOO_MANY_CONNECTIONS, FST_CHAT_BAD_TICKET, FST_CHAT_TOO_MANY_FROM_IP, FST_CHAT_OVERLOADED } from './errors.js'
+import { FAST_JWT_MISSING_SIGNATURE, FST_JWT_AUTHORIZATION_TOKEN_EXPIRED, FST_JWT_AUTHORIZATION_TOKEN_INVALID, FST_CHAT_BAD_SUBPROTOCOL, FST_CHAT_NO_TOKEN, FST_CHAT_ORIGIN_FORBIDDEN, FST_CHAT_TOKEN_INVALID, FST_CHAT_TOKEN_NO_SUB, FST_CHAT_TOKEN_BAD_SUB, FST_CHAT_TOO_MANY_CONNECTIONS, FST_CHAT_BAD_TICKET, FST_CHAT_TOO_MANY_FROM_IP, FST_CHAT_OVERLOADED } from './errors.js'
 import type { TicketStore } from './adapter/tickets.js'
 import type { Admission } from './admission.js'
 import type { ChatUser, Restriction } from './model.js'
 import type { ResolvedOptions } from './options.js'
 import type { Overload } from './overload.js'
-import { inForce, Restrictions } from './core/restrictions.js'
+import { bannedError, Restrictions } from './core/restrictions.js'
 import { userIdProblem } from './user-id.js'
 
 const kToken = Symbol('fastify-chat.token')
@@ -141,15 +141,11 @@ function jwtError (err: { code?: string, message: string }): Error {
 
 /**
  * Builds the onRequest hook: find the token, verify it (with our own verifier where `ownVerifier`
- * made one, else `request.jwtVerify()`), require a `sub`. Any failure is a 401 with Fastify's
- * error body, before any upgrade.
+ * made one, else `request.jwtVerify()`), require a `sub` that is a usable user id. Any failure is
+ * a 401 with Fastify's error body, before any upgrade.
  * @param ownJwt whether `@fastify/jwt` was registered by the plugin (with `jwtPluginOptions`)
- */
-/**
  * @param admit reserves a place for one more connection of the user, across every process (its
  * clientId), or undefined when the user has `maxConnectionsPerUser` already
- */
-/**
  * @param restrictionsOf a user's bans and mutes in force (a REST request's user is checked against
  * them: a chat-wide ban is refused here, a room's by the routes of that room)
  */
@@ -255,12 +251,6 @@ function subOf (claims: unknown, max: number): string {
 /** What admission answers: a place (with the user's restrictions), a chat-wide ban, or none (too many connections). */
 export type Admitted = { clientId: string, restrictions: Restriction[] } | { banned: Restriction } | undefined
 
-/** FST_CHAT_BANNED for a ban in force: from the whole chat or from a room, until when. */
-function bannedError (r: Restriction): Error {
-  const where = r.room === undefined ? 'from this chat' : `from room ${JSON.stringify(r.room)}`
-  return new FST_CHAT_BANNED(r.until === undefined ? where : `${where} until ${new Date(r.until).toISOString()}`)
-}
-
 function admitted (state: ChatRequest, a: Admitted): void {
   if (a === undefined) throw new FST_CHAT_TOO_MANY_CONNECTIONS()
   if ('banned' in a) throw bannedError(a.banned)
@@ -276,20 +266,6 @@ export function isChatUpgrade (raw: object): boolean {
 /** The user's bans and mutes, as its admission (or, for a REST request, the hook) found them. */
 export function chatRestrictions (request: FastifyRequest): Restriction[] | undefined {
   return (request as unknown as ChatRequest)[kRestrictions]
-}
-
-/** The ban in force of the request's user from `room` (a REST request: the chat-wide one was refused by the hook). */
-export function roomBan (request: FastifyRequest, room: string): Restriction | undefined {
-  const list = (request as unknown as ChatRequest)[kRestrictions]
-  if (list === undefined) return undefined
-  const now = Date.now()
-  return list.find((r) => r.kind === 'ban' && r.room === room && inForce(r, now))
-}
-
-/** FST_CHAT_BANNED if the request's user is banned from `room`. */
-export function refuseIfBanned (request: FastifyRequest, room: string): void {
-  const ban = roomBan(request, room)
-  if (ban !== undefined) throw bannedError(ban)
 }
 
 /** The verified claims of a request that went through the hook. */
@@ -309,18 +285,6 @@ export function chatClientId (request: FastifyRequest): string {
   const id = (request as unknown as ChatRequest)[kClientId]
   if (id === undefined) throw new Error('fastify-chat: socket route reached without admission')
   return id
-}
-
-/**
- * A preHandler for the changing REST endpoints: `isAdmin(user)` or 403, and on a room's routes
- * (a `room` parameter) an admin banned from that room is no admin there (403 FST_CHAT_BANNED).
- */
-export function adminOnly (isAdmin: (user: ChatUser, request: FastifyRequest) => boolean | Promise<boolean>) {
-  return async function chatAdminOnly (request: FastifyRequest): Promise<void> {
-    if (await isAdmin(chatUser(request), request) !== true) throw new FST_CHAT_FORBIDDEN()
-    const room = (request.params as { room?: unknown } | undefined)?.room
-    if (typeof room === 'string') refuseIfBanned(request, room)
-  }
 }
 
 /**

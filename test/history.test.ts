@@ -1,5 +1,6 @@
 import t from 'tap'
-import { Dedupe, MemoryHistory } from '../lib/adapter/memory-history.js'
+import { Dedupe } from '../lib/adapter/memory-dedupe.js'
+import { MemoryHistory } from '../lib/adapter/memory-history.js'
 import { memoryAdapter, type AdapterFactory } from '../lib/index.js'
 import { build, connect, token } from './helpers.js'
 

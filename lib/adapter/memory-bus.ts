@@ -7,7 +7,8 @@
  * truth for its members, so nothing is held twice.
  */
 import type { AdapterNode } from './contract.js'
-import { Dedupe, MemoryHistory } from './memory-history.js'
+import { Dedupe } from './memory-dedupe.js'
+import { MemoryHistory } from './memory-history.js'
 import { MemoryRestrictions } from './memory-restrictions.js'
 import { memoryTicketStore } from './tickets.js'
 import { NO_PAIRS, pairDelete, pairEntries, pairGet, pairSet, type Pairs } from './small-map.js'

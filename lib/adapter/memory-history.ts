@@ -1,6 +1,6 @@
 /**
- * Per-room message history in memory (the memory adapter's), and the dedupe table of
- * effectively-once sends. Pure data with explicit time: no timers, no I/O.
+ * Per-room message history in memory (the memory adapter's). Pure data with explicit time: no
+ * timers, no I/O.
  *
  * Each room keeps at least its last `size` messages younger than `ttl` and at most `2 * size`;
  * all rooms together hold at most `maxBytes` of message text (UTF-8): past that, the histories of
@@ -280,51 +280,4 @@ export class MemoryHistory {
 export function sentBy (text: string, userJson: string): boolean {
   const at = text.indexOf(',"userId":')
   return at !== -1 && text.startsWith(userJson, at + 10)
-}
-
-/** What a first send answered, for a resend with the same (user, room, ref). */
-export interface SentMessage {
-  id: string
-  seq: number
-  epoch: string
-  /** What it said (see MessageDraft.digest): a resend must say the same. */
-  digest: string
-}
-
-/**
- * The dedupe table of effectively-once sends, keyed by (userId, room, ref) for ttl, with at most
- * `max` entries (the oldest go first: a resend later than that is a new message).
- */
-export class Dedupe {
-  readonly #entries = new Map<string, SentMessage & { at: number }>()
-  readonly #ttl: number
-  readonly #max: number
-
-  constructor (ttl: number, max: number) {
-    this.#ttl = ttl
-    this.#max = max
-  }
-
-  get size (): number {
-    return this.#entries.size
-  }
-
-  get (key: string, now: number): SentMessage | undefined {
-    const e = this.#entries.get(key)
-    if (e === undefined || e.at < now - this.#ttl) return undefined
-    return e
-  }
-
-  set (key: string, sent: SentMessage, now: number): void {
-    this.#entries.set(key, { ...sent, at: now })
-    // Insertion order is time order: expired and excess entries are at the front.
-    for (const [k, e] of this.#entries) {
-      if (this.#entries.size <= this.#max && e.at >= now - this.#ttl) break
-      this.#entries.delete(k)
-    }
-  }
-
-  clear (): void {
-    this.#entries.clear()
-  }
 }

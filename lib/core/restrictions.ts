@@ -4,6 +4,7 @@
  * `app.chat.ban/mute/unban/unmute` send to every connection of the user. Checked in memory on
  * every join and message, so they cost nothing on the hot path. Each expires by itself at `until`.
  */
+import { FST_CHAT_BANNED } from '../errors.js'
 import type { Restriction, RestrictionKind } from '../model.js'
 
 function keyOf (kind: RestrictionKind, room: string | undefined): string {
@@ -43,6 +44,12 @@ export class Restrictions {
     }
     return r
   }
+}
+
+/** FST_CHAT_BANNED (403) for a ban in force: from the whole chat or from a room, until when. */
+export function bannedError (r: Restriction): Error {
+  const where = r.room === undefined ? 'from this chat' : `from room ${JSON.stringify(r.room)}`
+  return new FST_CHAT_BANNED(r.until === undefined ? where : `${where} until ${new Date(r.until).toISOString()}`)
 }
 
 /** Whether a restriction is still in force at `now`. */

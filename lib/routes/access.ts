@@ -6,12 +6,40 @@
  * to whom `canJoin` admits, and to admins. An admin banned from a room is no admin there.
  */
 import type { FastifyRequest } from 'fastify'
-import { chatUser, refuseIfBanned, roomBan } from '../auth.js'
+import { chatRestrictions, chatUser } from '../auth.js'
 import { isDirect } from '../core/direct.js'
-import { FST_CHAT_JOIN_FORBIDDEN, FST_CHAT_ROOM_NOT_FOUND } from '../errors.js'
+import { bannedError, inForce } from '../core/restrictions.js'
+import { FST_CHAT_FORBIDDEN, FST_CHAT_JOIN_FORBIDDEN, FST_CHAT_ROOM_NOT_FOUND } from '../errors.js'
+import type { ChatUser, Restriction } from '../model.js'
 import type { ResolvedOptions } from '../options.js'
 import type { RoomPage } from '../adapter/contract.js'
 import type { ChatApi } from '../types.js'
+
+/** The ban in force of the request's user from `room` (the chat-wide one was refused by the auth hook). */
+export function roomBan (request: FastifyRequest, room: string): Restriction | undefined {
+  const list = chatRestrictions(request)
+  if (list === undefined) return undefined
+  const now = Date.now()
+  return list.find((r) => r.kind === 'ban' && r.room === room && inForce(r, now))
+}
+
+/** FST_CHAT_BANNED if the request's user is banned from `room`. */
+function refuseIfBanned (request: FastifyRequest, room: string): void {
+  const ban = roomBan(request, room)
+  if (ban !== undefined) throw bannedError(ban)
+}
+
+/**
+ * A preHandler for the changing REST endpoints: `isAdmin(user)` or 403, and on a room's routes
+ * (a `room` parameter) an admin banned from that room is no admin there (403 FST_CHAT_BANNED).
+ */
+export function adminOnly (isAdmin: (user: ChatUser, request: FastifyRequest) => boolean | Promise<boolean>) {
+  return async function chatAdminOnly (request: FastifyRequest): Promise<void> {
+    if (await isAdmin(chatUser(request), request) !== true) throw new FST_CHAT_FORBIDDEN()
+    const room = (request.params as { room?: unknown } | undefined)?.room
+    if (typeof room === 'string') refuseIfBanned(request, room)
+  }
+}
 
 /** Rooms a listing page looks at, at most, for each room it may give (a page of few visible rooms ends early, with a cursor). */
 const SCAN_FACTOR = 10

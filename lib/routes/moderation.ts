@@ -5,7 +5,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
-import { adminOnly } from '../auth.js'
+import { adminOnly } from './access.js'
 import { FST_CHAT_NO_RESTRICTION } from '../errors.js'
 import type { RestrictionKind } from '../model.js'
 import { RoomName } from '../protocol/schemas.js'

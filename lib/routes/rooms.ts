@@ -3,7 +3,6 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { FastifyInstance } from 'fastify'
 import type { FastifyRouteSchemaDef } from 'fastify/types/schema.js'
-import { adminOnly } from '../auth.js'
 import { isDirect } from '../core/direct.js'
 import { FST_CHAT_DIRECT_FORBIDDEN, FST_CHAT_NOT_A_MEMBER, FST_CHAT_ROOM_NOT_FOUND } from '../errors.js'
 import type { ResolvedOptions } from '../options.js'
@@ -11,7 +10,7 @@ import { MAX_CURSOR, MAX_PAGE } from '../page-cursor.js'
 import { Meta, RoomName } from '../protocol/schemas.js'
 import { MAX_HISTORY_PAGE } from '../chat-api.js'
 import type { ChatApi } from '../types.js'
-import { RoomAccess } from './access.js'
+import { adminOnly, RoomAccess } from './access.js'
 
 export const RoomParams = Type.Object({ room: RoomName })
 export const MemberParams = Type.Object({

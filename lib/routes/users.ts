@@ -1,7 +1,8 @@
 /** The REST endpoints about people: a user's online status, my conversations, my unread counts. */
 import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
-import { chatUser, roomBan } from '../auth.js'
+import { chatUser } from '../auth.js'
+import { roomBan } from './access.js'
 import { FST_CHAT_PRESENCE_FORBIDDEN } from '../errors.js'
 import { userIdSchema } from '../user-id.js'
 import { ERROR, routeDocs, typeboxValidator, type RoomsRouteOptions } from './rooms.js'
