@@ -42,7 +42,7 @@ function nodeId (third: number): string {
   }
 }
 
-function fakeNode (third = 0): FakeNode {
+export function fakeNode (third = 0): FakeNode {
   const node: FakeNode = {
     id: nodeId(third),
     membership: new Membership(),

@@ -9,6 +9,8 @@ import { FST_CHAT_UNAVAILABLE } from '../../errors.js'
 
 export type Client = Redis | Cluster
 
+function noop (): void {}
+
 export class Health {
   readonly #client: Client
   readonly #timeout: number
@@ -53,12 +55,33 @@ export class Health {
 
   /** Runs a command, failing fast (and retryable) when Redis is unreachable or slow. */
   async run<T> (command: (client: Client) => Promise<T>): Promise<T> {
+    return await this.start(command).answer
+  }
+
+  /**
+   * Starts a command: its `answer` fails fast as `run`'s does, `settled` is when the command
+   * itself is done in Redis (answered, or given up by ioredis), which may be later than a
+   * deadline: what must not overtake it (a room's next call) waits for that.
+   */
+  start<T> (command: (client: Client) => Promise<T>): { answer: Promise<T>, settled: Promise<unknown> } {
     const client = this.#client
-    if (client.status !== 'ready') throw new FST_CHAT_UNAVAILABLE(`Redis is ${client.status}`)
+    if (client.status !== 'ready') return { answer: Promise.reject(new FST_CHAT_UNAVAILABLE(`Redis is ${client.status}`)), settled: Promise.resolve() }
+    let sent: Promise<T>
+    try {
+      sent = command(client)
+    } catch (err) {
+      sent = Promise.reject(err)
+    }
+    // Derived before the answer is: it settles first when the command does.
+    const settled = sent.then(noop, noop)
+    return { answer: this.#answer(client, sent), settled }
+  }
+
+  async #answer<T> (client: Client, sent: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined
     try {
       return await Promise.race([
-        command(client),
+        sent,
         new Promise<never>((_resolve, reject) => {
           timer = setTimeout(() => reject(new FST_CHAT_UNAVAILABLE(`no answer from Redis within ${this.#timeout} ms`)), this.#timeout)
         })

@@ -3,7 +3,7 @@
  * messages' latest versions, and edits and deletions, numbered here or by a store. Same rules as
  * scripts.ts.
  */
-import { Script } from './script.js'
+import { remember, repeatOf, Script } from './script.js'
 
 /**
  * The room's epoch and newest seq with a range of its history, in one read; an edited or deleted
@@ -85,19 +85,20 @@ end`
 /**
  * An edit or deletion, without a store: the change gets the room's next seq and is kept (naming
  * its message's seq) and published; the message (which must be held, and not deleted) gets its
- * new version, and a deletion empties the edits of it held.
- * KEYS: 1 meta, 2 history, 3 versions, 4 channel. ARGV: 1 the room's epoch as read, 2 the
- * message's seq, 3 its new version ('e' or 'd' for deleted, then the frame), 4-6 the change's head,
- * mid and tail, 7 now, 8 max entries, 9 ttl ms, 10 the publish command.
- * Returns { seq, epoch } or false (nothing done).
+ * new version, and a deletion empties the edits of it held. The same call sent twice is done once.
+ * KEYS: 1 meta, 2 history, 3 versions, 4 channel, 5 the calling process's guard. ARGV: 1 the
+ * room's epoch as read, 2 the message's seq, 3 its new version ('e' or 'd' for deleted, then the
+ * frame), 4-6 the change's head, mid and tail, 7 now, 8 max entries, 9 ttl ms, 10 the publish
+ * command, 11 the call's id.
+ * Returns "<seq> <epoch>", or '' (nothing done).
  */
-const REVISE = `${SCRUB_EDITS}
+const REVISE = `${SCRUB_EDITS}${repeatOf(5, 11)}
 local epoch = redis.call('HGET', KEYS[1], 'e')
-if epoch ~= ARGV[1] then return false end
+if epoch ~= ARGV[1] then return '' end
 local id = ARGV[2] .. '-0'
-if #redis.call('XRANGE', KEYS[2], id, id) == 0 then return false end
+if #redis.call('XRANGE', KEYS[2], id, id) == 0 then return '' end
 local v = redis.call('HGET', KEYS[3], ARGV[2])
-if v and string.sub(v, 1, 1) == 'd' then return false end
+if v and string.sub(v, 1, 1) == 'd' then return '' end
 local seq = redis.call('HINCRBY', KEYS[1], 's', 1)
 local frame = ARGV[4] .. seq .. ARGV[5] .. epoch .. ARGV[6]
 if string.sub(ARGV[3], 1, 1) == 'd' then scrub(ARGV[2]) end
@@ -106,7 +107,8 @@ redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
 ${PRUNE_VERSIONS}
 for k = 1, 3 do redis.call('PEXPIRE', KEYS[k], ARGV[9]) end
 redis.call(ARGV[10], KEYS[4], '\\n' .. seq .. '\\n' .. epoch .. '\\n' .. frame)
-return {seq, epoch}`
+local result = seq .. ' ' .. epoch${remember(5, 11, 'result', 'ARGV[9]')}
+return result`
 
 /**
  * Events a store numbered: kept in the stream in seq order (one that comes after a newer one,
@@ -157,6 +159,6 @@ redis.call(ARGV[5], KEYS[4], table.concat(published, '\\n'))`
 export const historyScripts = {
   read: new Script(3, READ),
   find: new Script(3, FIND),
-  revise: new Script(4, REVISE),
+  revise: new Script(5, REVISE),
   stored: new Script(4, STORED)
 } as const

@@ -69,7 +69,8 @@ export class RedisAdapter implements ChatAdapter {
       nodeTimeout: options.nodeTimeout,
       log: node.log,
       presenceTtl: options.presenceTtl,
-      publishCommand: () => this.#publish
+      publishCommand: () => this.#publish,
+      rejoin: async (room, members) => { await this.#writes.rejoin(room, members) }
     })
     this.#topology = new Topology(options.client, this.#health, this.#keys, node, node.log)
     this.#reads = new Reads(this.#keys, this.#health, node)

@@ -15,6 +15,7 @@
  *   {r:R}:v          HASH   seq -> "e" or "d" (deleted) + frame     edited and deleted messages' latest versions,
  *                           seq -> "x"                              and edits of deleted messages (served emptied)
  *   {r:R}:d:<sha1>   STRING "<id> <seq> <epoch> <digest>"            an effectively-once ref
+ *   {r:R}:o:<node>   STRING "<call id>\n<answer>"                    that process's last message or change call (done once)
  *   {r:R}:c          channel: the room's frames ("<except>\n<seq>\n<epoch>\n<frame>")
  *   {n:N}:rooms      SET    rooms where the process has members
  *   {n:N}:users      SET    user digests of the process's connections
@@ -60,6 +61,7 @@ export class Keys {
   history (room: string): string { return `${this.#room(room)}:h` }
   versions (room: string): string { return `${this.#room(room)}:v` }
   dedupe (room: string, key: string): string { return `${this.#room(room)}:d:${digest(key)}` }
+  guard (room: string, node: string): string { return `${this.#room(room)}:o:${node}` }
   roomChannel (room: string): string { return `${this.#room(room)}:c` }
 
   #node (node: string): string { return `${this.#p}{n:${node}}` }

@@ -9,19 +9,16 @@
  */
 import type { FastifyBaseLogger } from 'fastify'
 import type { AdapterNode, LeaveState } from '../contract.js'
+import type { Member } from '../../model.js'
 import type { Health } from './health.js'
 import type { Keys } from './keys.js'
-import { newEpoch } from '../epoch.js'
 import { scripts } from './scripts.js'
-import { joinArgs, joinKeys } from './writes.js'
 
 /** A member a reaper removed. */
 interface LostMember { clientId: string, userId: string, name?: string }
 
 /** Memberships removed by one reaping step (a few hundred µs of Redis's time). */
 export const REAP_BATCH = 100
-/** Memberships written by one rewriting step. */
-const REWRITE_BATCH = 500
 /** How long a reaping lock holds without being renewed, ms. */
 const LOCK_MS = 10_000
 /** The rewrite after an outage starts within this many ms (at random). */
@@ -37,6 +34,8 @@ export interface LivenessOptions {
   presenceTtl: number
   /** How to publish (known once the subscriber started). */
   publishCommand: () => 'SPUBLISH' | 'PUBLISH'
+  /** Writes this process's members of a room back, in the room's order with its other calls. */
+  rejoin: (room: string, members: Member[]) => Promise<void>
   log: FastifyBaseLogger
 }
 
@@ -171,12 +170,10 @@ export class Liveness {
     })
     await health.run(async (c) => await c.zadd(keys.nodes(), Date.now() + nodeTimeout, node.id))
     for (const [room] of node.membership.rooms()) {
-      const members = [...node.membership.membersOf(room)!.values()]
       await health.run(async (c) => await c.sadd(keys.nodeRooms(node.id), room))
-      for (let i = 0; i < members.length; i += REWRITE_BATCH) {
-        const args = [newEpoch(), node.history.ttl, ...members.slice(i, i + REWRITE_BATCH).flatMap(joinArgs)]
-        await health.run(async (c) => await scripts.join.run(c, joinKeys(keys, room, node.id), args))
-      }
+      // Its members as they are when the room's turn comes: a leave asked after this goes after it.
+      const members = node.membership.membersOf(room)
+      if (members !== undefined) await this.#o.rejoin(room, [...members.values()])
       await health.run(async (c) => await c.zadd(keys.roomIndex(keys.bucketOf(room)), 0, room))
     }
     const users = [...new Set([...node.localClients()].map((c) => keys.userTag(c.userId)))]

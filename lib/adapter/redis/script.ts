@@ -25,3 +25,16 @@ export class Script {
     }
   }
 }
+
+/**
+ * The start and end of a room call that must not apply twice when ioredis sends it again (its
+ * answer was lost to a reconnect): the call's id is kept with its answer under the calling
+ * process's guard key, and the same call again gets that answer without doing anything. One call
+ * per room and process is on its way at a time (room-lane.ts), so one guard per pair is enough.
+ * KEYS[g] the guard, ARGV[c] the call's id.
+ */
+export const repeatOf = (g: number, c: number): string => `
+local prior = redis.call('GET', KEYS[${g}])
+if prior and string.sub(prior, 1, #ARGV[${c}] + 1) == ARGV[${c}] .. '\\n' then return string.sub(prior, #ARGV[${c}] + 2) end`
+export const remember = (g: number, c: number, result: string, ttl: string): string => `
+redis.call('SET', KEYS[${g}], ARGV[${c}] .. '\\n' .. ${result}, 'PX', ${ttl})`

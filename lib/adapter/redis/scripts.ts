@@ -4,7 +4,7 @@
  * node answers NOSCRIPT: after a restart or a failover), without defining anything on the host's
  * client.
  */
-import { Script } from './script.js'
+import { remember, repeatOf, Script } from './script.js'
 import { historyScripts } from './history-scripts.js'
 import { userScripts } from './user-scripts.js'
 
@@ -75,14 +75,15 @@ return out`
  * Messages to one room: each gets the room's next seq (a new epoch from 1 if its history is
  * gone), is kept in the room's stream (at most ARGV[2] entries) and published in seq order, all
  * in one publish; a resend within the ttl (same dedupe key) publishes nothing and gets what the
- * first send stored.
- * KEYS: 1 meta, 2 history, 3 the room's channel, 4 versions, then one dedupe key per message that has one.
+ * first send stored. The same call sent twice is done once (its guard).
+ * KEYS: 1 meta, 2 history, 3 the room's channel, 4 versions, 5 the calling process's guard, then
+ *       one dedupe key per message that has one.
  * ARGV: 1 a new epoch, 2 max entries, 3 ttl ms, 4 now, 5 the publish command (SPUBLISH or
- *       PUBLISH), then per message: head, mid, tail, id, its dedupe key's index in KEYS (0: none),
- *       digest.
- * Returns per message { 1, seq, epoch } or { 0, "<id> <seq> <epoch> <digest>" } for a resend.
+ *       PUBLISH), 6 the call's id, then per message: head, mid, tail, id, its dedupe key's index in
+ *       KEYS (0: none), digest.
+ * Returns a line per message: "1 <seq> <epoch>", or "0 <id> <seq> <epoch> <digest>" for a resend.
  */
-const MESSAGES = `
+const MESSAGES = `${repeatOf(5, 6)}
 local epoch = redis.call('HGET', KEYS[1], 'e')
 if not epoch then
   epoch = ARGV[1]
@@ -91,19 +92,19 @@ if not epoch then
 end
 local out = {}
 local published = {}
-for i = 6, #ARGV, 6 do
+for i = 7, #ARGV, 6 do
   local dk = tonumber(ARGV[i + 4])
   local sent = false
   if dk > 0 then sent = redis.call('GET', KEYS[dk]) end
   if sent then
-    table.insert(out, {0, sent})
+    table.insert(out, '0 ' .. sent)
   else
     local seq = redis.call('HINCRBY', KEYS[1], 's', 1)
     local frame = ARGV[i] .. seq .. ARGV[i + 1] .. epoch .. ARGV[i + 2]
     redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], seq .. '-0', 't', ARGV[4], 'f', frame, 'i', ARGV[i + 3])
     if dk > 0 then redis.call('SET', KEYS[dk], ARGV[i + 3] .. ' ' .. seq .. ' ' .. epoch .. ' ' .. ARGV[i + 5], 'PX', ARGV[3]) end
     table.insert(published, '\\n' .. seq .. '\\n' .. epoch .. '\\n' .. frame)
-    table.insert(out, {1, seq, epoch})
+    table.insert(out, '1 ' .. seq .. ' ' .. epoch)
   end
 end
 if #published > 0 then
@@ -111,7 +112,8 @@ if #published > 0 then
   redis.call('PEXPIRE', KEYS[2], ARGV[3])
   redis.call(ARGV[5], KEYS[3], table.concat(published, '\\n'))
 end
-return out`
+local result = table.concat(out, '\\n')${remember(5, 6, 'result', 'ARGV[3]')}
+return result`
 
 /**
  * Reaps part of a dead process's members of one room: at most ARGV[1] of them.

@@ -1,14 +1,15 @@
 /**
  * What the Redis adapter writes for a room: memberships, presence frames and messages. Joins,
- * leaves and messages of one room within one event-loop turn go in one script call (batcher.ts);
- * a process subscribes to a room's channel while it has members there.
+ * leaves, messages, edits and deletions and a store's events of one room go to Redis one call at
+ * a time, in the order asked, a turn's requests of one kind in one call (room-lane.ts); a process
+ * subscribes to a room's channel while it has members there.
  */
 import type { AdapterNode, LeaveState, MessageDraft, Published, Revision, RoomState, StoredFrame } from '../contract.js'
 import { newEpoch } from '../epoch.js'
 import type { Member } from '../../model.js'
-import { Batcher } from './batcher.js'
 import type { Health } from './health.js'
 import type { Keys } from './keys.js'
+import { RoomLanes, type Call } from './room-lane.js'
 import type { Subscriber } from './pubsub.js'
 import { scripts } from './scripts.js'
 import type { Topology } from './topology.js'
@@ -22,9 +23,15 @@ export class RoomWrites {
   readonly #node: AdapterNode
   readonly #topology: Topology
   readonly #subscribing = new Map<string, Promise<void>>()
-  readonly #joins = new Batcher<Member, RoomState & { added: boolean }>(async (room, members) => await this.#joinMany(room, members))
-  readonly #leaves = new Batcher<Member, LeaveState>(async (room, members) => await this.#leaveMany(room, members))
-  readonly #messages = new Batcher<MessageDraft, Published>(async (room, drafts) => await this.#publishMany(room, drafts))
+  readonly #lanes = new RoomLanes()
+  readonly #joins = this.#lanes.kind<Member, RoomState & { added: boolean }>('join', (room, members) => this.#joinMany(room, members))
+  readonly #leaves = this.#lanes.kind<Member, LeaveState>('leave', (room, members) => this.#leaveMany(room, members))
+  readonly #messages = this.#lanes.kind<MessageDraft, Published>('message', (room, drafts) => this.#publishMany(room, drafts))
+  readonly #stored = this.#lanes.kind<{ epoch: string, events: StoredFrame[] }, void>('stored', (room, items) => this.#storeMany(room, items))
+  readonly #revisions = this.#lanes.kind<Revision, Published | null>('revise', (room, [r]) => this.#revise(room, r))
+  #revisionsMade = 0
+  /** Ids of this process's message and change calls (their guard: done once if sent twice). */
+  #calls = 0
   /** Set at start: the subscriber, and how to publish (SPUBLISH on Redis 7 and clusters). */
   sub: Subscriber | undefined
   publishCommand: 'SPUBLISH' | 'PUBLISH' = 'PUBLISH'
@@ -39,7 +46,8 @@ export class RoomWrites {
   async join (room: string, member: Member): Promise<RoomState> {
     const keys = this.#keys
     // The first local member: subscribe (before the membership is visible, so that nothing
-    // published after it is missed) and record the room as one this process must be reaped from.
+    // published after it is missed: its call waits for it, in its place in the room's lane) and
+    // record the room as one this process must be reaped from.
     let first = this.#subscribing.get(room)
     if (first === undefined && this.#node.membership.count(room) === 1) {
       this.#topology.watch(room)
@@ -50,35 +58,58 @@ export class RoomWrites {
       this.#subscribing.set(room, first)
       first.finally(() => { if (this.#subscribing.get(room) === first) this.#subscribing.delete(room) }).catch(() => {})
     }
-    if (first !== undefined) await first
-    const { members, users, own, seq, epoch } = await this.#joins.add(room, member)
+    const { members, users, own, seq, epoch } = await this.#joins(room, member)
     return { members, users, own, seq, epoch }
   }
 
-  /** One round trip for a room's joins of this turn. */
-  async #joinMany (room: string, members: Member[]): Promise<Array<RoomState & { added: boolean }>> {
+  /**
+   * After an outage: this process's members of a room written back, in the room's order (a leave
+   * asked after this does not come before it). The JOIN script is idempotent.
+   */
+  async rejoin (room: string, members: Member[]): Promise<void> {
+    await Promise.all(members.map(async (m) => await this.#joins(room, m)))
+  }
+
+  /**
+   * One round trip for a room's joins (idempotent: a member already in is not added again), once
+   * the room's subscription, if one is on its way, is done.
+   */
+  #joinMany (room: string, members: Member[]): Call<RoomState & { added: boolean }> {
+    const subscribing = this.#subscribing.get(room)
+    if (subscribing === undefined) return this.#sendJoins(room, members)
+    const call = subscribing.then(() => this.#sendJoins(room, members))
+    return { answer: call.then(async (c) => await c.answer), settled: call.then(async (c) => await c.settled, () => {}) }
+  }
+
+  #sendJoins (room: string, members: Member[]): Call<RoomState & { added: boolean }> {
     const keys = this.#keys
     const args: Array<string | number> = [newEpoch(), this.#node.history.ttl]
     for (const m of members) args.push(...joinArgs(m))
-    const [count, seq, epoch, users, ...each] = await this.#health.run(async (c) => await scripts.join.run(c, joinKeys(keys, room, this.#node.id), args)) as [number, number, string, number, ...number[]]
-    const added = members.map((_, i) => each[2 * i] === 1)
-    // A room that had no members enters the index.
-    if (added.some((a) => a) && count === added.filter((a) => a).length) {
-      void this.#health.run(async (c) => await c.zadd(keys.roomIndex(keys.bucketOf(room)), 0, room)).catch(() => {})
+    const call = this.#health.start(async (c) => await scripts.join.run(c, joinKeys(keys, room, this.#node.id), args) as [number, number, string, number, ...number[]])
+    return {
+      settled: call.settled,
+      answer: call.answer.then(([count, seq, epoch, users, ...each]) => {
+        const added = members.map((_, i) => each[2 * i] === 1)
+        // A room that had no members enters the index.
+        if (added.some((a) => a) && count === added.filter((a) => a).length) {
+          void this.#health.run(async (c) => await c.zadd(keys.roomIndex(keys.bucketOf(room)), 0, room)).catch(() => {})
+        }
+        return members.map((_, i) => ({ members: count, users, own: each[2 * i + 1], seq, epoch, added: added[i] }))
+      })
     }
-    return members.map((_, i) => ({ members: count, users, own: each[2 * i + 1], seq, epoch, added: added[i] }))
   }
 
-  async #leaveMany (room: string, members: Member[]): Promise<LeaveState[]> {
+  /** One round trip for a room's leaves (idempotent: a member already gone is not counted twice). */
+  #leaveMany (room: string, members: Member[]): Call<LeaveState> {
     const keys = this.#keys
     const args = members.flatMap((m) => [`${m.clientId}\n${m.userId}`, m.userId])
-    const [count, users, ...own] = await this.#health.run(async (c) => await scripts.leave.run(c, [keys.members(room), keys.nodeMembers(room, this.#node.id), keys.roomUsers(room), keys.roomNames(room)], args)) as number[]
-    return members.map((_, i) => ({ members: count, users, own: own[i] }))
+    const call = this.#health.start(async (c) => await scripts.leave.run(c, [keys.members(room), keys.nodeMembers(room, this.#node.id), keys.roomUsers(room), keys.roomNames(room)], args) as number[])
+    return { settled: call.settled, answer: call.answer.then(([count, users, ...own]) => members.map((_, i) => ({ members: count, users, own: own[i] }))) }
   }
 
   async leave (room: string, member: Member): Promise<LeaveState> {
     const keys = this.#keys
-    const state = await this.#leaves.add(room, member)
+    const state = await this.#leaves(room, member)
     const count = state.members
     if (this.#node.membership.count(room) === 0) {
       await this.sub?.unsubscribe(keys.roomChannel(room))
@@ -112,52 +143,68 @@ export class RoomWrites {
   }
 
   async publishMessage (room: string, draft: MessageDraft): Promise<Published> {
-    return await this.#messages.add(room, draft)
+    return await this.#messages(room, draft)
   }
 
-  /** One round trip for a room's messages of this turn: seqs in order, one publish for all. */
-  async #publishMany (room: string, drafts: MessageDraft[]): Promise<Published[]> {
+  /** One round trip for a room's messages: seqs in order, one publish for all. */
+  #publishMany (room: string, drafts: MessageDraft[]): Call<Published> {
     const keys = this.#keys
     const { size, ttl } = this.#node.history
-    const k = [keys.meta(room), keys.history(room), keys.roomChannel(room), keys.versions(room)]
-    const args: Array<string | number> = [newEpoch(), 2 * size, ttl, Date.now(), this.publishCommand]
+    const k = [keys.meta(room), keys.history(room), keys.roomChannel(room), keys.versions(room), keys.guard(room, this.#node.id)]
+    const args: Array<string | number> = [newEpoch(), 2 * size, ttl, Date.now(), this.publishCommand, this.#calls++]
     for (const d of drafts) {
       let index = 0
       if (d.dedupe !== undefined) index = k.push(keys.dedupe(room, d.dedupe))
       args.push(d.head, d.mid, d.tail, d.id, index, d.digest ?? '')
     }
-    const results = await this.#health.run(async (c) => await scripts.messages.run(c, k, args)) as Array<[number, string] | [number, number, string]>
-    return results.map((result, i) => {
-      const draft = drafts[i]
-      if (result[0] === 0) {
-        // "<id> <seq> <epoch> <digest>" of the first send
-        const [id, seq, epoch, digest = ''] = String(result[1]).split(' ')
+    const call = this.#health.start(async (c) => await scripts.messages.run(c, k, args) as string)
+    return {
+      settled: call.settled,
+      answer: call.answer.then((lines) => lines.split('\n').map((line, i): Published => {
+        const draft = drafts[i]
+        const parts = line.split(' ')
+        // "1 <seq> <epoch>"
+        if (parts[0] === '1') return { status: 'sent', id: draft.id, seq: Number(parts[1]), epoch: parts[2] }
+        // "0 <id> <seq> <epoch> <digest>": what the first send with its ref stored
+        const [, id, seq, epoch, digest = ''] = parts
         return { status: digest === (draft.digest ?? '') ? 'duplicate' : 'reused', id, seq: Number(seq), epoch }
-      }
-      return { status: 'sent', id: draft.id, seq: Number(result[1]), epoch: String(result[2]) }
-    })
+      }))
+    }
   }
 
-  /** Events a store numbered: one script call keeps them (in seq order) and publishes them. */
+  /** Events a store numbered, kept (in seq order) and published: a room's of one epoch in one call. */
   async publishStored (room: string, epoch: string, events: StoredFrame[]): Promise<void> {
+    await this.#stored(room, { epoch, events }, `stored\n${epoch}`)
+  }
+
+  #storeMany (room: string, items: Array<{ epoch: string, events: StoredFrame[] }>): Call<void> {
     const keys = this.#keys
     const { size, ttl } = this.#node.history
-    const args: Array<string | number> = [epoch, 2 * size, ttl, Date.now(), this.publishCommand]
-    for (const e of events) {
-      const r = e.revises
-      args.push(e.seq, e.text, e.id ?? '', r?.seq ?? '', r === undefined ? '' : (r.deleted ? 'd' : 'e') + r.text)
+    const args: Array<string | number> = [items[0].epoch, 2 * size, ttl, Date.now(), this.publishCommand]
+    for (const { events } of items) {
+      for (const e of events) {
+        const r = e.revises
+        args.push(e.seq, e.text, e.id ?? '', r?.seq ?? '', r === undefined ? '' : (r.deleted ? 'd' : 'e') + r.text)
+      }
     }
-    await this.#health.run(async (c) => await scripts.stored.run(c, [keys.meta(room), keys.history(room), keys.versions(room), keys.roomChannel(room)], args))
+    const call = this.#health.start(async (c) => await scripts.stored.run(c, [keys.meta(room), keys.history(room), keys.versions(room), keys.roomChannel(room)], args))
+    return { settled: call.settled, answer: call.answer.then(() => items.map(() => undefined)) }
   }
 
   /** An edit or deletion numbered here (no store): null when the message is no longer held. */
   async revise (room: string, r: Revision): Promise<Published | null> {
+    // Each in a call of its own (the script takes one), in the room's order.
+    return await this.#revisions(room, r, `revise\n${this.#revisionsMade++}`)
+  }
+
+  #revise (room: string, r: Revision): Call<Published | null> {
     const keys = this.#keys
     const { size, ttl } = this.#node.history
-    const result = await this.#health.run(async (c) => await scripts.revise.run(c,
-      [keys.meta(room), keys.history(room), keys.versions(room), keys.roomChannel(room)],
-      [r.epoch, r.seq, (r.deleted ? 'd' : 'e') + r.version, r.head, r.mid, r.tail, Date.now(), 2 * size, ttl, this.publishCommand])) as [number, string] | null
-    return result === null ? null : { status: 'sent', id: '', seq: Number(result[0]), epoch: String(result[1]) }
+    const call = this.#health.start(async (c) => await scripts.revise.run(c,
+      [keys.meta(room), keys.history(room), keys.versions(room), keys.roomChannel(room), keys.guard(room, this.#node.id)],
+      [r.epoch, r.seq, (r.deleted ? 'd' : 'e') + r.version, r.head, r.mid, r.tail, Date.now(), 2 * size, ttl, this.publishCommand, this.#calls++]) as string)
+    // "<seq> <epoch>", or '' when nothing was done
+    return { settled: call.settled, answer: call.answer.then((result) => [result === '' ? null : { status: 'sent', id: '', seq: Number(result.slice(0, result.indexOf(' '))), epoch: result.slice(result.indexOf(' ') + 1) }]) }
   }
 }
 
