@@ -3,7 +3,9 @@
 // LOG_FORMAT (`pretty` or `json`; default pretty on a terminal, JSON otherwise), REDIS_URL, and
 // REDIS_CLUSTER_NODES (host:port,host:port,... of a Redis Cluster; it wins over REDIS_URL): with
 // either, the chat uses the Redis adapter (keys under CHAT_PREFIX, default `fastify-chat:`), so
-// several copies on different ports form one chat (`npm run start:cluster`). With DATABASE_URL
+// several copies on different ports form one chat (`npm run start:cluster`). REDIS_NAT_MAP (JSON,
+// {"host:port":"host:port",...}) gives the address to use for each address a Redis Cluster's nodes
+// announce (ioredis's natMap: a cluster behind NAT, Docker, or the chaos run's proxies). With DATABASE_URL
 // (postgres://...), messages are kept in PostgreSQL (schema CHAT_SCHEMA, default `chat`), with or
 // without Redis: acks mean committed, and history outlives every process.
 import { join } from 'node:path'
@@ -28,6 +30,18 @@ function logger (): FastifyServerOptions['logger'] {
     serializers: chatLogSerializers,
     ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss', ignore: 'pid,hostname' } } } : {})
   }
+}
+
+function hostPort (hp: string): { host: string, port: number } {
+  return { host: hp.slice(0, hp.lastIndexOf(':')), port: Number(hp.slice(hp.lastIndexOf(':') + 1)) }
+}
+
+/** REDIS_NAT_MAP as ioredis's natMap: each announced "host:port" to the address to use instead. */
+function natMapOf (json: string): Record<string, { host: string, port: number }> | undefined {
+  if (json === '') return undefined
+  const map: Record<string, { host: string, port: number }> = {}
+  for (const [from, to] of Object.entries(JSON.parse(json) as Record<string, string>)) map[from] = hostPort(to)
+  return map
 }
 
 async function main (): Promise<void> {
@@ -69,8 +83,9 @@ async function main (): Promise<void> {
   if (clusterNodes !== '' || redisUrl !== '') {
     // The host's own client (a Redis Cluster client, or a single Redis): the plugin duplicates it
     // to subscribe and never quits it.
+    const natMap = natMapOf(process.env.REDIS_NAT_MAP ?? '')
     const redis = clusterNodes !== ''
-      ? new Redis.Cluster(clusterNodes.split(',').map((hp) => ({ host: hp.slice(0, hp.lastIndexOf(':')), port: Number(hp.slice(hp.lastIndexOf(':') + 1)) })), { redisOptions: { maxRetriesPerRequest: 1 }, enableAutoPipelining: true })
+      ? new Redis.Cluster(clusterNodes.split(',').map(hostPort), { redisOptions: { maxRetriesPerRequest: 1 }, enableAutoPipelining: true, ...(natMap === undefined ? {} : { natMap }) })
       : new Redis(redisUrl, { maxRetriesPerRequest: 1, enableAutoPipelining: true })
     redis.on('error', () => {}) // the plugin logs outages once
     app.addHook('onClose', async () => { await redis.quit() })

@@ -358,3 +358,32 @@ t.test('a reconnect with nothing missed in the default room sends the server no 
   await app.chat.broadcast('lobby', 'live after')
   t.match(await after, { content: 'live after', seq: 2 }, 'and it gets what comes next')
 })
+
+t.test('a message answered UNAVAILABLE is sent again with the same ref until it is in; a join is not', async (t) => {
+  const wss = await scriptedServer(t)
+  const refs: string[] = []
+  wss.on('connection', (ws) => {
+    ws.send(JSON.stringify({ type: 'welcome', message: 'hi', clientId: 'c1', userId: 'u' }))
+    ws.on('message', (data) => {
+      const req = JSON.parse(String(data))
+      if (req.action === 'message') {
+        refs.push(req.ref)
+        // Twice away (the server's backend), then in.
+        if (refs.length <= 2) ws.send(JSON.stringify({ type: 'error', code: 'UNAVAILABLE', message: 'the chat backend is unavailable', ref: req.ref }))
+        else ws.send(JSON.stringify({ type: 'ack', ref: req.ref, id: 'm1', seq: 1 }))
+      }
+      if (req.action === 'join') ws.send(JSON.stringify({ type: 'error', code: 'UNAVAILABLE', message: 'the chat backend is unavailable', ref: req.ref }))
+    })
+  })
+  const port = (wss.address() as { port: number }).port
+  // Each connection to the address this function gives at that moment.
+  let asked = 0
+  const client = createChatClient({ url: () => { asked++; return `ws://127.0.0.1:${port}/chat` }, token: 't', requestTimeout: 10_000 })
+  t.teardown(() => client.close())
+  await client.connect()
+  t.equal(asked, 1, 'the url function gives the address of each connection')
+  t.match(await client.send('room', 'hello'), { type: 'ack', id: 'm1', seq: 1 })
+  t.equal(refs.length, 3, 'sent three times')
+  t.equal(new Set(refs).size, 1, 'always with the same ref')
+  await t.rejects(client.join('room'), { code: 'UNAVAILABLE' }, 'a join is the caller\'s to retry')
+})

@@ -2,7 +2,9 @@
  * Requests waiting for their reply, by `ref`. A request made while the socket is not open waits
  * for it; one sent before the connection dropped is resent after the reconnect if it is a message
  * (effectively once, by its ref), and fails otherwise (a join or leave may or may not have
- * happened: the caller decides).
+ * happened: the caller decides). A message answered UNAVAILABLE (the server's backend is away, and
+ * it may or may not have been kept) is sent again with the same ref after a pause, until it is
+ * answered otherwise or its time is up.
  */
 import type { ErrorFrame, ServerFrame } from '../protocol/schemas.js'
 
@@ -23,6 +25,15 @@ interface Pending {
   text: string
   resendable: boolean
   sent: boolean
+  send: (text: string) => boolean
+  /** UNAVAILABLE answers so far, and the pause before the next try. */
+  retries: number
+  retry?: ReturnType<typeof setTimeout>
+}
+
+/** The pause before the next try of a message answered UNAVAILABLE: 250 ms, doubling, at most 4 s, +/- 50%. */
+function retryDelay (retries: number): number {
+  return Math.min(4000, 250 * 2 ** retries) * (0.5 + Math.random())
 }
 
 export class Requests {
@@ -38,9 +49,10 @@ export class Requests {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(ref)
+        clearTimeout(pending.retry)
         reject(new Error(`no reply within ${this.#timeout} ms`))
       }, this.#timeout)
-      const pending: Pending = { resolve: resolve as (f: ServerFrame) => void, reject, timer, text, resendable, sent: false }
+      const pending: Pending = { resolve: resolve as (f: ServerFrame) => void, reject, timer, text, resendable, sent: false, send, retries: 0 }
       this.#pending.set(ref, pending)
       pending.sent = send(text)
     })
@@ -50,6 +62,7 @@ export class Requests {
   opened (send: (text: string) => void): void {
     for (const [ref, p] of this.#pending) {
       if (!p.sent || p.resendable) {
+        clearTimeout(p.retry)
         p.sent = true
         send(p.text)
       } else {
@@ -62,8 +75,15 @@ export class Requests {
   settle (ref: string, frame: ServerFrame): void {
     const p = this.#pending.get(ref)
     if (p === undefined) return
+    if (frame.type === 'error' && frame.code === 'UNAVAILABLE' && p.resendable) {
+      // Not done now, and maybe done: again, with the same ref (the server keeps it once).
+      clearTimeout(p.retry)
+      p.retry = setTimeout(() => { p.sent = p.send(p.text) }, retryDelay(p.retries++))
+      return
+    }
     this.#pending.delete(ref)
     clearTimeout(p.timer)
+    clearTimeout(p.retry)
     if (frame.type === 'error') p.reject(new ChatRequestError(frame))
     else p.resolve(frame)
   }
@@ -75,6 +95,7 @@ export class Requests {
 
   #drop (ref: string, p: Pending, err: Error): void {
     clearTimeout(p.timer)
+    clearTimeout(p.retry)
     this.#pending.delete(ref)
     p.reject(err)
   }

@@ -93,7 +93,8 @@ export class ChatSession {
     const Ctor = this.#opts.WebSocket ?? (globalThis as { WebSocket?: SocketConstructor }).WebSocket ??
       ((await import('ws')).default as unknown as SocketConstructor)
     let refusal: Refusal | undefined
-    const socket = openSocket(Ctor, this.#opts.url, token, this.#opts.transport ?? 'subprotocol', (r) => { refusal = r })
+    const url = typeof this.#opts.url === 'function' ? this.#opts.url() : this.#opts.url
+    const socket = openSocket(Ctor, url, token, this.#opts.transport ?? 'subprotocol', (r) => { refusal = r })
     this.#socket = socket
     return await new Promise<WelcomeFrame>((resolve, reject) => {
       let welcomed = false

@@ -53,8 +53,11 @@ export interface ChatClientEvents {
 export type ChatClientStatus = 'connecting' | 'open' | 'reconnecting' | 'closed'
 
 export interface ChatClientOptions {
-  /** The socket's URL, such as `wss://api.example.com/chat`. */
-  url: string
+  /**
+   * The socket's URL, such as `wss://api.example.com/chat`, or a function that gives it before each
+   * connection (a fleet of processes reached without a load balancer: another one after a cut).
+   */
+  url: string | (() => string)
   /** The token, or a function that fetches a fresh one before each connection. */
   token: string | (() => string | Promise<string>)
   /**

@@ -86,14 +86,15 @@ end`
  * An edit or deletion, without a store: the change gets the room's next seq and is kept (naming
  * its message's seq) and published; the message (which must be held, and not deleted) gets its
  * new version, and a deletion empties the edits of it held. The same call sent twice is done once.
- * KEYS: 1 meta, 2 history, 3 versions, 4 channel, 5 the calling process's guard. ARGV: 1 the
- * room's epoch as read, 2 the message's seq, 3 its new version ('e' or 'd' for deleted, then the
- * frame), 4-6 the change's head, mid and tail, 7 now, 8 max entries, 9 ttl ms, 10 the publish
- * command, 11 the call's id.
+ * KEYS: 1 meta, 2 history, 3 versions, 4 channel. ARGV: 1 the room's epoch as read, 2 the
+ * message's seq, 3 its new version ('e' or 'd' for deleted, then the frame), 4-6 the change's head,
+ * mid and tail, 7 now, 8 max entries, 9 ttl ms, 10 the publish command, 11 the calling process's
+ * id, 12 the call's id.
  * Returns "<seq> <epoch>", or '' (nothing done).
  */
-const REVISE = `${SCRUB_EDITS}${repeatOf(5, 11)}
-local epoch = redis.call('HGET', KEYS[1], 'e')
+const REVISE = `${SCRUB_EDITS}
+local meta = redis.call('HMGET', KEYS[1], 'e', 'o:' .. ARGV[11])${repeatOf('meta[2]', 12)}
+local epoch = meta[1]
 if epoch ~= ARGV[1] then return '' end
 local id = ARGV[2] .. '-0'
 if #redis.call('XRANGE', KEYS[2], id, id) == 0 then return '' end
@@ -107,7 +108,7 @@ redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
 ${PRUNE_VERSIONS}
 for k = 1, 3 do redis.call('PEXPIRE', KEYS[k], ARGV[9]) end
 redis.call(ARGV[10], KEYS[4], '\\n' .. seq .. '\\n' .. epoch .. '\\n' .. frame)
-local result = seq .. ' ' .. epoch${remember(5, 11, 'result', 'ARGV[9]')}
+local result = seq .. ' ' .. epoch${remember(1, 11, 12, 'result')}
 return result`
 
 /**
@@ -159,6 +160,6 @@ redis.call(ARGV[5], KEYS[4], table.concat(published, '\\n'))`
 export const historyScripts = {
   read: new Script(3, READ),
   find: new Script(3, FIND),
-  revise: new Script(5, REVISE),
+  revise: new Script(4, REVISE),
   stored: new Script(4, STORED)
 } as const

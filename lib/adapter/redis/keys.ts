@@ -9,13 +9,13 @@
  *   {r:R}:n:<node>   SET    "<clientId>\n<userId>"                   that process's members of the room (to reap)
  *   {r:R}:u          HASH   userId -> connections                   the room's users (a user with two tabs is one)
  *   {r:R}:un         HASH   userId -> display name                  their names, while they are in the room
- *   {r:R}:meta       HASH   s (newest seq), e (epoch)
+ *   {r:R}:meta       HASH   s (newest seq), e (epoch), o:<node> (that process's last message or
+ *                           change call: "<id>\n<answer>", so that a call sent twice is done once)
  *   {r:R}:h          STREAM <seq>-0 -> t (ms), f (frame), i (a message's id) or k (an edit or deletion)
  *                                   and r (the seq of its message)   the history (at most 2 x size)
  *   {r:R}:v          HASH   seq -> "e" or "d" (deleted) + frame     edited and deleted messages' latest versions,
  *                           seq -> "x"                              and edits of deleted messages (served emptied)
  *   {r:R}:d:<sha1>   STRING "<id> <seq> <epoch> <digest>"            an effectively-once ref
- *   {r:R}:o:<node>   STRING "<call id>\n<answer>"                    that process's last message or change call (done once)
  *   {r:R}:c          channel: the room's frames ("<except>\n<seq>\n<epoch>\n<frame>")
  *   {n:N}:rooms      SET    rooms where the process has members
  *   {n:N}:users      SET    user digests of the process's connections
@@ -61,7 +61,6 @@ export class Keys {
   history (room: string): string { return `${this.#room(room)}:h` }
   versions (room: string): string { return `${this.#room(room)}:v` }
   dedupe (room: string, key: string): string { return `${this.#room(room)}:d:${digest(key)}` }
-  guard (room: string, node: string): string { return `${this.#room(room)}:o:${node}` }
   roomChannel (room: string): string { return `${this.#room(room)}:c` }
 
   #node (node: string): string { return `${this.#p}{n:${node}}` }

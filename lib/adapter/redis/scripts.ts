@@ -4,7 +4,7 @@
  * node answers NOSCRIPT: after a restart or a failover), without defining anything on the host's
  * client.
  */
-import { remember, repeatOf, Script } from './script.js'
+import { prune, repeatOf, Script } from './script.js'
 import { historyScripts } from './history-scripts.js'
 import { userScripts } from './user-scripts.js'
 
@@ -75,31 +75,32 @@ return out`
  * Messages to one room: each gets the room's next seq (a new epoch from 1 if its history is
  * gone), is kept in the room's stream (at most ARGV[2] entries) and published in seq order, all
  * in one publish; a resend within the ttl (same dedupe key) publishes nothing and gets what the
- * first send stored. The same call sent twice is done once (its guard).
- * KEYS: 1 meta, 2 history, 3 the room's channel, 4 versions, 5 the calling process's guard, then
- *       one dedupe key per message that has one.
+ * first send stored. The same call sent twice is done once (see repeatOf).
+ * KEYS: 1 meta, 2 history, 3 the room's channel, 4 versions, then one dedupe key per message that
+ *       has one.
  * ARGV: 1 a new epoch, 2 max entries, 3 ttl ms, 4 now, 5 the publish command (SPUBLISH or
- *       PUBLISH), 6 the call's id, then per message: head, mid, tail, id, its dedupe key's index in
- *       KEYS (0: none), digest.
+ *       PUBLISH), 6 the calling process's id, 7 the call's id ('' when every message has a ref),
+ *       then per message: head, mid, tail, id, its dedupe key's index in KEYS (0: none), digest.
  * Returns a line per message: "1 <seq> <epoch>", or "0 <id> <seq> <epoch> <digest>" for a resend.
  */
-const MESSAGES = `${repeatOf(5, 6)}
-local epoch = redis.call('HGET', KEYS[1], 'e')
+const MESSAGES = `
+local meta = redis.call('HMGET', KEYS[1], 'e', 's', 'o:' .. ARGV[6])${repeatOf('meta[3]', 7)}
+local epoch, seq = meta[1], tonumber(meta[2] or '0')
 if not epoch then
   epoch = ARGV[1]
-  redis.call('HSET', KEYS[1], 'e', epoch, 's', 0)
+  seq = 0
   redis.call('DEL', KEYS[2], KEYS[4])
 end
 local out = {}
 local published = {}
-for i = 7, #ARGV, 6 do
+for i = 8, #ARGV, 6 do
   local dk = tonumber(ARGV[i + 4])
   local sent = false
   if dk > 0 then sent = redis.call('GET', KEYS[dk]) end
   if sent then
     table.insert(out, '0 ' .. sent)
   else
-    local seq = redis.call('HINCRBY', KEYS[1], 's', 1)
+    seq = seq + 1
     local frame = ARGV[i] .. seq .. ARGV[i + 1] .. epoch .. ARGV[i + 2]
     redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], seq .. '-0', 't', ARGV[4], 'f', frame, 'i', ARGV[i + 3])
     if dk > 0 then redis.call('SET', KEYS[dk], ARGV[i + 3] .. ' ' .. seq .. ' ' .. epoch .. ' ' .. ARGV[i + 5], 'PX', ARGV[3]) end
@@ -107,12 +108,17 @@ for i = 7, #ARGV, 6 do
     table.insert(out, '1 ' .. seq .. ' ' .. epoch)
   end
 end
+local result = table.concat(out, '\\n')
 if #published > 0 then
+  -- The room's new seq, and (for a call that needs it) its answer, in one write.
+  if ARGV[7] == '' then
+    redis.call('HSET', KEYS[1], 'e', epoch, 's', seq)
+  elseif redis.call('HSET', KEYS[1], 'e', epoch, 's', seq, 'o:' .. ARGV[6], ARGV[7] .. '\\n' .. result) == 1 then${prune(1, 6)}
+  end
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
   redis.call('PEXPIRE', KEYS[2], ARGV[3])
   redis.call(ARGV[5], KEYS[3], table.concat(published, '\\n'))
 end
-local result = table.concat(out, '\\n')${remember(5, 6, 'result', 'ARGV[3]')}
 return result`
 
 /**

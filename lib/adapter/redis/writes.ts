@@ -150,8 +150,10 @@ export class RoomWrites {
   #publishMany (room: string, drafts: MessageDraft[]): Call<Published> {
     const keys = this.#keys
     const { size, ttl } = this.#node.history
-    const k = [keys.meta(room), keys.history(room), keys.roomChannel(room), keys.versions(room), keys.guard(room, this.#node.id)]
-    const args: Array<string | number> = [newEpoch(), 2 * size, ttl, Date.now(), this.publishCommand, this.#calls++]
+    const k = [keys.meta(room), keys.history(room), keys.roomChannel(room), keys.versions(room)]
+    // Messages with a ref are done once by their dedupe keys: a call of only those needs no guard.
+    const guarded = drafts.some((d) => d.dedupe === undefined)
+    const args: Array<string | number> = [newEpoch(), 2 * size, ttl, Date.now(), this.publishCommand, this.#node.id, guarded ? this.#calls++ : '']
     for (const d of drafts) {
       let index = 0
       if (d.dedupe !== undefined) index = k.push(keys.dedupe(room, d.dedupe))
@@ -201,8 +203,8 @@ export class RoomWrites {
     const keys = this.#keys
     const { size, ttl } = this.#node.history
     const call = this.#health.start(async (c) => await scripts.revise.run(c,
-      [keys.meta(room), keys.history(room), keys.versions(room), keys.roomChannel(room), keys.guard(room, this.#node.id)],
-      [r.epoch, r.seq, (r.deleted ? 'd' : 'e') + r.version, r.head, r.mid, r.tail, Date.now(), 2 * size, ttl, this.publishCommand, this.#calls++]) as string)
+      [keys.meta(room), keys.history(room), keys.versions(room), keys.roomChannel(room)],
+      [r.epoch, r.seq, (r.deleted ? 'd' : 'e') + r.version, r.head, r.mid, r.tail, Date.now(), 2 * size, ttl, this.publishCommand, this.#node.id, this.#calls++]) as string)
     // "<seq> <epoch>", or '' when nothing was done
     return { settled: call.settled, answer: call.answer.then((result) => [result === '' ? null : { status: 'sent', id: '', seq: Number(result.slice(0, result.indexOf(' '))), epoch: result.slice(result.indexOf(' ') + 1) }]) }
   }
