@@ -143,6 +143,9 @@ function checkClient (
   const expect = new Map<string, number | undefined>()
   const got = new Map<string, Set<number>>()
   const last = new Map<string, number>()
+  // Where the client stands in each room it is in: its last event, or the seq it joined at (what
+  // a resume goes on from).
+  const pos = new Map<string, number>()
   const recent: Entry[] = []
   const witness = (): string[] => recent.slice(-8).map((x) => show(client, x))
   for (const e of ended ? entries.slice(0, -1) : entries) {
@@ -151,12 +154,17 @@ function checkClient (
     // Until a resume says nothing was missed, every room's stretch is over.
     if (e.k === 'close') for (const room of expect.keys()) expect.set(room, undefined)
     if (e.k === 'joined') {
-      // A resume that missed nothing goes on after the last event the client got; anything else
-      // (a first join, a resume told it missed some) starts from the join.
-      const had = last.get(e.room)
-      expect.set(e.room, e.recovered === true && had !== undefined ? had + 1 : e.seq + 1)
+      // A resume that missed nothing goes on from where the client stood; anything else (a first
+      // join, a resume told it missed some) starts from the join.
+      const at = pos.get(e.room)
+      const from = e.recovered === true && at !== undefined ? at : e.seq
+      expect.set(e.room, from + 1)
+      pos.set(e.room, from)
     }
-    if (e.k === 'left') expect.delete(e.room)
+    if (e.k === 'left') {
+      expect.delete(e.room)
+      pos.delete(e.room)
+    }
     if (e.k === 'page') {
       stats.pages++
       checkPage(client, e, byRoom, add, witness)
@@ -172,6 +180,7 @@ function checkClient (
     if (want !== undefined && e.seq > want) add('delivery-gap', `${client} got seq ${e.seq} of ${e.room} while seq ${want} was due`, witness())
     seen.add(e.seq)
     last.set(e.room, Math.max(last.get(e.room) ?? 0, e.seq))
+    pos.set(e.room, Math.max(pos.get(e.room) ?? 0, e.seq))
     if (want !== undefined && e.seq >= want) expect.set(e.room, e.seq + 1)
   }
 

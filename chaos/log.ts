@@ -27,6 +27,8 @@ export type Entry =
   | { t: number, k: 'deleted', room: string, id: string, seq: number }
   /** A page of the room's history (REST), each message with its id and seq. */
   | { t: number, k: 'page', room: string, messages: Array<{ id: string, seq: number }> }
+  /** With --raw: a frame as the socket got it, before the client's own handling (type room seq ref). */
+  | { t: number, k: 'raw', f: string }
 
 /** An entry before it is stamped with its time. */
 export type Unstamped = Entry extends unknown ? DistributiveOmit<Entry, 't'> : never

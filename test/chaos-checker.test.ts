@@ -64,6 +64,20 @@ function cleanRun (): { logs: ClientLog[], rooms: FinalRoom[] } {
 
 const kinds = (v: ReturnType<typeof check>): string[] => [...new Set(v.anomalies.map((a) => a.kind))].sort()
 
+t.test('a client that left a room, joined it again later and was cut resumes from its join, not from before it left', async (t) => {
+  const { logs, rooms } = cleanRun()
+  // Bob leaves after seq 3 (so he gets neither 4 nor 5), joins again at 5, is cut, resumes.
+  const b = logs[1].entries.filter((e) => !((e.k === 'message' || e.k === 'deleted') && e.seq >= 4))
+  b.splice(b.findIndex((e) => e.k === 'page'), 0,
+    { t: 9, k: 'left', room: 'r' },
+    { t: 13, k: 'joined', room: 'r', seq: 5, epoch: 'E' },
+    { t: 14, k: 'close', code: 1006 },
+    { t: 14, k: 'open', node: 0 },
+    { t: 14, k: 'joined', room: 'r', seq: 5, epoch: 'E', recovered: true })
+  logs[1].entries = b
+  t.same(check(logs, rooms).anomalies, [])
+})
+
 t.test('a clean run is valid', async (t) => {
   const { logs, rooms } = cleanRun()
   const v = check(logs, rooms)

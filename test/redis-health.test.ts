@@ -36,3 +36,19 @@ t.test('a closed connection: UNAVAILABLE at once', async (t) => {
   t.after(() => health.close())
   await t.rejects(health.run(async (c) => await c.ping()), { code: 'FST_CHAT_UNAVAILABLE', message: /Redis is wait/ })
 })
+
+t.test('a cluster changing under a command is UNAVAILABLE (retryable), not a bug that closes the socket', async (t) => {
+  if (!await redisReady(t)) return
+  // Replies the chaos run got through ioredis while a slot moved, and ioredis's own error for an
+  // auto-pipeline whose keys a moved slot split: before, they closed the sender's socket with 1011.
+  const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
+  t.after(() => client.disconnect())
+  if (client.status !== 'ready') await once(client, 'ready')
+  const health = new Health(client, 1000, Fastify({ logger: false }).log, () => {})
+  t.after(() => health.close())
+  for (const message of ['ASK 2497 127.0.0.1:7302', 'MOVED 2497 127.0.0.1:7302', 'TRYAGAIN Multiple keys request during rehashing of slot',
+    'All keys in the pipeline should belong to the same slots allocation group', 'CLUSTERDOWN The cluster is down']) {
+    await t.rejects(health.run(async () => { throw new Error(message) }), { code: 'FST_CHAT_UNAVAILABLE' }, message)
+  }
+  await t.rejects(health.run(async () => { throw new Error('ERR ASK me something') }), { message: 'ERR ASK me something' }, 'not any error that says ASK')
+})

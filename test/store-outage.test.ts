@@ -1,13 +1,16 @@
 // PostgreSQL away and back, with a server of the test's own that it stops and starts: messages are
 // answered UNAVAILABLE (not acknowledged, not delivered, nothing lost), joins still work from the
 // hot window, a resume the window cannot serve is UNAVAILABLE (never a false `recovered: false`),
-// REST history is 503, sockets stay open, and everything works again once the database is back.
+// REST history is 503, sockets stay open, and everything works again once the database is back;
+// cut off without a reset (a partition, through a proxy that swallows everything), a query gives
+// up after the store's queryTimeout instead of holding the messages queued behind it.
 import { execFileSync } from 'node:child_process'
 import t from 'tap'
 import { WebSocket } from 'ws'
 import { postgresStore } from '../lib/index.js'
 import { build, connect, token } from './helpers.js'
-import { PrivatePostgres, pgReady } from './pg-helpers.js'
+import { FaultProxy } from '../chaos/proxy.js'
+import { DATABASE_URL, PrivatePostgres, pgReady, testSchema } from './pg-helpers.js'
 import { freePort, until } from './redis-helpers.js'
 
 function havePostgresBinaries (): boolean {
@@ -93,4 +96,39 @@ t.test('PostgreSQL unreachable, then back', async (t) => {
   t.equal(page.statusCode, 200)
   t.same(page.json().messages.map((m: { seq: number }) => m.seq), Array.from({ length: 13 }, (_, i) => i + 1))
   for (const c of [alice, bob, carol, dave, erin]) c.close()
+})
+
+t.test('PostgreSQL cut off without a reset (a partition): UNAVAILABLE within queryTimeout, nothing stuck behind it, back when it heals', async (t) => {
+  if (!await pgReady(t)) return
+  // A proxy that swallows everything, as a partition does: no reset tells the pool anything.
+  const target = new URL(DATABASE_URL)
+  const proxy = new FaultProxy({ host: target.hostname, port: Number(target.port || 5432) })
+  await proxy.listen()
+  t.teardown(() => proxy.close())
+  const url = new URL(DATABASE_URL)
+  url.host = `127.0.0.1:${proxy.port}`
+  const chat = await build(t, {
+    rateLimit: false,
+    defaultRoom: false,
+    store: postgresStore({ connectionString: url.toString() }, { schema: testSchema(t), queryTimeout: 1000 })
+  })
+  const alice = await connect(chat, token({ sub: 'alice' }), { defaultRoom: false })
+  await alice.request({ action: 'join', room: 'r' })
+  t.match(await alice.request({ action: 'message', room: 'r', content: 'before', ref: 'b' }), { type: 'ack', seq: 1 })
+
+  proxy.mode = { kind: 'blackhole' }
+  const started = Date.now()
+  t.match(await alice.request({ action: 'message', room: 'r', content: 'cut off', ref: 'c' }, 10_000), { type: 'error', code: 'UNAVAILABLE' }, 'answered, not held')
+  t.ok(Date.now() - started < 5000, `within the query timeout and its retries (${Date.now() - started} ms)`)
+  t.match(await alice.request({ action: 'message', room: 'r', content: 'next', ref: 'n' }, 10_000), { type: 'error', code: 'UNAVAILABLE' }, 'the next is not stuck behind it')
+
+  proxy.mode = { kind: 'reset' }
+  proxy.mode = { kind: 'pass' }
+  let ack: any
+  await until(async () => {
+    ack = await alice.request({ action: 'message', room: 'r', content: 'cut off', ref: 'c' }, 10_000)
+    return ack.type === 'ack'
+  }, 20_000, 'the resend accepted once the partition healed')
+  t.match(ack, { type: 'ack', seq: 2 })
+  alice.close()
 })

@@ -56,9 +56,9 @@ export interface AdapterNode {
   deliver (room: string, frame: string, except?: string, seq?: number, epoch?: string): void
   /**
    * The transport may have lost frames (its subscriber reconnected): the node reads what its
-   * rooms missed from history and delivers it, in order, before anything newer.
+   * rooms (or this one room) missed from history and delivers it, in order, before anything newer.
    */
-  resync (): void
+  resync (room?: string): void
   /** Runs a command on a client this process holds (asked by another process). */
   execute (clientId: string, command: RemoteCommand): Promise<RemoteResult>
   /** This process's own counters. */

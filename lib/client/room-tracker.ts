@@ -18,6 +18,11 @@ interface RoomView {
    */
   resync?: { ref: string, kind: 'resume' | 'hole', held: RoomEvent[] }
   /**
+   * After a recovered resync: what came meanwhile, shown once the replay has filled in what comes
+   * before it (a connection already in the room gets replayed only what did not reach it live).
+   */
+  pending?: RoomEvent[]
+  /**
    * After a reconnect, the room the server joins the new connection to itself (its default room):
    * its resume waits for that join, which tells whether anything was missed at all.
    */
@@ -94,11 +99,29 @@ export class RoomTracker {
     if (frame.seq <= view.seq) return { show: [] }
     if (frame.seq === view.seq + 1) {
       view.seq = frame.seq
-      return { show: [frame] }
+      return { show: [frame, ...this.#drain(view)] }
     }
+    if (view.pending?.some((m) => m.seq === frame.seq) === true) return { show: [] }
     const ref = newRef()
-    view.resync = { ref, kind: 'hole', held: [frame] }
+    view.resync = { ref, kind: 'hole', held: [...view.pending ?? [], frame] }
+    view.pending = undefined
     return { show: [], resync: { room: frame.room, ref, since: { seq: view.seq, epoch: view.epoch } } }
+  }
+
+  /** What was pending and now comes next: shown, in order. */
+  #drain (view: RoomView): RoomEvent[] {
+    const pending = view.pending
+    if (pending === undefined) return []
+    const show = []
+    for (const m of pending) {
+      if (m.epoch !== view.epoch || m.seq <= view.seq) continue
+      if (m.seq !== view.seq + 1) break
+      view.seq = m.seq
+      show.push(m)
+    }
+    const rest = pending.filter((m) => m.epoch === view.epoch && m.seq > view.seq)
+    view.pending = rest.length === 0 ? undefined : rest
+    return show
   }
 
   /**
@@ -110,15 +133,22 @@ export class RoomTracker {
     if (view?.awaitingJoin !== undefined && frame.ref === undefined) {
       view.awaitingJoin = undefined
       // The server's join of the default room after a reconnect: at the seq last seen, nothing was
-      // missed (what comes next comes live, as after any join); else the room is resumed from it.
+      // missed (what comes next comes live, as after any join); else the room is resumed from it,
+      // and the application hears of the resume's join only (one joined per room and reconnect,
+      // saying whether anything was lost).
       if (frame.epoch === view.epoch && frame.seq === view.seq) return { show: [], emit: true, recovered: true }
-      return { show: [], emit: true, resume: resumeOf(frame.room, view, newRef) }
+      return { show: [], emit: false, resume: resumeOf(frame.room, view, newRef) }
     }
     if (view?.resync !== undefined && frame.ref === view.resync.ref) {
       const { held, kind } = view.resync
       view.resync = undefined
-      // Recovered: the replay that follows brings every held message again, in order.
-      if (frame.recovered === true) return { show: [], emit: kind === 'resume' }
+      // Recovered: the replay that follows brings what did not reach this connection live; what
+      // it held did (a connection already in the room is not sent it again), so it is kept and
+      // shown in its place once the replay has come.
+      if (frame.recovered === true) {
+        view.pending = [...held].sort((a, b) => a.seq - b.seq)
+        return { show: this.#drain(view), emit: kind === 'resume' }
+      }
       // Not recoverable: show what came, then count on from the join.
       return { show: this.#flush(view, held, frame), emit: true }
     }

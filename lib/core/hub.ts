@@ -153,8 +153,8 @@ export class ChatHub implements AdapterNode {
   }
 
   /** AdapterNode: the transport may have dropped frames; read back what the rooms missed. */
-  resync (): void {
-    this.#delivery.feeds.resync()
+  resync (room?: string): void {
+    this.#delivery.feeds.resync(room)
   }
 
   /** AdapterNode: the history limits. */

@@ -101,10 +101,10 @@ export class RoomFeeds {
     this.#feeds.delete(room)
   }
 
-  /** The transport may have dropped frames (it reconnected): check every room against history. */
-  resync (): void {
+  /** The transport may have dropped frames (it reconnected): check every room (or one) against history. */
+  resync (only?: string): void {
     for (const [room, feed] of this.#feeds) {
-      if (feed.held !== undefined) continue
+      if (feed.held !== undefined || (only !== undefined && room !== only)) continue
       feed.held = []
       void this.#repair(room, feed, 0)
     }

@@ -11,6 +11,9 @@ export type Client = Redis | Cluster
 
 function noop (): void {}
 
+/** Errors of a cluster changing under a command, or of a connection going: retryable, not bugs. */
+const TRANSIENT = /^(ASK|MOVED) \d+ |CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY|Connection is closed|Failed to refresh slots|None of startup nodes|should belong to the same slots allocation group/
+
 export class Health {
   readonly #client: Client
   readonly #timeout: number
@@ -88,9 +91,11 @@ export class Health {
       ])
     } catch (err) {
       if ((err as { code?: string }).code === 'FST_CHAT_UNAVAILABLE') throw err
-      // A connection failure while the command was on its way, or a cluster mid-failover.
+      // A connection failure while the command was on its way, or a cluster mid-failover or
+      // mid-resharding (a redirection ioredis did not follow, an auto-pipeline split by a slot
+      // that moved): the call may be tried again.
       const message = (err as Error).message ?? ''
-      if (client.status !== 'ready' || /CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY|Connection is closed|Failed to refresh slots|None of startup nodes/.test(message)) {
+      if (client.status !== 'ready' || TRANSIENT.test(message)) {
         throw new FST_CHAT_UNAVAILABLE(message)
       }
       throw err

@@ -103,8 +103,7 @@ export class RedisAdapter implements ChatAdapter {
     this.#publish = sharded ? 'SPUBLISH' : 'PUBLISH'
     this.#sub = new Subscriber(client, sharded, `fastify-chat:sub:${this.#node.id}`, {
       message: (channel, message) => this.#message(channel, message),
-      resubscribed: () => this.#node.resync(),
-      lost: (err) => this.#health.lost(err)
+      resubscribed: () => this.#node.resync()
     }, this.#log)
     this.#writes.sub = this.#sub
     this.#writes.publishCommand = this.#publish
@@ -278,6 +277,7 @@ export class RedisAdapter implements ChatAdapter {
     this.#rpc.close()
     this.#topology.stop()
     this.#health.close()
+    this.#writes.close()
     this.#sub?.close()
     if (this.#o.ownsClient) await this.#o.client.quit().catch(() => this.#o.client.disconnect())
   }

@@ -2,7 +2,8 @@
  * Failovers that may have lost history. Redis replicates asynchronously, so a replica promoted
  * after its master died may lack the master's last writes: a room's newest messages, and with them
  * its seq. Numbering on from there would hand out seqs some clients already have for other
- * messages. So when the master that holds a room changes (a Cluster failover), or the server
+ * messages. So when a room's slot is taken over by what was its replica (a Cluster failover; a
+ * slot migrated to another shard moves its keys whole and changes nothing), or the server
  * behind a single connection is another one (a Sentinel failover, a restart: its run_id changed),
  * each process gives the rooms it has members in a new epoch, continuing from the highest seq it
  * delivered: resuming clients are told `recovered: false` instead of silently missing messages.
@@ -23,8 +24,8 @@ export class Topology {
   readonly #keys: Keys
   readonly #node: AdapterNode
   readonly #log: FastifyBaseLogger
-  /** Cluster: the master of each slot of a local room, as last seen. Single: the server's run_id. */
-  readonly #masters = new Map<number, string>()
+  /** Cluster: the nodes of each slot of a local room (master first), as last seen. Single: the server's run_id. */
+  readonly #masters = new Map<number, string[]>()
   #runId: string | undefined
   readonly #onRefresh = (): void => { void this.#checkSlots() }
 
@@ -48,8 +49,8 @@ export class Topology {
   watch (room: string): void {
     if (!(this.#client instanceof Cluster)) return
     const slot = calculateSlot(this.#keys.meta(room))
-    const master = this.#client.slots[slot]?.[0]
-    if (master !== undefined && !this.#masters.has(slot)) this.#masters.set(slot, master)
+    const nodes = this.#client.slots[slot]
+    if (nodes !== undefined && nodes.length > 0 && !this.#masters.has(slot)) this.#masters.set(slot, [...nodes])
   }
 
   /** Single server, after a reconnect: another server (or the same one restarted) rotates every room. */
@@ -72,11 +73,12 @@ export class Topology {
     const moved: string[] = []
     for (const [room] of this.#node.membership.rooms()) {
       const slot = calculateSlot(this.#keys.meta(room))
-      const master = cluster.slots[slot]?.[0]
+      const nodes = cluster.slots[slot]
       const before = this.#masters.get(slot)
-      if (master === undefined) continue
-      if (before !== undefined && before !== master) moved.push(room)
-      this.#masters.set(slot, master)
+      if (nodes === undefined || nodes.length === 0) continue
+      // A replica promoted may lack its master's last writes; another shard's master got the keys whole.
+      if (before !== undefined && before[0] !== nodes[0] && before.includes(nodes[0])) moved.push(room)
+      this.#masters.set(slot, [...nodes])
     }
     if (moved.length > 0) await this.#rotate(moved, 'their shard failed over')
   }

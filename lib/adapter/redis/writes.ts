@@ -17,6 +17,9 @@ import type { Topology } from './topology.js'
 /** The `except` of a signal's record on a room's channel. */
 export const SIGNAL = '\u0001'
 
+/** How long after publishing to a room this process must have heard it back, ms (see #expectEcho). */
+const ECHO_MS = 3000
+
 export class RoomWrites {
   readonly #keys: Keys
   readonly #health: Health
@@ -30,6 +33,8 @@ export class RoomWrites {
   readonly #stored = this.#lanes.kind<{ epoch: string, events: StoredFrame[] }, void>('stored', (room, items) => this.#storeMany(room, items))
   readonly #revisions = this.#lanes.kind<Revision, Published | null>('revise', (room, [r]) => this.#revise(room, r))
   #revisionsMade = 0
+  /** Rooms this process published to: the newest seq it must hear back, checked ECHO_MS later. */
+  readonly #echoes = new Map<string, { seq: number, epoch: string, timer: NodeJS.Timeout }>()
   /** Ids of this process's message and change calls (their guard: done once if sent twice). */
   #calls = 0
   /** Set at start: the subscriber, and how to publish (SPUBLISH on Redis 7 and clusters). */
@@ -170,8 +175,45 @@ export class RoomWrites {
         // "0 <id> <seq> <epoch> <digest>": what the first send with its ref stored
         const [, id, seq, epoch, digest = ''] = parts
         return { status: digest === (draft.digest ?? '') ? 'duplicate' : 'reused', id, seq: Number(seq), epoch }
-      }))
+      })).then((results) => {
+        const last = results.at(-1)
+        if (last !== undefined) this.#expectEcho(room, Math.max(...results.map((r) => r.seq)), last.epoch)
+        return results
+      })
     }
+  }
+
+  /**
+   * What this process published to a room it has members in comes back to it through its own
+   * subscription: one that has not, ECHO_MS later, shows a subscription that did not survive a
+   * failover or a reconnect (nothing else would tell: no later frame shows the hole). The channel
+   * is subscribed again and the room reads back what it missed.
+   */
+  #expectEcho (room: string, seq: number, epoch: string): void {
+    const pending = this.#echoes.get(room)
+    if (pending !== undefined) {
+      if (pending.epoch !== epoch || seq > pending.seq) Object.assign(pending, { seq, epoch })
+      return
+    }
+    const timer = setTimeout(() => this.#checkEcho(room), ECHO_MS).unref()
+    this.#echoes.set(room, { seq, epoch, timer })
+  }
+
+  #checkEcho (room: string): void {
+    const pending = this.#echoes.get(room)
+    this.#echoes.delete(room)
+    if (pending === undefined || this.#node.membership.count(room) === 0) return
+    const at = this.#node.position(room)
+    if (at !== undefined && (at.epoch !== pending.epoch || at.seq >= pending.seq)) return
+    this.#node.log.warn({ room, published: pending.seq, heard: at?.seq }, 'fastify-chat: a room this process published to was not heard back; subscribing again and reading what it missed')
+    void this.sub?.recheck(this.#keys.roomChannel(room))
+    this.#node.resync(room)
+  }
+
+  /** Forgets the rooms waiting for their echo. */
+  close (): void {
+    for (const { timer } of this.#echoes.values()) clearTimeout(timer)
+    this.#echoes.clear()
   }
 
   /** Events a store numbered, kept (in seq order) and published: a room's of one epoch in one call. */
@@ -190,7 +232,14 @@ export class RoomWrites {
       }
     }
     const call = this.#health.start(async (c) => await scripts.stored.run(c, [keys.meta(room), keys.history(room), keys.versions(room), keys.roomChannel(room)], args))
-    return { settled: call.settled, answer: call.answer.then(() => items.map(() => undefined)) }
+    return {
+      settled: call.settled,
+      answer: call.answer.then(() => {
+        const seqs = items.flatMap((i) => i.events.map((e) => e.seq))
+        if (seqs.length > 0) this.#expectEcho(room, Math.max(...seqs), items[0].epoch)
+        return items.map(() => undefined)
+      })
+    }
   }
 
   /** An edit or deletion numbered here (no store): null when the message is no longer held. */

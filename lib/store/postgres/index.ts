@@ -55,6 +55,6 @@ export function postgresStore (connection: { pool: PgPool } | { connectionString
     return new PostgresStore(pool, opts.schema, async () => {
       await retention?.stop()
       await owned?.end()
-    }, retention)
+    }, retention, opts.queryTimeout)
   }
 }

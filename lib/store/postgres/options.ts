@@ -6,7 +6,7 @@ import { FST_CHAT_INVALID_OPTION } from '../../errors.js'
  * `app.pg.pool`) has it.
  */
 export interface PgPool {
-  query: (config: { text: string, values?: unknown[], name?: string }) => Promise<{ rows: any[], rowCount: number | null }>
+  query: (config: { text: string, values?: unknown[], name?: string, query_timeout?: number }) => Promise<{ rows: any[], rowCount: number | null }>
   connect: () => Promise<PgClient>
 }
 
@@ -28,12 +28,19 @@ export interface PostgresStoreOptions {
    * every `retention.interval` ms (default 60000) by one process at a time.
    */
   retention?: { maxAge?: number, maxPerRoom?: number, interval?: number }
+  /**
+   * How long a query may take before the store answers UNAVAILABLE, ms (its connection is then
+   * dropped). Default 10000. Without it, a database cut off without a reset (a partition) would
+   * hold a query, and the messages queued behind it, for as long as TCP takes to notice.
+   */
+  queryTimeout?: number
 }
 
 export interface ResolvedStoreOptions {
   schema: string
   migrate: boolean
   retention: { maxAge?: number, maxPerRoom?: number, interval: number } | undefined
+  queryTimeout: number
 }
 
 const SCHEMA = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
@@ -59,7 +66,7 @@ export function resolveStoreOptions (connection: unknown, options: PostgresStore
   } else if (typeof connectionString !== 'string' || connectionString === '') {
     throw new FST_CHAT_INVALID_OPTION('store', 'postgresStore() needs { pool } (a node-postgres Pool) or { connectionString }')
   }
-  if (options === null || typeof options !== 'object') throw new FST_CHAT_INVALID_OPTION('store', 'the second argument is { schema, migrate, retention }')
+  if (options === null || typeof options !== 'object') throw new FST_CHAT_INVALID_OPTION('store', 'the second argument is { schema, migrate, retention, queryTimeout }')
   const schema = options.schema ?? 'chat'
   if (typeof schema !== 'string' || !SCHEMA.test(schema)) {
     throw new FST_CHAT_INVALID_OPTION('store.schema', 'must be an SQL identifier: a letter or _, then letters, digits or _ (at most 63)')
@@ -76,11 +83,14 @@ export function resolveStoreOptions (connection: unknown, options: PostgresStore
     if (interval > 2 ** 31 - 1) throw new FST_CHAT_INVALID_OPTION('store.retention.interval', 'must be at most 2147483647 ms')
     if (maxAge !== undefined || maxPerRoom !== undefined) retention = { maxAge, maxPerRoom, interval }
   }
+  const queryTimeout = positive('queryTimeout', options.queryTimeout) ?? 10_000
+  if (queryTimeout > 2 ** 31 - 1) throw new FST_CHAT_INVALID_OPTION('store.queryTimeout', 'must be at most 2147483647 ms')
   return {
     pool: pool as PgPool | undefined,
     connectionString: pool === undefined ? connectionString as string : undefined,
     schema,
     migrate,
-    retention
+    retention,
+    queryTimeout
   }
 }

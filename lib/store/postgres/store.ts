@@ -59,9 +59,11 @@ export class PostgresStore implements ChatStore {
   readonly #columns: string
   readonly #onClose: () => Promise<void>
   readonly #retention: Retention | undefined
+  readonly #timeout: number
 
-  constructor (pool: PgPool, schema: string, onClose: () => Promise<void>, retention?: Retention) {
+  constructor (pool: PgPool, schema: string, onClose: () => Promise<void>, retention?: Retention, queryTimeout = 10_000) {
     this.#pool = pool
+    this.#timeout = queryTimeout
     this.#s = `"${schema}"`
     this.#columns = columns(this.#s)
     this.#onClose = onClose
@@ -79,7 +81,8 @@ export class PostgresStore implements ChatStore {
   /** Runs one query; an unreachable database is FST_CHAT_UNAVAILABLE (retryable), anything else a bug. */
   async #query<R> (name: string, text: string, values: unknown[]): Promise<R[]> {
     try {
-      const result = await this.#pool.query({ name: `fastify-chat:${this.#s}:${name}`, text, values })
+      // query_timeout: past it the query fails (and its connection is dropped by the pool).
+      const result = await this.#pool.query({ name: `fastify-chat:${this.#s}:${name}`, text, values, query_timeout: this.#timeout })
       return result.rows as R[]
     } catch (err) {
       if (isUnavailable(err)) throw new FST_CHAT_UNAVAILABLE(`PostgreSQL: ${(err as Error).message}`)
