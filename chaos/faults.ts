@@ -73,8 +73,8 @@ export const FAULTS: Fault[] = [
       if (s === undefined) return 'none'
       await ctx.topo.killServer(s)
       await sleep(ctx.rng.int(1000, 3000))
-      await ctx.topo.startServer(s)
-      return `server ${s.index}`
+      const attempts = await ctx.topo.startServer(s)
+      return `server ${s.index}${attempts > 1 ? ` (started again after ${attempts} attempts)` : ''}`
     }
   },
   {
@@ -185,6 +185,10 @@ export const FAULTS: Fault[] = [
     part: 'pg',
     async run (ctx) {
       if (!ctx.topo.pgUp) return 'none'
+      // Aimed at a moment when messages are on their way to be stored (up to 2 s to find one):
+      // what a crash with commits in flight does to them is what this fault is for.
+      const until = ctx.now() + 2000
+      while (!ctx.users.some((u) => u.pendingSends > 0) && ctx.now() < until) await sleep(1)
       if (ctx.users.some((u) => u.pendingSends > 0)) ctx.seen.pgCrashesWithSendsInFlight++
       await ctx.topo.crashPostgres()
       await sleep(ctx.rng.int(3000, 10_000))
@@ -268,7 +272,7 @@ export async function runFaults (ctx: FaultContext, from: number, to: number, on
   let deck: Fault[] = []
   await sleep(Math.max(0, from - ctx.now()))
   while (ctx.now() < to && kinds.length > 0) {
-    if (deck.length === 0) deck = [...kinds].sort(() => ctx.rng.next() - 0.5)
+    if (deck.length === 0) deck = ctx.rng.shuffle(kinds)
     const parts = new Set(running.values())
     const i = deck.findIndex((f) => !parts.has(f.part))
     if (running.size < 2 && i !== -1) {

@@ -28,6 +28,16 @@ export class Rng {
     return this.next() < p
   }
 
+  /** The items in a random order (Fisher-Yates). */
+  shuffle<T> (items: readonly T[]): T[] {
+    const out = [...items]
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = this.int(0, i)
+      ;[out[i], out[j]] = [out[j], out[i]]
+    }
+    return out
+  }
+
   /** A new source for one part of the run, so that adding a choice elsewhere does not move this part's. */
   fork (salt: number): Rng {
     return new Rng(Math.imul(this.#state ^ salt, 2654435761))

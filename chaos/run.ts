@@ -126,6 +126,7 @@ async function main (): Promise<number> {
           await sleep(workRng.next() * 2 * gap)
           await u.act(users, origin).catch((err: unknown) => say(`${u.name}: ${(err as Error).message}`))
         }
+        await u.settled()
       }))
     })()
     const faults: FaultRecord[] = await runFaults(ctx, now() + 5000, end - 10_000, only)
@@ -155,7 +156,7 @@ async function main (): Promise<number> {
     writeFileSync(join(dir, 'faults.json'), JSON.stringify(faults, null, 1))
     writeFileSync(join(dir, 'timeline.svg'), timeline(faults, logs, now()))
     writeFileSync(join(dir, 'report.md'), report({ seed, duration, command, verdict, coverage, faults, logs, missing }))
-    say(`${verdict.valid ? (missing.length === 0 ? 'VALID' : 'INCONCLUSIVE') : 'INVALID'}: ${JSON.stringify(verdict.counts)}; coverage ${JSON.stringify(coverage)}`)
+    say(`${verdict.valid ? (missing.length === 0 ? 'VALID' : `INCONCLUSIVE (${missing.join(', ')})`) : 'INVALID'}: ${JSON.stringify(verdict.counts)}; coverage ${JSON.stringify(coverage)}`)
     say(`report: ${join(dir, 'report.md')}`)
     if (!verdict.valid) say(`replay: ${command}`)
     return !verdict.valid ? 1 : missing.length > 0 ? 2 : 0

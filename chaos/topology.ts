@@ -224,7 +224,26 @@ export class Topology {
     return { index, port: this.#o.base + 10 + index, proc: undefined, paused: false, redis, pg, output: [] }
   }
 
-  async startServer (s: ChatServer): Promise<void> {
+  /**
+   * Starts a chat process, as a supervisor would (systemd's Restart=on-failure): one that exits
+   * while starting (its Redis or PostgreSQL away at that moment: registration fails with a coded
+   * error) is started again a second later, for up to a minute. Resolves with the attempts made.
+   */
+  async startServer (s: ChatServer): Promise<number> {
+    const deadline = Date.now() + 60_000
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#startOnce(s, deadline)
+        return attempt
+      } catch (err) {
+        if (Date.now() > deadline) throw err
+        await new Promise((resolve) => setTimeout(resolve, 1000))
+      }
+    }
+  }
+
+  async #startOnce (s: ChatServer, deadline: number): Promise<void> {
+    s.output.length = 0
     const natMap = Object.fromEntries([...s.redis].map(([port, proxy]) => [`127.0.0.1:${port}`, `127.0.0.1:${proxy.port}`]))
     const env = {
       ...process.env,
@@ -252,13 +271,13 @@ export class Topology {
     proc.stderr!.on('data', keep)
     proc.on('exit', () => { if (s.proc === proc) s.proc = undefined })
     await until(async () => {
-      if (s.proc !== proc) throw new Error(`server ${s.index} exited while starting: ${s.output.slice(-10).join('\n')}`)
+      if (s.proc !== proc) throw new Error(`server ${s.index} exited while starting: ${s.output.filter((l) => !l.startsWith('{')).slice(0, 1).join('')}`)
       try {
         return (await fetch(`http://127.0.0.1:${s.port}/health`)).status === 200
       } catch {
         return false
       }
-    }, 60_000, `server ${s.index} answering /health`)
+    }, Math.max(1000, deadline - Date.now()), `server ${s.index} answering /health`)
   }
 
   async killServer (s: ChatServer): Promise<void> {

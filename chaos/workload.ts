@@ -39,6 +39,8 @@ export class User {
   readonly rooms = new Set<string>()
   readonly own: Own[] = []
   pendingSends = 0
+  /** Sends waiting for their outcome: a user does not wait for one before doing something else. */
+  readonly #sending = new Set<Promise<void>>()
   readonly o: WorkloadOptions
   #n = 0
   #node = -1
@@ -135,18 +137,9 @@ export class User {
     const roll = r.next()
     const rooms = [...this.rooms].filter((room) => !room.startsWith('dm:'))
     if (roll < 0.55 && rooms.length > 0) {
-      if (this.pendingSends >= 3) return
-      const room = r.pick(rooms)
-      this.pendingSends++
-      const ack = await this.#request({ k: 'send', room }, async (n) => await this.client.send(room, `${this.name}:${n}`))
-      this.pendingSends--
-      if (ack?.id !== undefined) this.own.push({ id: ack.id, room, tag: `${this.name}:${this.#n}`, edits: 0 })
+      this.#send(r.pick(rooms))
     } else if (roll < 0.63) {
-      if (this.pendingSends >= 3) return
-      const to = r.pick(others.filter((u) => u !== this))
-      this.pendingSends++
-      await this.#request({ k: 'send', to: to.userId }, async (n) => await this.client.dm(to.userId, `${this.name}:${n}`))
-      this.pendingSends--
+      this.#send(undefined, r.pick(others.filter((u) => u !== this)).userId)
     } else if (roll < 0.70 && this.own.length > 0) {
       const m = r.pick(this.own)
       if (!this.rooms.has(m.room)) return
@@ -170,8 +163,35 @@ export class User {
         await this.#request({ k: 'join', room }, async () => { await this.client.join(room); return undefined })
       }
     } else if (roll < 0.96) {
+      // Half the time the network drops just after a send: the send is resent with its ref,
+      // whether or not the server got it the first time.
+      if (rooms.length > 0 && r.chance(0.5)) this.#send(r.pick(rooms))
       this.cut()
     }
+  }
+
+  /** A message sent, up to 3 unacknowledged at once; its outcome logged when it comes. */
+  #send (room: string | undefined, to?: string): void {
+    if (this.pendingSends >= 3) return
+    this.pendingSends++
+    const sent = (async () => {
+      if (room !== undefined) {
+        let tag = ''
+        const ack = await this.#request({ k: 'send', room }, async (n) => {
+          tag = `${this.name}:${n}`
+          return await this.client.send(room, tag)
+        })
+        if (ack?.id !== undefined) this.own.push({ id: ack.id, room, tag, edits: 0 })
+      } else {
+        await this.#request({ k: 'send', to }, async (n) => await this.client.dm(to!, `${this.name}:${n}`))
+      }
+    })().finally(() => { this.pendingSends--; this.#sending.delete(sent) })
+    this.#sending.add(sent)
+  }
+
+  /** Every send's outcome has come. */
+  async settled (): Promise<void> {
+    while (this.#sending.size > 0) await Promise.all(this.#sending)
   }
 
   /** A page of a room's history over REST, from a process at random. */

@@ -5,6 +5,11 @@
  * happened: the caller decides). A message answered UNAVAILABLE (the server's backend is away, and
  * it may or may not have been kept) is sent again with the same ref after a pause, until it is
  * answered otherwise or its time is up.
+ *
+ * Order: a room's messages go one at a time, each once the one before it was answered, so that a
+ * retry never lets a later message overtake an earlier one (the server numbers what reaches it
+ * first). A request for a room being resumed after a reconnect waits for that room's `joined`
+ * (until then the server does not count this connection in it).
  */
 import type { ErrorFrame, ServerFrame } from '../protocol/schemas.js'
 
@@ -29,33 +34,54 @@ interface Pending {
   /** UNAVAILABLE answers so far, and the pause before the next try. */
   retries: number
   retry?: ReturnType<typeof setTimeout>
+  /** The room it is for (it waits while that room is resumed), and the lane of one-at-a-time messages. */
+  room?: string
+  lane?: string
 }
 
+/** Where a request goes: its room, and for a message the lane in which it waits its turn. */
+export interface Route { room?: string, lane?: string }
+
 /** The pause before the next try of a message answered UNAVAILABLE: 250 ms, doubling, at most 4 s, +/- 50%. */
-function retryDelay (retries: number): number {
+export function retryDelay (retries: number): number {
   return Math.min(4000, 250 * 2 ** retries) * (0.5 + Math.random())
 }
 
 export class Requests {
   readonly #pending = new Map<string, Pending>()
   readonly #timeout: number
+  /** Whether requests for a room may go (false while the room is being resumed). */
+  readonly #ready: (room: string) => boolean
 
-  constructor (timeout: number) {
+  constructor (timeout: number, ready: (room: string) => boolean = () => true) {
     this.#timeout = timeout
+    this.#ready = ready
   }
 
-  /** Registers a request; `send` writes it now if the socket is open (else it waits for `opened`). */
-  add<T extends ServerFrame> (ref: string, text: string, resendable: boolean, send: ((text: string) => boolean)): Promise<T> {
+  /**
+   * Registers a request; `send` writes it now if the socket is open and its turn has come (else
+   * it waits for `opened` or `pump`).
+   */
+  add<T extends ServerFrame> (ref: string, text: string, resendable: boolean, send: ((text: string) => boolean), route: Route = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(ref)
         clearTimeout(pending.retry)
         reject(new Error(`no reply within ${this.#timeout} ms`))
+        this.pump()
       }, this.#timeout)
-      const pending: Pending = { resolve: resolve as (f: ServerFrame) => void, reject, timer, text, resendable, sent: false, send, retries: 0 }
+      const pending: Pending = { resolve: resolve as (f: ServerFrame) => void, reject, timer, text, resendable, sent: false, send, retries: 0, ...route }
       this.#pending.set(ref, pending)
-      pending.sent = send(text)
+      if (this.#mayGo(pending)) pending.sent = send(text)
     })
+  }
+
+  /** Its room is not being resumed, and, for a message, none before it in its lane is unanswered. */
+  #mayGo (p: Pending): boolean {
+    if (p.room !== undefined && !this.#ready(p.room)) return false
+    if (p.lane === undefined) return true
+    for (const q of this.#pending.values()) if (q.lane === p.lane) return q === p
+    return true
   }
 
   /** The socket (re)opened: send what waited, resend messages, fail what may have been lost. */
@@ -63,11 +89,22 @@ export class Requests {
     for (const [ref, p] of this.#pending) {
       if (!p.sent || p.resendable) {
         clearTimeout(p.retry)
-        p.sent = true
-        send(p.text)
+        p.retry = undefined
+        p.sent = false
+        if (this.#mayGo(p)) {
+          p.sent = true
+          send(p.text)
+        }
       } else {
         this.#drop(ref, p, new Error('the connection was lost before the reply'))
       }
+    }
+  }
+
+  /** Sends what waited for its turn or its room and may go now. */
+  pump (): void {
+    for (const p of this.#pending.values()) {
+      if (!p.sent && p.retry === undefined && this.#mayGo(p)) p.sent = p.send(p.text)
     }
   }
 
@@ -77,8 +114,13 @@ export class Requests {
     if (p === undefined) return
     if (frame.type === 'error' && frame.code === 'UNAVAILABLE' && p.resendable) {
       // Not done now, and maybe done: again, with the same ref (the server keeps it once).
+      // The rest of its lane waits behind it.
       clearTimeout(p.retry)
-      p.retry = setTimeout(() => { p.sent = p.send(p.text) }, retryDelay(p.retries++))
+      p.sent = false
+      p.retry = setTimeout(() => {
+        p.retry = undefined
+        if (this.#mayGo(p)) p.sent = p.send(p.text)
+      }, retryDelay(p.retries++))
       return
     }
     this.#pending.delete(ref)
@@ -86,6 +128,7 @@ export class Requests {
     clearTimeout(p.retry)
     if (frame.type === 'error') p.reject(new ChatRequestError(frame))
     else p.resolve(frame)
+    this.pump()
   }
 
   /** Everything waiting fails (the client closed for good). */

@@ -16,7 +16,7 @@ interface RoomView {
    * While a `join` with `since` is on its way (the resume after a reconnect, or the client's
    * own request for a hole), its ref and the messages that came meanwhile.
    */
-  resync?: { ref: string, kind: 'resume' | 'hole', held: RoomEvent[] }
+  resync?: { ref: string, kind: 'resume' | 'hole', held: RoomEvent[], tries?: number }
   /**
    * After a recovered resync: what came meanwhile, shown once the replay has filled in what comes
    * before it (a connection already in the room gets replayed only what did not reach it live).
@@ -28,6 +28,9 @@ interface RoomView {
    */
   awaitingJoin?: true
 }
+
+/** How often a hole is asked for while the server cannot answer, before what came is shown as is. */
+const MAX_HOLE_TRIES = 8
 
 /** A `join` with `since` to send: the resume of a room, or the request for a hole. */
 export interface Resync { room: string, ref: string, since: { seq: number, epoch: string } }
@@ -160,15 +163,49 @@ export class RoomTracker {
     return { show: [], emit: true }
   }
 
-  /** The resume or resync request failed: show what was held and go on. */
-  resyncFailed (ref: string): RoomEvent[] {
-    for (const view of this.#rooms.values()) {
+  /**
+   * The server could not answer a resume or resync now (its backend is away): the same request
+   * again under a new ref, still holding what comes meanwhile; undefined once a hole has been
+   * asked for too often (then `resyncFailed`).
+   */
+  retryResync (ref: string, newRef: () => string): (Resync & { tries: number }) | undefined {
+    for (const [room, view] of this.#rooms) {
       if (view.resync?.ref !== ref) continue
-      const held = view.resync.held
+      const tries = (view.resync.tries ?? 0) + 1
+      if (view.resync.kind === 'hole' && tries > MAX_HOLE_TRIES) return undefined
+      view.resync.ref = newRef()
+      view.resync.tries = tries
+      return { room, ref: view.resync.ref, since: { seq: view.seq, epoch: view.epoch }, tries }
+    }
+    return undefined
+  }
+
+  /**
+   * The resume or resync request was refused. A resume refused (banned, forbidden since) means the
+   * connection is not in the room: it is dropped from the rooms. A hole that cannot be filled:
+   * show what was held and go on.
+   */
+  resyncFailed (ref: string): RoomEvent[] {
+    for (const [room, view] of this.#rooms) {
+      if (view.resync?.ref !== ref) continue
+      const { held, kind } = view.resync
       view.resync = undefined
+      if (kind === 'resume') {
+        this.#rooms.delete(room)
+        return []
+      }
       return this.#flush(view, held, undefined)
     }
     return []
+  }
+
+  /**
+   * Whether requests for `room` may go: not while it is being resumed after a reconnect (the
+   * server does not count this connection in it until then).
+   */
+  ready (room: string): boolean {
+    const view = this.#rooms.get(room)
+    return view === undefined || (view.awaitingJoin === undefined && view.resync?.kind !== 'resume')
   }
 
   #flush (view: RoomView, held: RoomEvent[], joined: JoinedFrame | undefined): RoomEvent[] {

@@ -4,12 +4,24 @@
  * (rooms, unread counts) and to the listeners.
  */
 import type { ServerFrame, WelcomeFrame } from '../protocol/schemas.js'
-import { Requests } from './requests.js'
+import { Requests, retryDelay, type Route } from './requests.js'
 import { RoomTracker, type RoomEvent, type Resync } from './room-tracker.js'
 import { TypingDebounce } from './typing.js'
 import { backoffDelay, openSocket, retryable, uuid, type Refusal, type SocketConstructor, type SocketLike } from './socket.js'
 import type { ChatClientEvents, ChatClientOptions, ChatClientStatus } from './types.js'
 import { UnreadCounts } from './unread.js'
+
+/**
+ * What a request waits for: a room's messages go one at a time (a direct conversation's too, by
+ * its other user), and what a member does in a room waits while the room is resumed.
+ */
+function routeOf (frame: Record<string, unknown>): Route {
+  const { action, room, to } = frame
+  if (action === 'message' && typeof room === 'string') return { room, lane: `room ${room}` }
+  if (action === 'dm' && typeof to === 'string') return { lane: `dm ${to}` }
+  if ((action === 'edit' || action === 'delete') && typeof room === 'string') return { room }
+  return {}
+}
 
 /**
  * The client's session: the socket and its reconnects, replies by ref, rooms resumed with
@@ -26,6 +38,8 @@ export class ChatSession {
   #closedByUser = false
   #attempt = 0
   #timer: ReturnType<typeof setTimeout> | undefined
+  /** Resumes and resyncs waiting to be asked again. */
+  readonly #retries = new Set<ReturnType<typeof setTimeout>>()
   #clientId: string | undefined
   #userId: string | undefined
   /** Each room's unread count. */
@@ -40,7 +54,7 @@ export class ChatSession {
 
   constructor (options: ChatClientOptions) {
     this.#opts = options
-    this.#requests = new Requests(options.requestTimeout ?? 10_000)
+    this.#requests = new Requests(options.requestTimeout ?? 10_000, (room) => this.#rooms.ready(room))
   }
 
   /** This connection's id (changes with each reconnect). */
@@ -145,13 +159,28 @@ export class ChatSession {
     this.#requests.opened((text) => this.#socket!.send(text))
   }
 
-  /** Sends a `join` with `since`; one that cannot be sent shows what it held. */
+  /**
+   * Sends a `join` with `since`. One that cannot be sent (the socket is down) waits: the
+   * reconnect resumes the room from the last seq shown.
+   */
   #resync ({ room, ref, since }: Resync): void {
     try {
       this.#raw({ action: 'join', room, since, ref })
-    } catch {
+    } catch {}
+  }
+
+  /** A resume or resync the server could not answer now is asked again later; one it refused ends. */
+  #resyncAnswered (ref: string, code: string): void {
+    const again = code === 'UNAVAILABLE' || code === 'RATE_LIMITED' ? this.#rooms.retryResync(ref, uuid) : undefined
+    if (again === undefined) {
       this.#show(this.#rooms.resyncFailed(ref))
+      return
     }
+    const timer = setTimeout(() => {
+      this.#retries.delete(timer)
+      if (this.#rooms.isResync(again.ref)) this.#resync(again)
+    }, retryDelay(again.tries - 1))
+    this.#retries.add(timer)
   }
 
   #frame (frame: ServerFrame): void {
@@ -174,16 +203,20 @@ export class ChatSession {
       this.#emit('unread', { room: frame.room, unread: this.unreadCounts.count(frame.room) })
       for (const e of show) this.#count(e)
       this.#show(show)
+      // A resumed room's requests may go now.
+      this.#requests.pump()
       return
     }
     if (frame.type === 'error' && typeof ref === 'string' && this.#rooms.isResync(ref)) {
-      this.#show(this.#rooms.resyncFailed(ref))
+      this.#resyncAnswered(ref, frame.code)
+      this.#requests.pump()
     } else if (frame.type === 'error' && ref === undefined && frame.code === 'UNAVAILABLE') {
       // The server could not join this connection to its default room: resume it ourselves.
       for (const resync of this.#rooms.defaultJoinFailed(uuid)) this.#resync(resync)
     } else if (frame.type === 'left') {
       this.#rooms.left(frame.room)
       this.unreadCounts.left(frame.room)
+      this.#requests.pump()
     } else if (frame.type === 'read' && frame.userId === this.#userId) {
       this.readTo(frame.room, frame.seq)
     } else if (frame.type === 'presenceDiff') {
@@ -233,7 +266,7 @@ export class ChatSession {
       if (this.#status !== 'open' || this.#socket?.readyState !== 1) return false
       this.#socket.send(text)
       return true
-    })
+    }, routeOf(frame))
   }
 
   #fail (status: ChatClientStatus): void {
@@ -246,6 +279,8 @@ export class ChatSession {
     this.#closedByUser = true
     this.typingDebounce.clear()
     clearTimeout(this.#timer)
+    for (const t of this.#retries) clearTimeout(t)
+    this.#retries.clear()
     this.#socket?.close(1000)
     this.#fail('closed')
   }

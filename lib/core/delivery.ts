@@ -65,6 +65,8 @@ export class LocalMember implements Member {
 export class Delivery {
   readonly #membership: Membership<LocalMember>
   readonly #feeds: RoomFeeds
+  /** Members whose leave is on its way, by room (see holdWhileLeaving). */
+  readonly #leaving = new Map<string, Set<LocalMember>>()
   /** Frames written to sockets (a broadcast to 10 counts 10). */
   sent = 0
 
@@ -107,13 +109,41 @@ export class Delivery {
     for (const member of members.values()) member.from = before
   }
 
+  /**
+   * Holds a member's frames of `room` while its leave is on its way: if the leave fails, it is
+   * still in the room and gets them (`resumeAfterLeave`), without a gap. Whether this started the
+   * holding (a join of it may be holding already).
+   */
+  holdWhileLeaving (room: string, member: LocalMember): boolean {
+    let set = this.#leaving.get(room)
+    if (set === undefined) this.#leaving.set(room, set = new Set())
+    set.add(member)
+    if (member.buffer !== undefined) return false
+    member.buffer = []
+    return true
+  }
+
+  /** The leave is done (`failed` false: what was held is dropped) or failed (it is sent). */
+  leaveSettled (room: string, member: LocalMember, held: boolean, failed: boolean): void {
+    const set = this.#leaving.get(room)
+    set?.delete(member)
+    if (set?.size === 0) this.#leaving.delete(room)
+    if (!held) return
+    if (failed) this.release(member, 0, undefined)
+    else member.buffer = undefined
+  }
+
   #write (room: string, text: string, except: string | undefined, seq: number | undefined, epoch: string | undefined): void {
     const members = this.#membership.membersOf(room)
-    if (members === undefined) return
+    const leaving = this.#leaving.size === 0 ? undefined : this.#leaving.get(room)
+    if (members === undefined && leaving === undefined) return
     // Framed once for everyone: each member gets the same bytes, coalesced per turn.
     const frame = textFrame(text)
     let sent = 0
-    for (const member of members.values()) {
+    for (const member of leaving ?? []) {
+      if (except === undefined || member.conn.id !== except) member.buffer?.push({ seq, frame })
+    }
+    for (const member of members?.values() ?? []) {
       if (except !== undefined && member.conn.id === except) continue
       const floor = member.floor
       if (floor !== undefined && seq !== undefined) {

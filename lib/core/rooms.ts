@@ -132,30 +132,47 @@ export class Rooms {
     return 'joined'
   }
 
-  /** Takes a membership out; a room left without local members stops its feed. */
-  #unregister (room: string, clientId: string): LocalMember | undefined {
+  /**
+   * Takes a membership out; a room left without local members stops its feed (unless `keepFeed`:
+   * a leave that may fail keeps counting the room's seqs until it is done).
+   */
+  #unregister (room: string, clientId: string, keepFeed = false): LocalMember | undefined {
     const member = this.#membership.remove(room, clientId)
     if (member === undefined) return undefined
     // Its user's last connection in the room here: it is not typing there any more.
     if (this.#membership.userCount(room, member.userId) === 0) this.#core.typing().stop(room, member.userId)
-    if (this.#membership.count(room) === 0) {
-      this.#delivery.feeds.stopped(room)
-      this.#core.typing().forget(room)
-    }
+    if (!keepFeed) this.#emptied(room)
     return member
+  }
+
+  #emptied (room: string): void {
+    if (this.#membership.count(room) > 0) return
+    this.#delivery.feeds.stopped(room)
+    this.#core.typing().forget(room)
   }
 
   /** Takes `conn` out of `room`: `left` to it (unless it is gone), `userLeft` to the others. */
   async leave (conn: Connection, room: string, reason: LeaveReason, ref?: Ref): Promise<boolean> {
-    const member = this.#unregister(room, conn.id)
+    // A connection still open stays a member if the backend cannot take the leave: what the room
+    // sends meanwhile is held for it (else it would miss it, unknowing, and count on after a gap).
+    const undoable = reason === 'left' || reason === 'removed'
+    const member = this.#unregister(room, conn.id, undoable)
     if (member === undefined) return false
+    const held = undoable && this.#delivery.holdWhileLeaving(room, member)
     let state: LeaveState
     try {
       state = await this.#adapter().leave(room, member)
     } catch (err) {
-      // Nothing was done (for a connection still open): it stays a member and may retry.
-      if (reason === 'left' || reason === 'removed') this.#membership.add(room, member)
+      // Nothing was done: it stays a member (unless it closed, or joined again, meanwhile) and may retry.
+      const back = undoable && !conn.closed && !this.#membership.has(room, conn.id)
+      if (back) this.#membership.add(room, member)
+      this.#delivery.leaveSettled(room, member, held, back)
+      if (!back) this.#emptied(room)
       throw err
+    }
+    if (undoable) {
+      this.#delivery.leaveSettled(room, member, held, false)
+      this.#emptied(room)
     }
     if (reason === 'left' || reason === 'removed' || reason === 'banned') {
       const left: LeftFrame = { type: 'left', room, members: state.members }
