@@ -12,6 +12,7 @@ import type { ResolvedOptions } from './options.js'
 import { refusal } from './outcomes.js'
 import { PeopleRequests } from './people-requests.js'
 import type { Codec } from './protocol/codec.js'
+import type { ErrorFrame } from './protocol/schemas.js'
 import type { ClientRequest, Meta, Ref } from './protocol/schemas.js'
 import type { Connection, ConnectionEvents, IncomingData } from './transport/connection.js'
 
@@ -91,7 +92,8 @@ export class Dispatcher implements ConnectionEvents {
     const decoded = this.#codec.decode(data as Buffer, isBinary)
     if (limited) {
       const ref = decoded.ok ? decoded.request.ref : decoded.ref
-      return this.#error(conn, ErrorCode.RATE_LIMITED, 'too many frames: this one was dropped, slow down', ref)
+      // When to try again: a message resent with its ref then (the typed client does) is kept once.
+      return this.#error(conn, ErrorCode.RATE_LIMITED, 'too many frames: this one was dropped, slow down', ref, conn.limiter?.retryAfter)
     }
     if (!decoded.ok) return this.#error(conn, decoded.code, decoded.message, decoded.ref)
     const request = decoded.request
@@ -280,10 +282,13 @@ export class Dispatcher implements ConnectionEvents {
     this.#hub.send(conn, ref === undefined ? { type: 'refreshed', exp } : { type: 'refreshed', exp, ref })
   }
 
-  #error (conn: Connection, code: ErrorCode, message: string, ref: Ref | undefined): undefined {
+  #error (conn: Connection, code: ErrorCode, message: string, ref: Ref | undefined, retryAfter?: number): undefined {
     conn.debug({ code }, 'request refused')
     this.metrics.error(code)
-    this.#hub.send(conn, ref === undefined ? { type: 'error', code, message } : { type: 'error', code, message, ref })
+    const frame: ErrorFrame = { type: 'error', code, message }
+    if (ref !== undefined) frame.ref = ref
+    if (retryAfter !== undefined) frame.retryAfter = retryAfter
+    this.#hub.send(conn, frame)
     return undefined
   }
 }

@@ -132,3 +132,74 @@ async function until (check: () => boolean, ms = 5000): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve))
   }
 }
+
+t.test('a leave goes after the room\'s messages sent before it, once the room is resumed', async (t) => {
+  // Found by the chaos run: a message in flight when the connection dropped, then a leave while
+  // the room was being resumed; the leave overtook the resend, which was refused NOT_A_MEMBER
+  // though its first try had been kept.
+  const { wss, url } = await scriptedServer(t)
+  const frames: Array<{ conn: number, action: string, content?: string }> = []
+  let conns = 0
+  const sockets: WebSocket[] = []
+  wss.on('connection', (ws) => {
+    const conn = ++conns
+    sockets.push(ws)
+    welcome(ws, conn)
+    const member = new Set<string>()
+    ws.on('message', (data) => {
+      const req = JSON.parse(String(data))
+      frames.push({ conn, action: req.action, content: req.content })
+      if (req.action === 'join') {
+        member.add(req.room)
+        // The resume takes a while (the room's Redis is slow to answer).
+        setTimeout(() => ws.send(JSON.stringify({ type: 'joined', room: req.room, members: 1, seq: 0, epoch: 'e', ref: req.ref, ...(req.since === undefined ? {} : { recovered: true }) })), req.since === undefined ? 0 : 50)
+      } else if (req.action === 'leave') {
+        member.delete(req.room)
+        ws.send(JSON.stringify({ type: 'left', room: req.room, members: 0, ref: req.ref }))
+      } else if (req.action === 'message') {
+        if (!member.has(req.room)) ws.send(JSON.stringify({ type: 'error', code: 'NOT_A_MEMBER', message: 'join first', ref: req.ref }))
+        else if (conn > 1) ws.send(JSON.stringify({ type: 'ack', ref: req.ref, id: req.content, seq: 1 }))
+      }
+    })
+  })
+  const client = createChatClient({ url, token: 't', reconnect: { minDelay: 10, maxDelay: 20 } })
+  t.teardown(() => client.close())
+  await client.connect()
+  await client.join('r')
+  const sent = client.send('r', 'in flight')
+  await until(() => frames.some((f) => f.content === 'in flight'))
+  sockets[0].terminate()
+  await until(() => conns === 2)
+  const left = client.leave('r')
+  t.match(await sent, { type: 'ack', id: 'in flight' }, 'the resend is kept')
+  t.match(await left, { type: 'left', room: 'r' })
+  t.same(frames.filter((f) => f.conn === 2).map((f) => f.action), ['join', 'message', 'leave'], 'resume, resend, leave')
+})
+
+t.test('a message dropped by the frame rate (RATE_LIMITED with retryAfter) is sent again then; a dm over the conversations limit is not', async (t) => {
+  // Found by the chaos run: a message resent after a reconnect, behind the resumes of two dozen
+  // rooms, was dropped by the connection's token bucket and reported refused, though its first
+  // try had been kept.
+  const { wss, url } = await scriptedServer(t)
+  const tries: number[] = []
+  wss.on('connection', (ws) => {
+    welcome(ws, 1)
+    ws.on('message', (data) => {
+      const req = JSON.parse(String(data))
+      if (req.action === 'dm') {
+        ws.send(JSON.stringify({ type: 'error', code: 'RATE_LIMITED', message: 'you started 20 new conversations within a minute', ref: req.ref }))
+        return
+      }
+      tries.push(Date.now())
+      if (tries.length === 1) ws.send(JSON.stringify({ type: 'error', code: 'RATE_LIMITED', message: 'too many frames', ref: req.ref, retryAfter: 300 }))
+      else ws.send(JSON.stringify({ type: 'ack', ref: req.ref, id: 'm1', seq: 1 }))
+    })
+  })
+  const client = createChatClient({ url, token: 't' })
+  t.teardown(() => client.close())
+  await client.connect()
+  t.match(await client.send('r', 'hello'), { type: 'ack', id: 'm1' })
+  t.equal(tries.length, 2, 'sent again')
+  t.ok(tries[1] - tries[0] >= 300, `not before retryAfter (${tries[1] - tries[0]} ms)`)
+  await t.rejects(client.dm('bob', 'hi'), { code: 'RATE_LIMITED' }, 'a refusal without retryAfter is the caller\'s')
+})

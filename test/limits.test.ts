@@ -41,7 +41,9 @@ t.test('the default bucket lets a burst of 40 through and refuses the 41st', asy
   for (let i = 0; i < 41; i++) a.send({ action: 'join', room: 'lobby', ref: i })
   for (let i = 0; i < 40; i++) t.equal((await a.next((f) => f.ref === i)).type, 'joined')
   // A few ms passed, far from the 50 ms a new token takes at 20 per second.
-  t.match(await a.next((f) => f.ref === 40), { type: 'error', code: 'RATE_LIMITED' })
+  const refused = await a.next((f) => f.ref === 40)
+  t.match(refused, { type: 'error', code: 'RATE_LIMITED' })
+  t.ok(refused.retryAfter >= 1 && refused.retryAfter <= 50, `retryAfter says when a token comes back (${refused.retryAfter} ms of at most 50)`)
   a.close()
 })
 

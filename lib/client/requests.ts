@@ -112,15 +112,17 @@ export class Requests {
   settle (ref: string, frame: ServerFrame): void {
     const p = this.#pending.get(ref)
     if (p === undefined) return
-    if (frame.type === 'error' && frame.code === 'UNAVAILABLE' && p.resendable) {
-      // Not done now, and maybe done: again, with the same ref (the server keeps it once).
-      // The rest of its lane waits behind it.
+    // Not done now, and maybe done before (a resend after a reconnect): again, with the same ref.
+    const again = frame.type === 'error' && p.resendable &&
+      (frame.code === 'UNAVAILABLE' || (frame.code === 'RATE_LIMITED' && frame.retryAfter !== undefined))
+    if (again) {
+      // The server keeps it once; the rest of its lane waits behind it.
       clearTimeout(p.retry)
       p.sent = false
       p.retry = setTimeout(() => {
         p.retry = undefined
         if (this.#mayGo(p)) p.sent = p.send(p.text)
-      }, retryDelay(p.retries++))
+      }, Math.max(retryDelay(p.retries++), frame.type === 'error' ? frame.retryAfter ?? 0 : 0))
       return
     }
     this.#pending.delete(ref)

@@ -13,11 +13,12 @@ import { UnreadCounts } from './unread.js'
 
 /**
  * What a request waits for: a room's messages go one at a time (a direct conversation's too, by
- * its other user), and what a member does in a room waits while the room is resumed.
+ * its other user), a leave after the messages sent before it (else they would be refused
+ * NOT_A_MEMBER, kept or not), and what a member does in a room waits while the room is resumed.
  */
 function routeOf (frame: Record<string, unknown>): Route {
   const { action, room, to } = frame
-  if (action === 'message' && typeof room === 'string') return { room, lane: `room ${room}` }
+  if ((action === 'message' || action === 'leave') && typeof room === 'string') return { room, lane: `room ${room}` }
   if (action === 'dm' && typeof to === 'string') return { lane: `dm ${to}` }
   if ((action === 'edit' || action === 'delete') && typeof room === 'string') return { room }
   return {}

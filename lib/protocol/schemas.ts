@@ -283,7 +283,8 @@ export const ServerFrames = {
       Type.Literal('BANNED'), Type.Literal('MUTED'), Type.Literal('TOO_MANY_WATCHED')
     ]),
     message: Type.String(),
-    ref: Type.Optional(Ref)
+    ref: Type.Optional(Ref),
+    retryAfter: Type.Optional(Type.Integer({ minimum: 1, description: 'RATE_LIMITED by the frame rate: ms until a frame is taken again (the same frame may be sent again then)' }))
   })
 }
 

@@ -38,6 +38,11 @@ export class RateLimiter {
     return this.#refuse(now)
   }
 
+  /** How long until the bucket holds a token again, ms (as of the last frame). */
+  get retryAfter (): number {
+    return Math.max(1, Math.ceil((1 - this.#tokens) / this.#perMs))
+  }
+
   #refuse (now: number): Verdict {
     const size = this.#maxViolations
     if (size === 0) return 'close'
