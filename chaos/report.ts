@@ -17,6 +17,11 @@ export interface Coverage {
   resentRefs: number
   /** Resumes told they missed something (a new epoch, or too far behind). */
   unrecovered: number
+  /**
+   * Epochs seen after a room's first (a history started again). With the PostgreSQL store a room's
+   * epoch is the store's, so a Redis failover makes none: 0 is what a run on the store should show.
+   */
+  newEpochs: number
 }
 
 /** What a run must have met to say anything: below any, the verdict is inconclusive. */

@@ -70,6 +70,22 @@ class ErrorStats {
   }
 }
 
+/** Epochs the clients saw in a room after its first, over every room. */
+function newEpochs (logs: Array<{ entries: Entry[] }>): number {
+  const epochs = new Map<string, Set<string>>()
+  for (const { entries } of logs) {
+    for (const e of entries) {
+      if (e.k !== 'joined' && e.k !== 'message') continue
+      let set = epochs.get(e.room)
+      if (set === undefined) epochs.set(e.room, set = new Set())
+      set.add(e.epoch)
+    }
+  }
+  let n = 0
+  for (const set of epochs.values()) n += set.size - 1
+  return n
+}
+
 /** How often a client's connection closed while some of its messages waited for their ack (resent with their ref). */
 function cutWithSendsPending (entries: Entry[]): number {
   const pending = new Set<number>()
@@ -148,7 +164,8 @@ async function main (): Promise<number> {
       failovers: ctx.seen.failovers,
       pgCrashesWithSendsInFlight: ctx.seen.pgCrashesWithSendsInFlight,
       resentRefs: logs.reduce((n, l) => n + cutWithSendsPending(l.entries), 0),
-      unrecovered: logs.reduce((n, l) => n + l.entries.filter((e) => e.k === 'joined' && e.recovered === false).length, 0)
+      unrecovered: logs.reduce((n, l) => n + l.entries.filter((e) => e.k === 'joined' && e.recovered === false).length, 0),
+      newEpochs: newEpochs(logs)
     }
     const missing = Number(args['min-coverage']) === 0 ? [] : conclusive(coverage)
     for (const l of logs) writeFileSync(join(dir, 'logs', `${l.client}.jsonl`), l.entries.map((e) => JSON.stringify(e)).join('\n') + '\n')

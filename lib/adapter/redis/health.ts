@@ -64,11 +64,14 @@ export class Health {
   /**
    * Starts a command: its `answer` fails fast as `run`'s does, `settled` is when the command
    * itself is done in Redis (answered, or given up by ioredis), which may be later than a
-   * deadline: what must not overtake it (a room's next call) waits for that.
+   * deadline: what must not overtake it (a room's next call) waits for that. The deadline counts
+   * from `since` (default now): a call for requests that waited past it is not sent at all.
    */
-  start<T> (command: (client: Client) => Promise<T>): { answer: Promise<T>, settled: Promise<unknown> } {
+  start<T> (command: (client: Client) => Promise<T>, since?: number): { answer: Promise<T>, settled: Promise<unknown> } {
     const client = this.#client
     if (client.status !== 'ready') return { answer: Promise.reject(new FST_CHAT_UNAVAILABLE(`Redis is ${client.status}`)), settled: Promise.resolve() }
+    const left = since === undefined ? this.#timeout : since + this.#timeout - Date.now()
+    if (left <= 0) return { answer: Promise.reject(new FST_CHAT_UNAVAILABLE(`no answer from Redis within ${this.#timeout} ms`)), settled: Promise.resolve() }
     let sent: Promise<T>
     try {
       sent = command(client)
@@ -77,16 +80,16 @@ export class Health {
     }
     // Derived before the answer is: it settles first when the command does.
     const settled = sent.then(noop, noop)
-    return { answer: this.#answer(client, sent), settled }
+    return { answer: this.#answer(client, sent, left), settled }
   }
 
-  async #answer<T> (client: Client, sent: Promise<T>): Promise<T> {
+  async #answer<T> (client: Client, sent: Promise<T>, left: number): Promise<T> {
     let timer: NodeJS.Timeout | undefined
     try {
       return await Promise.race([
         sent,
         new Promise<never>((_resolve, reject) => {
-          timer = setTimeout(() => reject(new FST_CHAT_UNAVAILABLE(`no answer from Redis within ${this.#timeout} ms`)), this.#timeout)
+          timer = setTimeout(() => reject(new FST_CHAT_UNAVAILABLE(`no answer from Redis within ${this.#timeout} ms`)), left)
         })
       ])
     } catch (err) {

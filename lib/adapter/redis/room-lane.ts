@@ -20,14 +20,20 @@ export interface Call<O> {
   settled: Promise<unknown>
 }
 
-/** A kind of call: how to make one for a room's items. */
-export type Runner<I, O> = (room: string, items: I[]) => Call<O>
+/**
+ * A kind of call: how to make one for a room's items. `since` is when the oldest of them was asked
+ * (ms since the epoch): its deadline counts from then, not from when the call leaves, so that time
+ * spent waiting behind the room's previous call counts too.
+ */
+export type Runner<I, O> = (room: string, items: I[], since: number) => Call<O>
 
 interface Waiting {
   kind: string
   /** Requests go in one call only with the same group (by default their kind). */
   group: string
   item: unknown
+  /** When it was asked. */
+  at: number
   resolve: (o: unknown) => void
   reject: (e: unknown) => void
 }
@@ -76,7 +82,7 @@ export class RoomLanes {
     if (lane === undefined) this.#lanes.set(room, lane = { queue: [], busy: false, stuck: false })
     if (lane.stuck) return Promise.reject(new FST_CHAT_UNAVAILABLE('Redis has not settled this room\'s previous call yet'))
     return new Promise((resolve, reject) => {
-      lane.queue.push({ kind, group, item, resolve, reject })
+      lane.queue.push({ kind, group, item, at: Date.now(), resolve, reject })
       if (lane.busy) return
       this.#due.add(room)
       if (!this.#scheduled) {
@@ -108,7 +114,7 @@ export class RoomLanes {
     lane.busy = true
     let call: Call<unknown>
     try {
-      call = this.#runners.get(kind)!(room, batch.map((w) => w.item))
+      call = this.#runners.get(kind)!(room, batch.map((w) => w.item), batch[0].at)
     } catch (err) {
       call = { answer: Promise.reject(err), settled: Promise.resolve() }
     }

@@ -27,11 +27,11 @@ export class RoomWrites {
   readonly #topology: Topology
   readonly #subscribing = new Map<string, Promise<void>>()
   readonly #lanes = new RoomLanes()
-  readonly #joins = this.#lanes.kind<Member, RoomState & { added: boolean }>('join', (room, members) => this.#joinMany(room, members))
-  readonly #leaves = this.#lanes.kind<Member, LeaveState>('leave', (room, members) => this.#leaveMany(room, members))
-  readonly #messages = this.#lanes.kind<MessageDraft, Published>('message', (room, drafts) => this.#publishMany(room, drafts))
-  readonly #stored = this.#lanes.kind<{ epoch: string, events: StoredFrame[] }, void>('stored', (room, items) => this.#storeMany(room, items))
-  readonly #revisions = this.#lanes.kind<Revision, Published | null>('revise', (room, [r]) => this.#revise(room, r))
+  readonly #joins = this.#lanes.kind<Member, RoomState & { added: boolean }>('join', (room, members, since) => this.#joinMany(room, members, since))
+  readonly #leaves = this.#lanes.kind<Member, LeaveState>('leave', (room, members, since) => this.#leaveMany(room, members, since))
+  readonly #messages = this.#lanes.kind<MessageDraft, Published>('message', (room, drafts, since) => this.#publishMany(room, drafts, since))
+  readonly #stored = this.#lanes.kind<{ epoch: string, events: StoredFrame[] }, void>('stored', (room, items, since) => this.#storeMany(room, items, since))
+  readonly #revisions = this.#lanes.kind<Revision, Published | null>('revise', (room, [r], since) => this.#revise(room, r, since))
   #revisionsMade = 0
   /** Rooms this process published to: the newest seq it must hear back, checked ECHO_MS later. */
   readonly #echoes = new Map<string, { seq: number, epoch: string, timer: NodeJS.Timeout }>()
@@ -79,18 +79,18 @@ export class RoomWrites {
    * One round trip for a room's joins (idempotent: a member already in is not added again), once
    * the room's subscription, if one is on its way, is done.
    */
-  #joinMany (room: string, members: Member[]): Call<RoomState & { added: boolean }> {
+  #joinMany (room: string, members: Member[], since: number): Call<RoomState & { added: boolean }> {
     const subscribing = this.#subscribing.get(room)
-    if (subscribing === undefined) return this.#sendJoins(room, members)
-    const call = subscribing.then(() => this.#sendJoins(room, members))
+    if (subscribing === undefined) return this.#sendJoins(room, members, since)
+    const call = subscribing.then(() => this.#sendJoins(room, members, since))
     return { answer: call.then(async (c) => await c.answer), settled: call.then(async (c) => await c.settled, () => {}) }
   }
 
-  #sendJoins (room: string, members: Member[]): Call<RoomState & { added: boolean }> {
+  #sendJoins (room: string, members: Member[], since: number): Call<RoomState & { added: boolean }> {
     const keys = this.#keys
     const args: Array<string | number> = [newEpoch(), this.#node.history.ttl]
     for (const m of members) args.push(...joinArgs(m))
-    const call = this.#health.start(async (c) => await scripts.join.run(c, joinKeys(keys, room, this.#node.id), args) as [number, number, string, number, ...number[]])
+    const call = this.#health.start(async (c) => await scripts.join.run(c, joinKeys(keys, room, this.#node.id), args) as [number, number, string, number, ...number[]], since)
     return {
       settled: call.settled,
       answer: call.answer.then(([count, seq, epoch, users, ...each]) => {
@@ -105,10 +105,10 @@ export class RoomWrites {
   }
 
   /** One round trip for a room's leaves (idempotent: a member already gone is not counted twice). */
-  #leaveMany (room: string, members: Member[]): Call<LeaveState> {
+  #leaveMany (room: string, members: Member[], since: number): Call<LeaveState> {
     const keys = this.#keys
     const args = members.flatMap((m) => [`${m.clientId}\n${m.userId}`, m.userId])
-    const call = this.#health.start(async (c) => await scripts.leave.run(c, [keys.members(room), keys.nodeMembers(room, this.#node.id), keys.roomUsers(room), keys.roomNames(room)], args) as number[])
+    const call = this.#health.start(async (c) => await scripts.leave.run(c, [keys.members(room), keys.nodeMembers(room, this.#node.id), keys.roomUsers(room), keys.roomNames(room)], args) as number[], since)
     return { settled: call.settled, answer: call.answer.then(([count, users, ...own]) => members.map((_, i) => ({ members: count, users, own: own[i] }))) }
   }
 
@@ -152,7 +152,7 @@ export class RoomWrites {
   }
 
   /** One round trip for a room's messages: seqs in order, one publish for all. */
-  #publishMany (room: string, drafts: MessageDraft[]): Call<Published> {
+  #publishMany (room: string, drafts: MessageDraft[], since: number): Call<Published> {
     const keys = this.#keys
     const { size, ttl } = this.#node.history
     const k = [keys.meta(room), keys.history(room), keys.roomChannel(room), keys.versions(room)]
@@ -164,7 +164,7 @@ export class RoomWrites {
       if (d.dedupe !== undefined) index = k.push(keys.dedupe(room, d.dedupe))
       args.push(d.head, d.mid, d.tail, d.id, index, d.digest ?? '')
     }
-    const call = this.#health.start(async (c) => await scripts.messages.run(c, k, args) as string)
+    const call = this.#health.start(async (c) => await scripts.messages.run(c, k, args) as string, since)
     return {
       settled: call.settled,
       answer: call.answer.then((lines) => lines.split('\n').map((line, i): Published => {
@@ -221,7 +221,7 @@ export class RoomWrites {
     await this.#stored(room, { epoch, events }, `stored\n${epoch}`)
   }
 
-  #storeMany (room: string, items: Array<{ epoch: string, events: StoredFrame[] }>): Call<void> {
+  #storeMany (room: string, items: Array<{ epoch: string, events: StoredFrame[] }>, since: number): Call<void> {
     const keys = this.#keys
     const { size, ttl } = this.#node.history
     const args: Array<string | number> = [items[0].epoch, 2 * size, ttl, Date.now(), this.publishCommand]
@@ -231,7 +231,7 @@ export class RoomWrites {
         args.push(e.seq, e.text, e.id ?? '', r?.seq ?? '', r === undefined ? '' : (r.deleted ? 'd' : 'e') + r.text)
       }
     }
-    const call = this.#health.start(async (c) => await scripts.stored.run(c, [keys.meta(room), keys.history(room), keys.versions(room), keys.roomChannel(room)], args))
+    const call = this.#health.start(async (c) => await scripts.stored.run(c, [keys.meta(room), keys.history(room), keys.versions(room), keys.roomChannel(room)], args), since)
     return {
       settled: call.settled,
       answer: call.answer.then(() => {
@@ -248,12 +248,12 @@ export class RoomWrites {
     return await this.#revisions(room, r, `revise\n${this.#revisionsMade++}`)
   }
 
-  #revise (room: string, r: Revision): Call<Published | null> {
+  #revise (room: string, r: Revision, since: number): Call<Published | null> {
     const keys = this.#keys
     const { size, ttl } = this.#node.history
     const call = this.#health.start(async (c) => await scripts.revise.run(c,
       [keys.meta(room), keys.history(room), keys.versions(room), keys.roomChannel(room)],
-      [r.epoch, r.seq, (r.deleted ? 'd' : 'e') + r.version, r.head, r.mid, r.tail, Date.now(), 2 * size, ttl, this.publishCommand, this.#node.id, this.#calls++]) as string)
+      [r.epoch, r.seq, (r.deleted ? 'd' : 'e') + r.version, r.head, r.mid, r.tail, Date.now(), 2 * size, ttl, this.publishCommand, this.#node.id, this.#calls++]) as string, since)
     // "<seq> <epoch>", or '' when nothing was done
     return { settled: call.settled, answer: call.answer.then((result) => [result === '' ? null : { status: 'sent', id: '', seq: Number(result.slice(0, result.indexOf(' '))), epoch: result.slice(result.indexOf(' ') + 1) }]) }
   }
