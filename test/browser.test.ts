@@ -1,5 +1,6 @@
 // The demo page in a real browser: Debian's chromium driven by playwright-core (no browser
-// download). Two pages chat and see each other; both survive a server restart by reconnecting.
+// download). Two pages chat and see each other; both survive a server restart by reconnecting,
+// with what was typed meanwhile shown pending and sent once back, and no false "missed" note.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync, mkdirSync } from 'node:fs'
@@ -75,6 +76,7 @@ t.test('the demo page in Chromium: two people chat, see each other, and survive 
     await page.fill(byTestId('name'), name)
     await page.press(byTestId('name'), 'Enter')
     await textIs(page, 'status', 'connected')
+    await textIs(page, 'connect', 'Switch user')
     await page.fill(byTestId('room'), 'demo')
     await page.click(byTestId('join'))
     await textIs(page, 'current-room', 'demo')
@@ -116,6 +118,7 @@ t.test('the demo page in Chromium: two people chat, see each other, and survive 
   await messageShown(bob, 'alice', 'hello from alice')
 
   // Who is online: a dot; a direct message: click someone, write; it opens as a tab on their page.
+  t.match(await alice.textContent(byTestId('members-hint')), /Click someone to write to them directly/, 'the page says how a direct conversation starts')
   await alice.waitForSelector(`${byTestId('members')} li[data-user="bob"] .dot.on`)
   await alice.click(`${byTestId('members')} li[data-user="bob"]`)
   await textIs(alice, 'current-room', '@bob')
@@ -155,6 +158,8 @@ t.test('the demo page in Chromium: two people chat, see each other, and survive 
   for (const width of [1280, 390, 360]) {
     await bob.setViewportSize({ width, height: 800 })
     t.same(await fitsWidth(bob, ['members', 'send', 'message', 'messages', 'leave']), [], `nothing off screen at ${width} px`)
+    const top = await bob.$eval(byTestId('members'), (el: any) => el.getBoundingClientRect().top)
+    t.ok(top < 800, `the members (where a direct conversation starts) are above the fold at ${width} px: top ${Math.round(top)}`)
   }
   await bob.screenshot({ path: join(ARTIFACTS, 'demo-narrow.png'), fullPage: true })
   await bob.setViewportSize({ width: 1280, height: 800 })
@@ -175,10 +180,21 @@ t.test('the demo page in Chromium: two people chat, see each other, and survive 
   server.kill('SIGTERM')
   await once(server, 'exit')
   await textIs(alice, 'status', 'reconnecting')
+  await alice.waitForSelector(`${byTestId('members')} li[data-user="alice"] .dot:not(.on)`)
+  t.pass('while reconnecting, the page does not show you online')
+  await alice.fill(byTestId('message'), 'typed while away')
+  await alice.press(byTestId('message'), 'Enter')
+  await alice.waitForSelector(`${byTestId('messages')} li.pending >> text=typed while away`)
+  t.pass('a message typed while disconnected shows at once, pending')
   server = await startExample(port)
   await textIs(alice, 'status', 'connected', 30_000)
   await textIs(bob, 'status', 'connected', 30_000)
   t.pass('both reconnected after the restart')
+  await messageShown(bob, 'alice', 'typed while away', 30_000)
+  await messageShown(alice, 'alice', 'typed while away')
+  await alice.waitForFunction((sel) => (globalThis as any).document.querySelector(sel) === null, `${byTestId('messages')} li.pending`)
+  t.pass('and is sent once back, no longer pending')
+  t.equal(await alice.$$eval(`${byTestId('messages')} li.note`, (l) => l.length), 0, 'nothing was missed, and the page does not say so')
   await bob.fill(byTestId('message'), 'back again')
   await bob.click(byTestId('send'))
   await messageShown(alice, 'bob', 'back again')

@@ -89,6 +89,39 @@ t.test('a server restart: the client comes back on its own with a fresh token; a
   t.equal(client.status, 'closed')
 })
 
+t.test('a resume that cannot recover (the memory adapter restarted) is told as `missed`; a recovered one is not', async (t) => {
+  const first = await server(t)
+  const port = Number(new URL(first.url).port)
+  const client = createChatClient({ url: first.url, token: () => token({ sub: 'ann' }), reconnect: { minDelay: 20, maxDelay: 200 } })
+  t.teardown(() => client.close())
+  const missed: any[] = []
+  client.on('missed', (m) => missed.push(m))
+  await client.connect()
+  await client.join('r')
+  const sent = await client.send('r', 'before the restart')
+  const seen = await first.app.chat.history('r')
+  const before = seen.epoch
+  t.equal(sent.seq, 1)
+
+  // A cut the server survives: resumed, recovered, nothing missed.
+  const resumed = new Promise<any>((resolve) => client.on('joined', (j) => { if (j.room === 'r' && j.recovered !== undefined) resolve(j) }))
+  await first.app.chat.disconnect(client.clientId!, 1011)
+  t.match(await resumed, { room: 'r', recovered: true })
+  t.same(missed, [], 'a recovered resume is no news')
+
+  // A restart of a memory chat loses the history: the resume says so, and the client tells the application.
+  const told = new Promise<any>((resolve) => client.on('missed', (m) => { if (m.room === 'r') resolve(m) }))
+  await first.app.close()
+  const second = await server(t, port)
+  const m = await told
+  t.match(m, { room: 'r', from: { seq: 1, epoch: before }, seq: 0 }, 'where it was, and where the room starts over')
+  t.not(m.epoch, before, 'a new epoch')
+  t.ok(client.rooms.includes('r'), 'the room is kept: live messages go on')
+  const live = new Promise<any>((resolve) => client.on('message', (f) => { if (f.content === 'after') resolve(f) }))
+  await second.app.chat.broadcast('r', 'after')
+  t.match(await live, { room: 'r', seq: 1, epoch: m.epoch })
+})
+
 t.test('a token hook that fails while the server is down does not stop the reconnecting', async (t) => {
   const first = await server(t)
   const port = Number(new URL(first.url).port)

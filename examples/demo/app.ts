@@ -19,8 +19,11 @@ const leaveButton = $<HTMLButtonElement>('leave')
 const typingLine = $<HTMLElement>('typing')
 
 /** What the page knows of one room it is in. */
+/** A message this page sent that has no ack yet (shown greyed, in place, until the server has it). */
+interface Pending { pending: string, text: string, failed?: boolean }
+
 interface RoomView {
-  items: Array<MessageFrame | { note: string }>
+  items: Array<MessageFrame | { note: string } | Pending>
   /** The seqs shown, of this epoch (a room whose history was lost starts a new one at 1). */
   seqs: Set<number>
   epoch: string
@@ -44,6 +47,7 @@ const partners = new Map<string, string>()
 const online = new Map<string, boolean>()
 const watched = new Set<string>()
 let problemTimer: ReturnType<typeof setTimeout> | undefined
+let pendingCount = 0
 
 const FRIENDLY: Record<string, string> = {
   NOT_A_MEMBER: 'You are not in that room any more: join it again.',
@@ -147,6 +151,18 @@ function render (): void {
   const v = current === undefined ? undefined : rooms.get(current)
   const atBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 40
   messages.replaceChildren(...(v?.items ?? []).map((item) => {
+    if ('pending' in item) {
+      const li = document.createElement('li')
+      li.className = item.failed === true ? 'mine pending failed' : 'mine pending'
+      const meta = document.createElement('div')
+      meta.className = 'meta'
+      meta.textContent = item.failed === true ? 'not sent' : client?.status === 'open' ? 'sending...' : 'waiting for the connection...'
+      const text = document.createElement('div')
+      text.className = 'text'
+      text.textContent = item.text
+      li.append(meta, text)
+      return li
+    }
     if ('note' in item) {
       const li = document.createElement('li')
       li.className = 'note'
@@ -159,8 +175,10 @@ function render (): void {
   members.replaceChildren(...[...(v?.present ?? new Map<string, string>())].sort((a, b) => a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0).map(([u, name]) => {
     const li = document.createElement('li')
     const dot = document.createElement('span')
-    dot.className = online.get(u) === false ? 'dot' : 'dot on'
-    dot.title = online.get(u) === false ? 'offline' : 'online'
+    // Yourself: online while this page is connected (not while it reconnects).
+    const isOn = u === me ? client?.status === 'open' : online.get(u) !== false
+    dot.className = isOn ? 'dot on' : 'dot'
+    dot.title = isOn ? 'online' : 'offline'
     li.append(dot, u === me ? `${name} (you)` : name)
     li.dataset.user = u
     if (u !== me) {
@@ -209,7 +227,7 @@ function add (room: string, list: MessageFrame[]): void {
     let at = v.items.length
     for (let i = v.floor; i < v.items.length; i++) {
       const item = v.items[i]
-      if (!('note' in item) && item.seq > m.seq) { at = i; break }
+      if ('pending' in item || ('seq' in item && item.seq > m.seq)) { at = i; break }
     }
     v.items.splice(at, 0, m)
   }
@@ -253,6 +271,7 @@ $('name-form').addEventListener('submit', (e) => {
   current = undefined
   render()
   me = name
+  $('connect').textContent = 'Switch user'
   const c = client = createChatClient({
     url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/chat`,
     token: () => fetchToken(name),
@@ -262,14 +281,22 @@ $('name-form').addEventListener('submit', (e) => {
   c.on('status', (s) => {
     status.textContent = s === 'open' ? 'connected' : s
     status.classList.toggle('open', s === 'open')
+    render()
   })
   c.on('welcome', (w) => { me = w.userId; showProblem('') })
   c.on('joined', (j) => {
-    const v = view(j.room)
-    if (j.recovered === false) { v.items.push({ note: 'Some messages were missed while you were away.' }); v.historyLoaded = false }
     current ??= j.room
     render()
     void loadRoom(j.room, j.seq)
+  })
+  // The room's resume could not recover (the server lost its history: a restart of the memory
+  // adapter): what was sent there since it started over is reloaded; nothing sent since, nothing to say.
+  c.on('missed', (m) => {
+    const v = view(m.room)
+    if (m.seq === 0) return
+    v.items.push({ note: 'The server restarted while you were away: this room\'s history was reloaded.' })
+    v.historyLoaded = false
+    void loadRoom(m.room, m.seq)
   })
   c.on('left', (l) => {
     rooms.delete(l.room)
@@ -330,9 +357,23 @@ $('message-form').addEventListener('submit', (e) => {
   const text = messageInput.value
   if (client === undefined || current === undefined || text.trim() === '') return
   messageInput.value = ''
-  const other = current.startsWith('dm:') ? partners.get(current) : undefined
-  const sent = other !== undefined && other !== 'server' ? client.dm(other, text) : client.send(current, text)
-  sent.then(() => showProblem(''), failed)
+  const room = current
+  const other = room.startsWith('dm:') ? partners.get(room) : undefined
+  // Shown at once, greyed, until the server has it (it waits for the connection if there is none).
+  const pending: Pending = { pending: String(++pendingCount), text }
+  view(room).items.push(pending)
+  render()
+  const sent = other !== undefined && other !== 'server' ? client.dm(other, text) : client.send(room, text)
+  sent.then(() => {
+    const v = view(room)
+    v.items = v.items.filter((i) => i !== pending)
+    showProblem('')
+    if (room === current) render()
+  }, (err: unknown) => {
+    pending.failed = true
+    failed(err)
+    if (room === current) render()
+  })
 })
 
 render()

@@ -14,7 +14,7 @@ export { ChatRequestError } from './requests.js'
 export { TYPING_EVERY_MS, TYPING_IDLE_MS } from './typing.js'
 export type { SocketConstructor, SocketLike } from './socket.js'
 
-export type { ChatClientEvents, ChatClientOptions, ChatClientStatus } from './types.js'
+export type { ChatClientEvents, ChatClientOptions, ChatClientStatus, Missed } from './types.js'
 export type { UnreadCount } from './unread.js'
 
 export class ChatClient extends ChatSession {

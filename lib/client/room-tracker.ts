@@ -5,6 +5,7 @@
  * and a message it already showed is never shown again.
  */
 import type { DeletedFrame, EditedFrame, JoinedFrame, MessageFrame } from '../protocol/schemas.js'
+import type { Missed } from './types.js'
 
 /** What a room numbers: messages, and the edits and deletions of them (each has its own seq). */
 export type RoomEvent = MessageFrame | EditedFrame | DeletedFrame
@@ -131,7 +132,7 @@ export class RoomTracker {
    * A `joined`: a first join starts the count; the answer to a resume or a resync releases what
    * it held. `emit` says whether the application hears of it (not of a recovered hole).
    */
-  joined (frame: JoinedFrame, newRef: () => string): { show: RoomEvent[], emit: boolean, recovered?: true, resume?: Resync } {
+  joined (frame: JoinedFrame, newRef: () => string): { show: RoomEvent[], emit: boolean, recovered?: true, resume?: Resync, missed?: Missed } {
     const view = this.#rooms.get(frame.room)
     if (view?.awaitingJoin !== undefined && frame.ref === undefined) {
       view.awaitingJoin = undefined
@@ -144,6 +145,7 @@ export class RoomTracker {
     }
     if (view?.resync !== undefined && frame.ref === view.resync.ref) {
       const { held, kind } = view.resync
+      const from = { seq: view.seq, epoch: view.epoch }
       view.resync = undefined
       // Recovered: the replay that follows brings what did not reach this connection live; what
       // it held did (a connection already in the room is not sent it again), so it is kept and
@@ -152,8 +154,9 @@ export class RoomTracker {
         view.pending = [...held].sort((a, b) => a.seq - b.seq)
         return { show: this.#drain(view), emit: kind === 'resume' }
       }
-      // Not recoverable: show what came, then count on from the join.
-      return { show: this.#flush(view, held, frame), emit: true }
+      // Not recoverable: show what came, then count on from the join; the application is told
+      // (it reloads the room's history).
+      return { show: this.#flush(view, held, frame), emit: true, missed: { room: frame.room, from, seq: frame.seq, epoch: frame.epoch } }
     }
     // The server's own join of a new connection's default room comes before the answer to the
     // resume: the count stays where it was until that answer.
@@ -189,6 +192,7 @@ export class RoomTracker {
     for (const [room, view] of this.#rooms) {
       if (view.resync?.ref !== ref) continue
       const { held, kind } = view.resync
+      const from = { seq: view.seq, epoch: view.epoch }
       view.resync = undefined
       if (kind === 'resume') {
         this.#rooms.delete(room)

@@ -197,9 +197,10 @@ export class ChatSession {
     if (ref !== undefined) this.#requests.settle(String(ref), frame)
     if (frame.type === 'joined') {
       // The answer to a resume or to the client's own resync releases what it held.
-      const { show, emit, recovered, resume } = this.#rooms.joined(frame, uuid)
+      const { show, emit, recovered, resume, missed } = this.#rooms.joined(frame, uuid)
       this.unreadCounts.joined(frame)
       if (emit) this.#emit('joined', recovered === true ? { ...frame, recovered } : frame)
+      if (missed !== undefined) this.#emit('missed', missed)
       if (resume !== undefined) this.#resync(resume)
       this.#emit('unread', { room: frame.room, unread: this.unreadCounts.count(frame.room) })
       for (const e of show) this.#count(e)

@@ -34,6 +34,13 @@ export interface ChatClientEvents {
   read: ReadFrame
   /** A room's unread count changed (a message by someone else, a read here or on another device, a join). */
   unread: { room: string, unread: UnreadCount }
+  /**
+   * A room's resume could not recover what this client missed (the server lost its history: the
+   * memory adapter restarted, Redis was flushed or failed over without a store; or the client was
+   * away longer than the history keeps): messages may be missing between `from` and the room's
+   * new position. Reload the room's history (`GET /rooms/:room/messages`); live messages go on.
+   */
+  missed: Missed
   tokenExpiring: TokenExpiringFrame
   refreshed: RefreshedFrame
   /** The socket opened (also after a reconnect). */
@@ -48,6 +55,16 @@ export interface ChatClientEvents {
   reconnecting: { attempt: number, delay: number }
   /** connecting, open, reconnecting, closed */
   status: ChatClientStatus
+}
+
+/** A room whose resume could not recover: where the client was, and where the room now is. */
+export interface Missed {
+  room: string
+  /** The last position this client saw in the room. */
+  from: { seq: number, epoch: string }
+  /** The room's position now (0 in a new epoch: nothing sent there since its history started again). */
+  seq: number
+  epoch: string
 }
 
 export type ChatClientStatus = 'connecting' | 'open' | 'reconnecting' | 'closed'
