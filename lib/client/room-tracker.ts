@@ -192,7 +192,6 @@ export class RoomTracker {
     for (const [room, view] of this.#rooms) {
       if (view.resync?.ref !== ref) continue
       const { held, kind } = view.resync
-      const from = { seq: view.seq, epoch: view.epoch }
       view.resync = undefined
       if (kind === 'resume') {
         this.#rooms.delete(room)
