@@ -181,6 +181,44 @@ t.test('a hole in the seqs: the client asks for it again, shows every message on
   t.equal(joinedEvents.length, 1, "the resync's joined is the client's own business")
 })
 
+t.test('a server join that says less than the client has had (a lagging backend) does not move its count back', async (t) => {
+  // Found by the chaos run (seed 101): a direct conversation's server-made join said seq 1 after
+  // the client had message 2; the client resumed from 1 on its next reconnect and showed 2 twice.
+  const wss = await scriptedServer(t)
+  const resumes: any[] = []
+  let connections = 0
+  wss.on('connection', (ws) => {
+    connections++
+    ws.send(JSON.stringify({ type: 'welcome', message: 'hi', clientId: `c${connections}`, userId: 'u' }))
+    ws.on('message', (data) => {
+      const req = JSON.parse(data.toString())
+      if (req.action !== 'join') return
+      if (req.since === undefined) {
+        ws.send(JSON.stringify({ type: 'joined', room: 'r', members: 1, seq: 0, epoch: 'e', ref: req.ref }))
+        ws.send(messageFrame('r', 1))
+        ws.send(messageFrame('r', 2))
+        // The server's own join (no ref), as for a direct conversation, from a backend one behind.
+        ws.send(JSON.stringify({ type: 'joined', room: 'r', members: 1, seq: 1, epoch: 'e' }))
+        ws.close(1011)
+      } else {
+        resumes.push(req)
+        ws.send(JSON.stringify({ type: 'joined', room: 'r', members: 1, seq: 2, epoch: 'e', recovered: true, ref: req.ref }))
+        ws.send(messageFrame('r', 3))
+      }
+    })
+  })
+  const { port } = wss.address() as { port: number }
+  const client = createChatClient({ url: `ws://127.0.0.1:${port}/chat`, token: 'x', reconnect: { minDelay: 10, maxDelay: 50 } })
+  t.teardown(() => client.close())
+  const seen: number[] = []
+  const third = new Promise<void>((resolve) => client.on('message', (m) => { seen.push(m.seq); if (m.seq === 3) resolve() }))
+  await client.connect()
+  await client.join('r')
+  await third
+  t.match(resumes, [{ room: 'r', since: { seq: 2, epoch: 'e' } }], 'resumed from what it had, not from the lagging join')
+  t.same(seen, [1, 2, 3], 'each message once')
+})
+
 t.test('meta, edits and deletions: typed calls and events, counted in the room\'s seqs', async (t) => {
   const { app, url } = await server(t)
   const alice = createChatClient({ url, token: token({ sub: 'alice' }), reconnect: { minDelay: 20, maxDelay: 100 } })

@@ -161,6 +161,10 @@ export class RoomTracker {
     // The server's own join of a new connection's default room comes before the answer to the
     // resume: the count stays where it was until that answer.
     if (view?.resync !== undefined) return { show: [], emit: true }
+    // A join of a room already seen in this epoch (the server's, of a direct conversation, say)
+    // never moves the count back: seqs are not reused within an epoch, and a server whose backend
+    // lagged may say less than this client has already had.
+    if (view !== undefined && frame.recovered === undefined && frame.epoch === view.epoch && frame.seq < view.seq) return { show: [], emit: true }
     // A resume that could not recover starts the room over from this join.
     if (view === undefined || frame.recovered !== true) this.#rooms.set(frame.room, { seq: frame.seq, epoch: frame.epoch })
     return { show: [], emit: true }

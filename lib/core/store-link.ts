@@ -149,17 +149,25 @@ export class StoreLink {
   /**
    * A join's state: the adapter's (members, and the hot window's seq) when its epoch is the
    * store's; otherwise the store's seq and epoch. With the store away, a hot window that holds
-   * messages (its epoch came from the store) still serves.
+   * messages still serves, unless its epoch is known not to be the store's. Never below what this process has
+   * delivered of the room: the adapter learns of a committed event after this process has
+   * delivered it (and not at all while Redis is away), so its seq may lag; a join that said less
+   * would have its member resume from there and get what it already had twice.
    */
   async joinState (room: string, state: RoomState, position: { seq: number, epoch: string } | undefined): Promise<RoomState> {
     const known = this.#epochs.get(room)
-    if (known !== undefined && state.epoch === known) return state
+    if (known !== undefined && state.epoch === known) {
+      return position?.epoch === known && position.seq > state.seq ? { ...state, seq: position.seq } : state
+    }
     if (known !== undefined && position?.epoch === known) return { ...state, seq: position.seq, epoch: known }
     let s: { seq: number, epoch: string }
     try {
       s = await this.store.state(room)
     } catch (err) {
-      if (isUnavailable(err) && state.seq > 0) return state
+      // The store away: the hot window serves if its epoch may be the store's. Not when this
+      // process knows the store's epoch and the adapter's is another (Redis gave the room a new
+      // one after a failover): a join would tell that epoch, and the next message the store's.
+      if (isUnavailable(err) && state.seq > 0 && known === undefined) return state
       throw err
     }
     this.learn(room, s.epoch)
