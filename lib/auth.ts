@@ -160,6 +160,10 @@ export function authHook (opts: ResolvedOptions, ownJwt: boolean, own: ((token: 
   return async function chatAuth (request: FastifyRequest, reply: FastifyReply): Promise<void> {
     if (request.headers.upgrade?.toLowerCase() !== 'websocket') {
       await authenticate(request, false)
+      // A REST call may still carry ?token= (accepted, as before), but the routes' schemas only
+      // document the socket's: it is gone before they validate the query.
+      const query = request.query as Record<string, unknown> | undefined
+      if (query != null && typeof query === 'object' && 'token' in query) delete query.token
       // A ban applies to every way in: the whole chat's to every route, a room's to its routes.
       const state = request as unknown as ChatRequest
       const restrictions = await restrictionsOf(state[kUser]!.sub)

@@ -13,7 +13,7 @@ const root = join(__dirname, '..')
 
 t.test("the README's CommonJS snippet runs as written", async (t) => {
   const readme = readFileSync(join(root, 'README.md'), 'utf8')
-  const usage = readme.slice(readme.indexOf('## Usage'))
+  const usage = readme.slice(readme.indexOf('## Quick start'))
   const code = /```js\n([\s\S]*?)```/.exec(usage)![1]
   t.match(code, /require\('fastify-chat'\)/, 'the snippet is the CommonJS one')
   t.notMatch(code, /^await /m, 'no top-level await')

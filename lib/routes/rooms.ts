@@ -1,7 +1,7 @@
 /** The REST room endpoints: HTTP in, `app.chat` calls, JSON out. Every route has its schemas. */
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { FastifyRouteSchemaDef } from 'fastify/types/schema.js'
 import { isDirect } from '../core/direct.js'
 import { FST_CHAT_DIRECT_FORBIDDEN, FST_CHAT_NOT_A_MEMBER, FST_CHAT_ROOM_NOT_FOUND } from '../errors.js'
@@ -23,10 +23,7 @@ export const RoomInfoSchema = Type.Object({
 })
 const NextCursor = Type.Optional(Type.String({ description: 'pass as ?cursor= for the next page; absent on the last page' }))
 export const RoomList = Type.Object({ rooms: Type.Array(RoomInfoSchema), cursor: NextCursor })
-/** The `token` query parameter, a token transport of every chat route (see auth.ts). */
-const TokenParam = Type.Optional(Type.String({ description: 'the token, when it cannot travel in the Authorization header' }))
 export const PageQuery = Type.Object({
-  token: TokenParam,
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_CURSOR, description: 'the cursor the previous page of this listing gave' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, description: 'default 100' }))
 }, { additionalProperties: false })
@@ -52,7 +49,6 @@ export const MessageBody = (maxMessageLength: number) => Type.Object({
 }, { additionalProperties: false })
 export const MessageAccepted = Type.Object({ id: Type.String(), seq: Type.Integer() })
 export const HistoryQuery = (size: number) => Type.Object({
-  token: TokenParam,
   after: Type.Optional(Type.Integer({ minimum: 0 })),
   before: Type.Optional(Type.Integer({ minimum: 1 })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: size }))
@@ -128,9 +124,12 @@ export async function roomsRoutes (fastify: FastifyInstance, { opts, chat }: Roo
   const admin = adminOnly(opts.isAdmin)
   const errors = { 400: ERROR, 401: ERROR, 403: ERROR }
 
-  fastify.get<{ Querystring: Static<typeof PageQuery> }>('/', {
-    schema: doc('A page of the rooms with members that the caller may read, sorted by name', { querystring: PageQuery, response: { 200: RoomList, ...errors } })
-  }, async (request) => await access.roomPage(request, request.query.cursor, request.query.limit ?? 100))
+  // `/rooms` as documented; `/rooms/` answers the same but stays out of the OpenAPI document.
+  const roomList = async (request: FastifyRequest<{ Querystring: Static<typeof PageQuery> }>): Promise<unknown> =>
+    await access.roomPage(request, request.query.cursor, request.query.limit ?? 100)
+  const roomListSchema = doc('A page of the rooms with members that the caller may read, sorted by name', { querystring: PageQuery, response: { 200: RoomList, ...errors } })
+  fastify.get<{ Querystring: Static<typeof PageQuery> }>('', { prefixTrailingSlash: 'no-slash', schema: roomListSchema }, roomList)
+  fastify.get<{ Querystring: Static<typeof PageQuery> }>('/', { prefixTrailingSlash: 'slash', schema: { ...roomListSchema, hide: true } as typeof roomListSchema }, roomList)
 
   fastify.get<{ Params: Static<typeof RoomParams> }>('/:room', {
     schema: doc('One room and its member count', { params: RoomParams, response: { 200: RoomInfoSchema, 404: ERROR, ...errors } })
