@@ -20,7 +20,7 @@ export interface FaultContext {
   /** Key prefix of the chat (a room's keys carry `{r:<room>}`). */
   prefix: string
   /** What happened that the coverage counts. */
-  seen: { failovers: number, pgCrashesWithSendsInFlight: number }
+  seen: { failovers: number, pgCrashesWithSendsInFlight: number, noscriptTwoInFlight: number }
 }
 
 interface Fault {
@@ -139,10 +139,19 @@ export const FAULTS: Fault[] = [
       const { room, master } = hotOwner(ctx)
       if (master === undefined) return 'none'
       await direct(master, async (r) => {
+        // NOSCRIPT answers of this master between two flushes, counted when at least two users had
+        // messages to the room on their way at the flush (sends that may go in different calls,
+        // from different processes: what once reordered a room).
+        const noscripts = async (): Promise<number> => Number(/errorstat_NOSCRIPT:count=(\d+)/.exec(String(await r.info('errorstats').catch(() => '')))?.[1] ?? 0)
         const until = Date.now() + 3000
+        let before = await noscripts()
         while (Date.now() < until) {
           await r.script('FLUSH').catch(() => {})
+          const twoInFlight = ctx.users.filter((u) => (u.pendingIn.get(room) ?? 0) > 0).length >= 2
           await sleep(15)
+          const now = await noscripts()
+          if (twoInFlight && now > before) ctx.seen.noscriptTwoInFlight += now - before
+          before = now
         }
       })
       return `master ${master} of ${room}`

@@ -9,6 +9,11 @@ import type { ClientLog, FaultRecord } from './log.js'
 export interface Coverage {
   /** From Redis's own error counters (INFO errorstats), summed over the run. */
   noscript: number
+  /**
+   * NOSCRIPT answers of a busy room's master during a SCRIPT FLUSH burst, between flushes made
+   * while at least two users had messages to that room on their way.
+   */
+  noscriptTwoInFlight: number
   redirects: number
   tryagain: number
   failovers: number

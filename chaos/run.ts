@@ -130,7 +130,7 @@ async function main (): Promise<number> {
 
     const stats = new ErrorStats()
     const sampler = setInterval(() => stats.sample(topo), 2000)
-    const ctx: FaultContext = { topo, users, rng: rng.fork(2), now, log: say, prefix: 'fastify-chat:', seen: { failovers: 0, pgCrashesWithSendsInFlight: 0 } }
+    const ctx: FaultContext = { topo, users, rng: rng.fork(2), now, log: say, prefix: 'fastify-chat:', seen: { failovers: 0, pgCrashesWithSendsInFlight: 0, noscriptTwoInFlight: 0 } }
     const only = args.faults === undefined ? undefined : new Set(args.faults.split(','))
     const end = now() + duration
     // Traffic until the end, faults from 5 s in until 10 s before it.
@@ -159,6 +159,7 @@ async function main (): Promise<number> {
     const verdict = check(logs, rooms)
     const coverage: Coverage = {
       noscript: stats.get('NOSCRIPT'),
+      noscriptTwoInFlight: ctx.seen.noscriptTwoInFlight,
       redirects: stats.get('MOVED') + stats.get('ASK'),
       tryagain: stats.get('TRYAGAIN'),
       failovers: ctx.seen.failovers,

@@ -39,6 +39,8 @@ export class User {
   readonly rooms = new Set<string>()
   readonly own: Own[] = []
   pendingSends = 0
+  /** Unacknowledged sends per room. */
+  readonly pendingIn = new Map<string, number>()
   /** Sends waiting for their outcome: a user does not wait for one before doing something else. */
   readonly #sending = new Set<Promise<void>>()
   readonly o: WorkloadOptions
@@ -174,6 +176,7 @@ export class User {
   #send (room: string | undefined, to?: string): void {
     if (this.pendingSends >= 3) return
     this.pendingSends++
+    if (room !== undefined) this.pendingIn.set(room, (this.pendingIn.get(room) ?? 0) + 1)
     const sent = (async () => {
       if (room !== undefined) {
         let tag = ''
@@ -185,7 +188,15 @@ export class User {
       } else {
         await this.#request({ k: 'send', to }, async (n) => await this.client.dm(to!, `${this.name}:${n}`))
       }
-    })().finally(() => { this.pendingSends--; this.#sending.delete(sent) })
+    })().finally(() => {
+      this.pendingSends--
+      if (room !== undefined) {
+        const left = (this.pendingIn.get(room) ?? 1) - 1
+        if (left === 0) this.pendingIn.delete(room)
+        else this.pendingIn.set(room, left)
+      }
+      this.#sending.delete(sent)
+    })
     this.#sending.add(sent)
   }
 
