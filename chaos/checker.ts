@@ -146,6 +146,7 @@ function checkClient (
   // Where the client stands in each room it is in: its last event, or the seq it joined at (what
   // a resume goes on from).
   const pos = new Map<string, number>()
+  const posEpoch = new Map<string, string>()
   const recent: Entry[] = []
   const witness = (): string[] => recent.slice(-8).map((x) => show(client, x))
   for (const e of ended ? entries.slice(0, -1) : entries) {
@@ -154,16 +155,22 @@ function checkClient (
     // Until a resume says nothing was missed, every room's stretch is over.
     if (e.k === 'close') for (const room of expect.keys()) expect.set(room, undefined)
     if (e.k === 'joined') {
-      // A resume that missed nothing goes on from where the client stood; anything else (a first
-      // join, a resume told it missed some) starts from the join.
+      // A resume that missed nothing goes on from where the client stood, and so does a plain join
+      // of a room it stands further in, in the same epoch (the server's join of a direct
+      // conversation may say less than the client had: the typed client keeps its place, as seqs
+      // are not reused within an epoch); anything else (a first join, a resume told it missed
+      // some, another epoch) starts from the join.
       const at = pos.get(e.room)
-      const from = e.recovered === true && at !== undefined ? at : e.seq
+      const same = at !== undefined && posEpoch.get(e.room) === e.epoch
+      const from = at !== undefined && (e.recovered === true || (e.recovered === undefined && same && e.seq < at)) ? at : e.seq
       expect.set(e.room, from + 1)
       pos.set(e.room, from)
+      posEpoch.set(e.room, e.epoch)
     }
     if (e.k === 'left') {
       expect.delete(e.room)
       pos.delete(e.room)
+      posEpoch.delete(e.room)
     }
     if (e.k === 'page') {
       stats.pages++
@@ -181,6 +188,7 @@ function checkClient (
     seen.add(e.seq)
     last.set(e.room, Math.max(last.get(e.room) ?? 0, e.seq))
     pos.set(e.room, Math.max(pos.get(e.room) ?? 0, e.seq))
+    if (e.k === 'message') posEpoch.set(e.room, e.epoch)
     if (want !== undefined && e.seq >= want) expect.set(e.room, e.seq + 1)
   }
 

@@ -185,6 +185,8 @@ async function runSnippet (file: string, cwd: string, kind: Snippet['kind'], por
 }
 
 t.test('every runnable snippet runs as pasted in a fresh project', async (t) => {
+  // A process and a type-check per snippet: slow on a busy machine, never stuck (each has 30 s).
+  t.setTimeout(300_000)
   const all = snippets()
   t.ok(all.length >= 8, `${all.length} runnable snippets`)
   for (const kind of ['cjs', 'esm', 'ts'] as const) {

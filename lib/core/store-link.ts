@@ -30,6 +30,9 @@ export function isUnavailable (err: unknown): boolean {
   return (err as { code?: string } | null)?.code === 'FST_CHAT_UNAVAILABLE'
 }
 
+/** How many times a failed hand-over is tried again (about a minute, the last ones 8 s apart). */
+const HAND_OVER_TRIES = 12
+
 export class StoreLink {
   readonly store: ChatStore
   readonly #adapter: () => ChatAdapter
@@ -40,6 +43,9 @@ export class StoreLink {
   #scheduled = false
   readonly #epochs = new Map<string, string>()
   readonly #flushing = new Set<Promise<void>>()
+  /** Hand-overs to the adapter that failed, waiting to be tried again. */
+  readonly #retries = new Set<NodeJS.Timeout>()
+  #closed = false
 
   constructor (store: ChatStore, adapter: () => ChatAdapter, refTtl: number, log: FastifyBaseLogger) {
     this.store = store
@@ -125,10 +131,9 @@ export class StoreLink {
       room.acks.push(() => resolve(r))
     }
     // Handed over now, in commit order. A failure loses nothing: the messages are committed, and
-    // feeds and resumes read them from the store.
+    // resumes read them from the store; the hand-over is tried again (see #handOver).
     for (const [name, room] of rooms) {
-      this.#adapter().publishStored(name, room.epoch, room.frames)
-        .catch((err: unknown) => this.#log.warn({ err, room: name }, 'fastify-chat: committed messages could not be handed to the adapter; they are read from the store'))
+      void this.#handOver(name, room.epoch, room.frames, 'committed messages')
         .finally(() => { for (const ack of room.acks) ack() })
     }
   }
@@ -148,9 +153,8 @@ export class StoreLink {
 
   /**
    * A join's state: the adapter's (members, and the hot window's seq) when its epoch is the
-   * store's; otherwise the store's seq and epoch. With the store away, a hot window that holds
-   * messages still serves, unless its epoch is known not to be the store's. Never below what this process has
-   * delivered of the room: the adapter learns of a committed event after this process has
+   * store's; otherwise the store's seq and epoch (with the store away, UNAVAILABLE). Never below
+   * what this process has delivered of the room: the adapter learns of a committed event after this process has
    * delivered it (and not at all while Redis is away), so its seq may lag; a join that said less
    * would have its member resume from there and get what it already had twice.
    */
@@ -160,16 +164,11 @@ export class StoreLink {
       return position?.epoch === known && position.seq > state.seq ? { ...state, seq: position.seq } : state
     }
     if (known !== undefined && position?.epoch === known) return { ...state, seq: position.seq, epoch: known }
-    let s: { seq: number, epoch: string }
-    try {
-      s = await this.store.state(room)
-    } catch (err) {
-      // The store away: the hot window serves if its epoch may be the store's. Not when this
-      // process knows the store's epoch and the adapter's is another (Redis gave the room a new
-      // one after a failover): a join would tell that epoch, and the next message the store's.
-      if (isUnavailable(err) && state.seq > 0 && known === undefined) return state
-      throw err
-    }
+    // The store away: the hot window served above when its epoch is known to be the store's.
+    // Otherwise it cannot be told from one Redis made after a failover (a process that never
+    // learned the store's epoch, since it started): a join that said it would have the client
+    // resume against the wrong history. UNAVAILABLE instead (the store's error), asked again.
+    const s = await this.store.state(room)
     this.learn(room, s.epoch)
     return { ...state, seq: s.seq, epoch: s.epoch }
   }
@@ -179,11 +178,15 @@ export class StoreLink {
    * store; `recovered: false` only when the store no longer has them (or more than MAX_REPLAY).
    */
   async since (room: string, seq: number, epoch: string, hot: () => Promise<Resume>): Promise<Resume> {
-    try {
-      const held = await hot()
-      if (held.recovered) return held
-    } catch (err) {
-      if (!isUnavailable(err)) throw err
+    // The hot window answers for the store only in the store's epoch: Redis may have given the
+    // room an epoch of its own after a failover, and a resume from that one is the store's to judge.
+    if (this.#epochs.get(room) === epoch) {
+      try {
+        const held = await hot()
+        if (held.recovered) return held
+      } catch (err) {
+        if (!isUnavailable(err)) throw err
+      }
     }
     const messages: Array<{ seq: number, text: string }> = []
     let after = seq
@@ -217,13 +220,39 @@ export class StoreLink {
     const e = deleted ? await this.store.delete(message.room, message.id, change) : await this.store.edit(message.room, message.id, change)
     if (e === null) return null
     this.learn(message.room, e.epoch)
-    await this.#adapter().publishStored(message.room, e.epoch, [{ seq: e.seq, text: eventFrame(e), revises: { seq: message.seq, text: version, deleted } }])
-      .catch((err: unknown) => this.#log.warn({ err, room: message.room }, 'fastify-chat: a committed change could not be handed to the adapter; it is read from the store'))
+    await this.#handOver(message.room, e.epoch, [{ seq: e.seq, text: eventFrame(e), revises: { seq: message.seq, text: version, deleted } }], 'a committed change')
     return e
+  }
+
+  /**
+   * Hands committed events to the adapter, which keeps them in the hot window and publishes them
+   * to the room's other processes. When that fails (Redis away, a failover), it is tried again
+   * after 0.5, 1, 2, 4, 8, 8... s for about a minute: until then the other processes hear of the
+   * events only when a later one shows them a hole, and a room that says nothing more would leave
+   * their members without them (the chaos run found a direct message never delivered that way).
+   * A retry is harmless: the adapter keeps nothing twice, and feeds drop what they have.
+   */
+  async #handOver (room: string, epoch: string, frames: StoredFrame[], what: string, attempt = 0): Promise<void> {
+    try {
+      await this.#adapter().publishStored(room, epoch, frames)
+      if (attempt > 0) this.#log.info({ room, attempts: attempt + 1 }, `fastify-chat: ${what} handed to the adapter after all`)
+    } catch (err) {
+      if (attempt === 0) this.#log.warn({ err, room }, `fastify-chat: ${what} could not be handed to the adapter; trying again (resumes read them from the store meanwhile)`)
+      if (this.#closed || attempt >= HAND_OVER_TRIES) return
+      const timer = setTimeout(() => {
+        this.#retries.delete(timer)
+        void this.#handOver(room, epoch, frames, what, attempt + 1)
+      }, Math.min(8000, 500 * 2 ** attempt))
+      timer.unref()
+      this.#retries.add(timer)
+    }
   }
 
   /** Waits for the commits under way, then closes the store. */
   async close (): Promise<void> {
+    this.#closed = true
+    for (const timer of this.#retries) clearTimeout(timer)
+    this.#retries.clear()
     await Promise.all(this.#flushing)
     this.#epochs.clear()
     await this.store.close()
