@@ -1,6 +1,6 @@
 /**
  * The value types every layer shares: who a user is, what a room, a member and a page of history
- * look like, the counters. A leaf: it imports nothing, so that the public types, the adapter
+ * look like, the counters, what publishing did, restrictions. A leaf: it imports nothing, so that the public types, the adapter
  * contract and the core can all use it without importing each other.
  */
 
@@ -107,4 +107,40 @@ export interface Restriction {
   reason?: string
   /** When it was made, ms. */
   at: number
+}
+
+/**
+ * What publishing a message did: `sent` (with its id, seq and epoch); `duplicate`, a resend of a
+ * message already published (same user, room, ref and digest: nothing was sent, the original's id,
+ * seq and epoch); or `reused`, the same ref with a different digest: nothing was sent, the ref
+ * belongs to the earlier message whose id, seq and epoch these are.
+ */
+export interface Published {
+  status: 'sent' | 'duplicate' | 'reused'
+  id: string
+  seq: number
+  epoch: string
+}
+
+/** A read marker after a `markRead`: where it stands, and whether this call moved it. */
+export interface Marker {
+  seq: number
+  moved: boolean
+}
+
+/** Whether a restriction is still in force at `now`. */
+export function inForce (r: Restriction, now = Date.now()): boolean {
+  return r.until === undefined || r.until > now
+}
+
+/**
+ * What an adapter may read of this process's memberships (the core keeps them: core/membership.ts):
+ * how many members a room has here, whose, and which rooms.
+ */
+export interface LocalRooms {
+  count (room: string): number
+  userCount (room: string, userId: string): number
+  usersOf (room: string): ReadonlyMap<string, number> | undefined
+  membersOf (room: string): ReadonlyMap<string, Member> | undefined
+  rooms (): IterableIterator<[name: string, members: number]>
 }

@@ -20,6 +20,8 @@ silent.child = () => silent
 
 /** A node as the plugin would be: a membership, and deliveries and commands recorded instead of sent. */
 export interface FakeNode extends AdapterNode {
+  /** The plugin's own membership (the adapter reads it; the tests write it as the core would). */
+  readonly membership: Membership
   deliveries: Delivery[]
   commands: Array<{ clientId: string, command: RemoteCommand }>
   clients: Map<string, string>

@@ -53,3 +53,17 @@ t.test('one file knows JWT, one folder Redis, one PostgreSQL, and only the trans
   t.same(users(/from 'ws'/), ['transport/connection.ts', 'transport/ws-internals.ts'], 'ws types only in the transport')
   t.same(users(/\._socket\b|_httpMessage/), ['transport/ws-internals.ts'], "ws's private fields only in ws-internals.ts")
 })
+
+t.test('the two backend contracts depend only on leaf values: never on each other, never on core/', async (t) => {
+  // adapter/ (memory and Redis, and the adapter contract) and store/ (the store contract and
+  // PostgreSQL) are written against model.ts, the protocol's frames and the error codes: a new
+  // backend of either kind is written without the other or the core.
+  const under = (dir: string) => [...imports].filter(([f]) => relative(lib, f).startsWith(`${dir}/`))
+  const reaching = (dir: string, target: string): string[] => under(dir)
+    .flatMap(([f, deps]) => deps.filter((d) => relative(lib, d).startsWith(`${target}/`)).map((d) => `${relative(lib, f)} -> ${relative(lib, d)}`))
+  t.same(reaching('adapter', 'core'), [], 'adapter/ imports nothing of core/')
+  t.same(reaching('store', 'core'), [], 'store/ imports nothing of core/')
+  t.same(reaching('store', 'adapter'), [], 'store/ imports nothing of adapter/')
+  t.same(reaching('adapter', 'store'), [], 'adapter/ imports nothing of store/')
+  t.ok(under('adapter').length > 20 && under('store').length > 5, 'both folders checked')
+})

@@ -10,9 +10,8 @@
  * instead of waiting.
  */
 import type { FastifyBaseLogger } from 'fastify'
-import type { Membership } from '../core/membership.js'
 import type { JoinOutcome, LeaveOutcome } from '../outcomes.js'
-import type { ChatStats, HistoryLimits, LeaveReason, Member, Restriction, RestrictionKind, RoomInfo } from '../model.js'
+import type { ChatStats, HistoryLimits, LeaveReason, LocalRooms, Member, Restriction, RestrictionKind, RoomInfo } from '../model.js'
 import type { ReadFrame } from '../protocol/schemas.js'
 import type { TicketStore } from './tickets.js'
 import type { MessageDraft, Published, StoredFrame, Revision, HeldMessage, Unread, Marker, UserPresence, RoomState, LeaveState, Resume, Page, RoomPage, MemberPage } from './values.js'
@@ -46,7 +45,7 @@ export interface AdapterNode {
   /** This process's id in the chat: every clientId it makes starts with it and a dot. */
   readonly id: string
   /** This process's memberships. */
-  readonly membership: Membership
+  readonly membership: LocalRooms
   /**
    * Writes one pre-serialized frame to every local member of `room` but `except`. An adapter
    * calls it for every frame published to a room this process has members in; a message comes

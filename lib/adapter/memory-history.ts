@@ -7,7 +7,7 @@
  * the rooms that have gone longest without a message are dropped whole. A room whose history is
  * dropped, or that stays empty and idle for `ttl`, starts again with a new epoch at seq 1.
  */
-import { scrubbedEdit } from '../core/message.js'
+import { scrubbedEdit } from '../protocol/scrub.js'
 import { newEpoch } from './epoch.js'
 
 export interface StoredMessage {

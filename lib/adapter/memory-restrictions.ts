@@ -4,8 +4,7 @@
  * `until`: expired entries are dropped whenever their user or room is read, and by a sweep on
  * every change, so nothing expired accumulates.
  */
-import type { Restriction, RestrictionKind } from '../model.js'
-import { inForce } from '../core/restrictions.js'
+import { inForce, type Restriction, type RestrictionKind } from '../model.js'
 
 function field (kind: RestrictionKind, room: string | undefined): string {
   return `${kind}\n${room ?? ''}`

@@ -5,6 +5,9 @@
  */
 import type { MemberInfo, RoomInfo } from '../model.js'
 
+// Shared with the store contract (both depend on the leaf, not on each other).
+export type { Marker, Published } from '../model.js'
+
 /**
  * A `message` frame waiting for its seq and epoch, which the adapter (the one authority for a
  * room's sequence) assigns: the frame is `head + seq + mid + epoch + tail`.
@@ -21,19 +24,6 @@ export interface MessageDraft {
    * the same, or the ref was reused for another message.
    */
   digest?: string
-}
-
-/**
- * What publishing a message did: `sent` (with its id, seq and epoch); `duplicate`, a resend of a
- * message already published (same user, room, ref and digest: nothing was sent, the original's id,
- * seq and epoch); or `reused`, the same ref with a different digest: nothing was sent, the ref
- * belongs to the earlier message whose id, seq and epoch these are.
- */
-export interface Published {
-  status: 'sent' | 'duplicate' | 'reused'
-  id: string
-  seq: number
-  epoch: string
 }
 
 /**
@@ -81,12 +71,6 @@ export interface Unread {
   seq: number
   unread: number
   complete: boolean
-}
-
-/** A read marker after a `markRead`: where it stands, and whether this call moved it. */
-export interface Marker {
-  seq: number
-  moved: boolean
 }
 
 /** A user's presence across the chat. */

@@ -11,6 +11,8 @@ import type { ChatUser } from '../model.js'
 import type { Meta, Ref } from '../protocol/schemas.js'
 import type { StoredEvent } from '../store/contract.js'
 
+export { scrubbedEdit } from '../protocol/scrub.js'
+
 /** Who sent a message: a connection (its clientId, user id and display name), or the server. */
 export interface Sender {
   from: string
@@ -70,18 +72,6 @@ export function revisedMessage (text: string, change: { content: string, meta?: 
   // The frame's key order: content, meta, timestamp, then editedAt.
   const { timestamp, ...rest } = m
   return JSON.stringify({ ...rest, timestamp, editedAt: at })
-}
-
-/**
- * An `edited` frame with its content and meta gone (its message was deleted since): what every
- * history serves of it from then on, as the store does. Any other frame comes back as it is.
- */
-export function scrubbedEdit (text: string): string {
-  if (!text.startsWith('{"type":"edited"')) return text
-  const m = JSON.parse(text) as Record<string, unknown>
-  m.content = ''
-  delete m.meta
-  return JSON.stringify(m)
 }
 
 /** The frame of an event a store kept: a message at its latest version, an `edited` or a `deleted`. */

@@ -5,7 +5,9 @@
  * every join and message, so they cost nothing on the hot path. Each expires by itself at `until`.
  */
 import { FST_CHAT_BANNED } from '../errors.js'
-import type { Restriction, RestrictionKind } from '../model.js'
+import { inForce, type Restriction, type RestrictionKind } from '../model.js'
+
+export { inForce }
 
 function keyOf (kind: RestrictionKind, room: string | undefined): string {
   return `${kind}\n${room ?? ''}`
@@ -50,9 +52,4 @@ export class Restrictions {
 export function bannedError (r: Restriction): Error {
   const where = r.room === undefined ? 'from this chat' : `from room ${JSON.stringify(r.room)}`
   return new FST_CHAT_BANNED(r.until === undefined ? where : `${where} until ${new Date(r.until).toISOString()}`)
-}
-
-/** Whether a restriction is still in force at `now`. */
-export function inForce (r: Restriction, now = Date.now()): boolean {
-  return r.until === undefined || r.until > now
 }

@@ -6,7 +6,7 @@
  * hot window; the store serves what that window no longer holds.
  */
 import type { FastifyBaseLogger } from 'fastify'
-import type { Marker, Published } from '../adapter/contract.js'
+import type { Marker, Published } from '../model.js'
 
 /** A message to keep: what its frame says, but the seq and epoch the store gives it. */
 export interface StoreMessage {

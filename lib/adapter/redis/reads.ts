@@ -3,7 +3,7 @@
  * rooms (merged from the index buckets, sorted by name) and of a room's members (in join order),
  * page by page.
  */
-import { scrubbedEdit } from '../../core/message.js'
+import { scrubbedEdit } from '../../protocol/scrub.js'
 import { ROOM_REGEXP } from '../../constants.js'
 import { FST_CHAT_INVALID_PAGE } from '../../errors.js'
 import { MAX_PAGE } from '../../page-cursor.js'

@@ -4,8 +4,7 @@
  * long as its longest entry; an expired entry is ignored when read and removed when its hash is
  * listed or changed.
  */
-import type { Restriction, RestrictionKind } from '../../model.js'
-import { inForce } from '../../core/restrictions.js'
+import { inForce, type Restriction, type RestrictionKind } from '../../model.js'
 import type { Health } from './health.js'
 import type { Keys } from './keys.js'
 import { scripts } from './scripts.js'

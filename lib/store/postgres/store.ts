@@ -4,7 +4,7 @@
  * `change_message`; reads are plain SELECTs by the primary key (room, seq). Queries are named, so
  * that each pooled connection prepares them once.
  */
-import type { Marker, Published } from '../../adapter/contract.js'
+import type { Marker, Published } from '../../model.js'
 import { FST_CHAT_UNAVAILABLE } from '../../errors.js'
 import type { ChatStore, MessageChange, StoredEvent, StoreMessage } from '../contract.js'
 import { isUnavailable } from './faults.js'
