@@ -30,7 +30,7 @@ export interface Coverage {
 }
 
 /** What a run must have met to say anything: below any, the verdict is inconclusive. */
-export const COVERAGE_MIN: Partial<Coverage> = { noscript: 1, redirects: 1, failovers: 1, pgCrashesWithSendsInFlight: 1, resentRefs: 1 }
+export const COVERAGE_MIN: Partial<Coverage> = { noscript: 1, noscriptTwoInFlight: 1, redirects: 1, failovers: 1, pgCrashesWithSendsInFlight: 1, resentRefs: 1 }
 
 export function conclusive (c: Coverage, min: Partial<Coverage> = COVERAGE_MIN): string[] {
   return Object.entries(min).filter(([k, n]) => c[k as keyof Coverage] < (n ?? 0)).map(([k, n]) => `${k} ${c[k as keyof Coverage]} < ${n}`)
