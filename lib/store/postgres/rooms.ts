@@ -7,6 +7,7 @@ import { FST_CHAT_UNAVAILABLE } from '../../errors.js'
 import type { RecordPage, Removal, RoomInvite, RoomMember, RoomPatch, RoomRecord, RoomRole, RoomStore } from '../rooms-contract.js'
 import { isUnavailable } from './faults.js'
 import type { PgClient, PgPool } from './options.js'
+import { query } from './query.js'
 import { transaction } from './transaction.js'
 
 interface RecordRow { room: string, kind: RoomRecord['kind'], title: string | null, topic: string | null, meta: Record<string, unknown> | null, created_by: string | null, created_at: string, archived: boolean, history: RoomRecord['history'] }
@@ -41,13 +42,7 @@ export class PostgresRoomStore implements RoomStore {
   }
 
   async #query<R> (name: string, text: string, values: unknown[]): Promise<R[]> {
-    try {
-      const result = await this.#pool.query({ name: `fastify-chat:${this.#s}:rooms:${name}`, text, values, query_timeout: this.#timeout })
-      return result.rows as R[]
-    } catch (err) {
-      if (isUnavailable(err)) throw new FST_CHAT_UNAVAILABLE(`PostgreSQL: ${(err as Error).message}`)
-      throw err
-    }
+    return await query<R>(this.#pool, `fastify-chat:${this.#s}:rooms:${name}`, text, values, this.#timeout)
   }
 
   /** A transaction holding the room's advisory lock. */

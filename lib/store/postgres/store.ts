@@ -5,9 +5,8 @@
  * that each pooled connection prepares them once.
  */
 import type { Marker, Published } from '../../model.js'
-import { FST_CHAT_UNAVAILABLE } from '../../errors.js'
 import type { ChatStore, MessageChange, StoredEvent, StoreMessage } from '../contract.js'
-import { isUnavailable } from './faults.js'
+import { query } from './query.js'
 import type { PgPool } from './options.js'
 import type { Retention } from './retention.js'
 
@@ -78,16 +77,9 @@ export class PostgresStore implements ChatStore {
     return this.#retention === undefined ? 0 : await this.#retention.run()
   }
 
-  /** Runs one query; an unreachable database is FST_CHAT_UNAVAILABLE (retryable), anything else a bug. */
+  /** Runs one named query (see query.ts). */
   async #query<R> (name: string, text: string, values: unknown[]): Promise<R[]> {
-    try {
-      // query_timeout: past it the query fails (and its connection is dropped by the pool).
-      const result = await this.#pool.query({ name: `fastify-chat:${this.#s}:${name}`, text, values, query_timeout: this.#timeout })
-      return result.rows as R[]
-    } catch (err) {
-      if (isUnavailable(err)) throw new FST_CHAT_UNAVAILABLE(`PostgreSQL: ${(err as Error).message}`)
-      throw err
-    }
+    return await query<R>(this.#pool, `fastify-chat:${this.#s}:${name}`, text, values, this.#timeout)
   }
 
   async append (messages: StoreMessage[], refTtl: number): Promise<Published[]> {
